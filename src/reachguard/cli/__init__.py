@@ -1,0 +1,20 @@
+"""The `reachguard` command line: one module per command (group), registered here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="reachguard",
+    help="ReachGuard: decide, review, classify and audit loan marketing and collection contacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each command module registers itself on `app` when imported.
+from reachguard.cli import replay as _replay  # noqa: E402,F401
+
+
+def main() -> None:
+    app()
