@@ -92,12 +92,12 @@ class Account(_Event, tag="account"):
 
 
 class InboundSms(_Event, tag="inbound_sms"):
+    # `from` is a Python keyword: the struct field is `sender`, encoded as "from".
+    sender: NumberText = msgspec.field(name="from")
     to: NumberText
     text: Text
     at: AwareTime
     org: Name | None = None
-    # `from` is a Python keyword: the struct field is `sender`, encoded as "from".
-    sender: NumberText = msgspec.field(name="from")
 
 
 class Outcome(_Event, tag="outcome"):

@@ -12,6 +12,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """ReachGuard: decide, review, classify and audit loan marketing and collection contacts."""
+
+
 # Each command module registers itself on `app` when imported.
 from reachguard.cli import replay as _replay  # noqa: E402,F401
 

@@ -1,0 +1,124 @@
+"""`reachguard replay`: decide every attempt of an event stream, in order."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Optional
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+from reachguard.cli import app
+from reachguard.cli.common import load_policies
+from reachguard.engine import Gateway
+from reachguard.events import EventError, decode_event, error_line, iter_lines
+from reachguard.model import Attempt
+from reachguard.numbers import InvalidNumber
+from reachguard.store import SQLiteStore
+
+REPLAY_SECRET = b"reachguard-replay: deterministic codes for an in-memory replay"
+_CHUNK = 2_000  # events per store transaction
+
+
+@app.command()
+def replay(
+    file: str = typer.Argument(..., help="JSON Lines event stream, or - for standard input."),
+    db: Optional[str] = typer.Option(None, "--db", help="Start from (and write to) this store instead of an empty one."),
+    profile: str = typer.Option("cn", "--profile", help="Built-in policy profile: cn or us."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+) -> None:
+    """Replay an event stream and print one decision (or error) line per attempt.
+
+    Every event updates the state; each `attempt` is answered in order with a JSON line
+    (verdict, reasons with citations, retry_at). Malformed lines give an error line with
+    their line number and the stream goes on.
+
+    Example: reachguard replay examples/events.jsonl
+    """
+    policies = load_policies(profile, policy)
+    with _open_store(db) as (store, secret):
+        gateway = Gateway(store, policies, secret=secret)
+        source = sys.stdin.buffer if file == "-" else _open_input(file)
+        total = None if file == "-" else os.path.getsize(file)
+        _run(gateway, source, sys.stdout.buffer, total, progress and total is not None)
+
+
+def _open_input(file: str) -> BinaryIO:
+    try:
+        return open(file, "rb")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
+
+
+class _open_store:
+    """--db: that store, with its own secret. Otherwise: a throw-away file (bounded memory)."""
+
+    def __init__(self, db: str | None):
+        self.db = db
+        self.tmp: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> tuple[SQLiteStore, bytes | None]:
+        if self.db:
+            self.store = SQLiteStore(self.db)
+            return self.store, None
+        self.tmp = tempfile.TemporaryDirectory(prefix="reachguard-replay-")
+        self.store = SQLiteStore(os.path.join(self.tmp.name, "replay.db"), synchronous="OFF")
+        return self.store, REPLAY_SECRET
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def _run(gateway: Gateway, source: BinaryIO, out: BinaryIO, total: int | None, show: bool) -> None:
+    encode = msgspec.json.Encoder().encode
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+        console=console, disable=not show, transient=False,
+    ) as bar:
+        task = bar.add_task("replay", total=total)
+        done_bytes = 0
+        pending = 0
+        store = gateway.store
+        tx = store.transaction()
+        tx.__enter__()
+        try:
+            for number, line in iter_lines(source):
+                done_bytes += len(line) + 1
+                result = _handle(gateway, line, number)
+                if result is not None:
+                    out.write(result if isinstance(result, bytes) else encode(result))
+                    out.write(b"\n")
+                pending += 1
+                if pending >= _CHUNK:
+                    tx.__exit__(None, None, None)
+                    tx = store.transaction()
+                    tx.__enter__()
+                    pending = 0
+                    bar.update(task, completed=done_bytes)
+        finally:
+            tx.__exit__(None, None, None)
+        bar.update(task, completed=total or done_bytes)
+    out.flush()
+
+
+def _handle(gateway: Gateway, line: bytes, number: int) -> object:
+    try:
+        event = decode_event(line)
+    except EventError as exc:
+        return error_line(exc.code, exc.message, number)
+    try:
+        if isinstance(event, Attempt):
+            return gateway.decide(event)
+        gateway.apply(event)
+    except InvalidNumber as exc:
+        return error_line("INVALID_NUMBER", str(exc), number)
+    return None

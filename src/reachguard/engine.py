@@ -1,0 +1,235 @@
+"""The Gateway: state + policy + rules (+ content review) → a decision, recorded atomically.
+
+Pure in time: every rule reads the attempt's `at`, never the wall clock, so a replayed
+stream gives the same answers. An allowed attempt is recorded as a contact inside the same
+store transaction that loaded the state, so concurrent deciders never exceed a cap.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from reachguard import inbound, rules
+from reachguard.model import (
+    Account,
+    Attempt,
+    Complaint,
+    Consent,
+    ConsentWithdrawn,
+    Decision,
+    Dnc,
+    Event,
+    Finding,
+    InboundSms,
+    OptOut,
+    Outcome,
+    Reason,
+)
+from reachguard.numbers import InvalidNumber, normalize, try_normalize
+from reachguard.policy import PolicyBook
+from reachguard.policy.schema import Policy
+from reachguard.rules.base import Context, Hit
+from reachguard.state import AccountRecord, ContactRecord, RecipientState, channel_mask, CHANNEL_BITS
+from reachguard.store import SQLiteStore, StateQuery, Store
+from reachguard.verification import issue_code
+
+DAY = 86_400.0
+_MAX_RETRY_STEPS = 64
+
+
+class Gateway:
+    """Ask before every contact: `decide(attempt)`; feed it state with `apply(event)`."""
+
+    def __init__(self, store: Store | None = None, policies: PolicyBook | None = None, *, secret: bytes | None = None):
+        self.store = store if store is not None else SQLiteStore(":memory:")
+        self.policies = policies if policies is not None else PolicyBook.profile("cn")
+        self._secret = secret if secret is not None else self._store_secret()
+
+    def _store_secret(self) -> bytes:
+        stored = self.store.get_meta("verification_secret")
+        if stored is None:
+            stored = os.urandom(32).hex()
+            self.store.set_meta("verification_secret", stored)
+        return bytes.fromhex(stored)
+
+    # --- the event stream -----------------------------------------------------------------
+
+    def handle(self, event: Event) -> Decision | None:
+        """Apply a state event, or decide an attempt (the only kind that answers)."""
+        if isinstance(event, Attempt):
+            return self.decide(event)
+        self.apply(event)
+        return None
+
+    def apply(self, event: Event) -> None:
+        """Record a state-changing event. Raises InvalidNumber for a number that is not one."""
+        store = self.store
+        at = event.at.timestamp()
+        if isinstance(event, Consent):
+            expires = event.expires_at.timestamp() if event.expires_at else None
+            store.add_consent(event.org, normalize(event.to), channel_mask(event.channels), at, expires, event.evidence)
+        elif isinstance(event, ConsentWithdrawn):
+            store.withdraw_consent(event.org, normalize(event.to), channel_mask(event.channels), at)
+        elif isinstance(event, OptOut):
+            store.add_opt_out(normalize(event.to), event.org, channel_mask(event.channels), at, "opt_out", event.source)
+        elif isinstance(event, Dnc):
+            store.set_listed(event.list, normalize(event.to), at, not event.remove)
+        elif isinstance(event, Account):
+            contacts = {normalize(c.to): c.authorized for c in event.contacts}
+            store.upsert_account(
+                AccountRecord(event.org, event.subject, normalize(event.borrower), event.days_past_due, contacts, at)
+            )
+        elif isinstance(event, Outcome):
+            store.add_outcome(event.org, normalize(event.to), event.subject, event.result, at)
+        elif isinstance(event, Complaint):
+            store.add_opt_out(normalize(event.to), event.org, channel_mask(None), at, "complaint", event.text)
+        elif isinstance(event, InboundSms):
+            self._apply_reply(event, at)
+        elif isinstance(event, Attempt):
+            raise TypeError("attempts are decided, not applied: use decide()")
+
+    def _apply_reply(self, event: InboundSms, at: float) -> None:
+        sender = normalize(event.sender)
+        recipient = try_normalize(event.to) or event.to  # SMS ports (106xxxx) are not E.164
+        with self.store.transaction():
+            self.store.add_inbound(sender, recipient, event.org, event.text, at)
+            kind = inbound.classify_reply(event.text)
+            if kind == "opt_out":
+                self.store.add_opt_out(sender, event.org, channel_mask(None), at, "opt_out", "inbound_sms")
+            elif kind == "complaint":
+                self.store.add_opt_out(sender, event.org, channel_mask(None), at, "complaint", event.text)
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def decide(self, attempt: Attempt) -> Decision:
+        number = try_normalize(attempt.to)
+        if number is None:
+            return _invalid(attempt, self.policies.for_org(attempt.org))
+        policy = self.policies.for_org(attempt.org)
+        review = _review(attempt, attempt.effective_relation, policy)
+        with self.store.transaction(attempt.org, number):
+            return self._decide_locked(attempt, number, policy, review)
+
+    def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
+        """Decide a batch in one transaction; attempts are judged in order, each seeing the last."""
+        reviews = [_review(a, a.effective_relation, self.policies.for_org(a.org)) for a in attempts]
+        decisions: list[Decision] = []
+        with self.store.transaction():
+            for attempt, review in zip(attempts, reviews):
+                number = try_normalize(attempt.to)
+                policy = self.policies.for_org(attempt.org)
+                if number is None:
+                    decisions.append(_invalid(attempt, policy))
+                else:
+                    decisions.append(self._decide_locked(attempt, number, policy, review))
+        return decisions
+
+    def _decide_locked(self, attempt: Attempt, number: str, policy: Policy, review: "_Review") -> Decision:
+        at = attempt.at
+        state = self.store.load_state(_query(attempt, number, policy))
+        relation = _effective_relation(attempt, number, state)
+        if relation != attempt.effective_relation:
+            review = _review(attempt, relation, policy)
+        ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
+        applicable = rules.rules_for(attempt.purpose)
+        hits = [hit for rule in applicable if (hit := rule.check(ctx, at)) is not None]
+        reasons = [hit.reason for hit in hits]
+        if review.blocking_reason is not None:
+            reasons.append(review.blocking_reason)
+        if not reasons:
+            code = None
+            if attempt.channel == "sms":
+                code = issue_code(self._secret, attempt.org, number, at.timestamp(), attempt.content)
+            contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, at.timestamp())
+            self.store.record_contact(contact, attempt.id, attempt.agent, code)
+            return Decision(attempt.id, "allow", number, [], None, review.findings, code)
+        permanent = review.blocking_reason is not None or any(hit.retry_at is None for hit in hits)
+        if permanent:
+            return Decision(attempt.id, "deny", number, reasons, None, review.findings, None)
+        retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
+        verdict = "defer" if retry_at is not None else "deny"
+        return Decision(attempt.id, verdict, number, reasons, retry_at, review.findings, None)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+class _Review:
+    __slots__ = ("findings", "blocking_reason")
+
+    def __init__(self, findings: list[Finding], blocking_reason: Reason | None):
+        self.findings = findings
+        self.blocking_reason = blocking_reason
+
+
+_NO_REVIEW = _Review([], None)
+
+
+def _review(attempt: Attempt, relation: str, policy: Policy) -> _Review:
+    """Content review of the attempt's text, when there is text and the reviewer is installed."""
+    if attempt.content is None:
+        return _NO_REVIEW
+    try:
+        from reachguard import content
+    except ImportError:  # the content-review package is optional at this layer
+        return _NO_REVIEW
+    if not hasattr(content, "review"):
+        return _NO_REVIEW
+    result = content.review(attempt.content, attempt.purpose, relation, attempt.channel)
+    blocking = content.blocking(policy, result.findings, attempt.purpose, attempt.channel)
+    if not blocking:
+        return _Review(result.findings, None)
+    codes = ", ".join(sorted({f.code for f in blocking}))
+    reason = Reason("CONTENT_VIOLATION", f"the content breaks the rules: {codes}", policy.cite("content"))
+    return _Review(result.findings, reason)
+
+
+def _query(attempt: Attempt, number: str, policy: Policy) -> StateQuery:
+    caps = policy.for_purpose(attempt.purpose).caps
+    lookback = max((cap.days for cap in caps), default=0)
+    at = attempt.at.timestamp()
+    since = at - (lookback + 1) * DAY if lookback else float("inf")
+    return StateQuery(
+        org=attempt.org,
+        number=number,
+        purpose=attempt.purpose,
+        subject=attempt.subject,
+        contacts_since=since,
+        need_subject_contacts=any(cap.per == "subject" for cap in caps),
+    )
+
+
+def _effective_relation(attempt: Attempt, number: str, state: RecipientState) -> str:
+    """A collection attempt to anyone but the account's borrower is judged as a third party."""
+    relation = attempt.effective_relation
+    if attempt.purpose != "collection":
+        return relation
+    if relation == "prospect":
+        return "contact"
+    if relation == "borrower" and state.account is not None and state.account.borrower != number:
+        return "contact"
+    return relation
+
+
+def _earliest_pass(ctx: Context, time_rules: Iterable, start: datetime) -> datetime | None:
+    """The first moment at which every time-based rule passes (None: never)."""
+    moment = start
+    time_rules = list(time_rules)
+    for _ in range(_MAX_RETRY_STEPS):
+        hits: list[Hit] = [hit for rule in time_rules if (hit := rule.check(ctx, moment)) is not None]
+        if not hits:
+            return moment
+        if any(hit.retry_at is None for hit in hits):
+            return None
+        moment = max(hit.retry_at for hit in hits)  # type: ignore[type-var]
+    return None
+
+
+def _invalid(attempt: Attempt, policy: Policy) -> Decision:
+    reason = Reason("INVALID_NUMBER", f"{attempt.to[:40]!r} is not a valid phone number", policy.cite("invalid_number"))
+    return Decision(attempt.id, "deny", attempt.to, [reason], None, [], None)
+
+
+__all__ = ["Gateway", "InvalidNumber"]

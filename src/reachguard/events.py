@@ -1,0 +1,66 @@
+"""Reading the contract's JSON Lines event stream: one event or one clear error per line."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import msgspec
+
+from reachguard.model import ErrorBody, ErrorLine, Event
+
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: far above any real event, small enough to never hurt
+
+_decoder = msgspec.json.Decoder(Event)
+_encoder = msgspec.json.Encoder()
+
+
+class EventError(ValueError):
+    """An input line that is not a valid event; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def decode_event(raw: bytes | str) -> Event:
+    """Decode one event; raise EventError with a stable code for anything malformed."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise EventError("TOO_LARGE", f"event is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
+    try:
+        return _decoder.decode(raw)
+    except UnicodeDecodeError as exc:
+        raise EventError("INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+        raise EventError(validation_code(str(exc)), str(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise EventError("MALFORMED_JSON", str(exc)) from exc
+
+
+def validation_code(message: str) -> str:
+    """Map msgspec's validation message to a stable error code."""
+    if "unknown field" in message:
+        return "UNKNOWN_FIELD"
+    if "missing required field" in message:
+        return "MISSING_FIELD"
+    if "timezone" in message:
+        return "TIME_WITHOUT_OFFSET"
+    if "datetime" in message:
+        return "INVALID_TIME"
+    if "`$.type`" in message:
+        return "UNKNOWN_EVENT_TYPE"
+    if "Expected `object`" in message and "at `" not in message:
+        return "NOT_AN_OBJECT"
+    return "INVALID_FIELD"
+
+
+def error_line(code: str, message: str, line: int | None) -> bytes:
+    return _encoder.encode(ErrorLine(ErrorBody(code, message, line)))
+
+
+def iter_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Numbered non-blank lines (1-based, counting blank ones too), trailing newline removed."""
+    for number, line in enumerate(stream, start=1):
+        stripped = line.strip()
+        if stripped:
+            yield number, stripped

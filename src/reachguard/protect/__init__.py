@@ -1,0 +1,1 @@
+"""Recipient-side protection: the inbound SMS classifier (and, from other modules, reputation)."""

@@ -1,0 +1,39 @@
+"""Text normalisation for the inbound SMS classifier.
+
+Why this exists: the training corpus (see /work/shared/data/README.md) carries artefacts that a
+model must not learn. Every digit of a spam line was masked to ``x`` at the source, runs of
+spaces occur only in spam (emoji were replaced by spaces), and full-width / half-width variants
+are mixed. If training and inference both see the text through this one function, those
+artefacts carry no information: every digit becomes ``x`` in every message, whitespace is
+collapsed and dropped next to CJK characters, and NFKC folds full-width forms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
+# A space is kept only between two Latin letters (English words). Anywhere else - next to a
+# CJK character or punctuation - it carries no meaning in Chinese text, and in the corpus it is
+# mostly a removed emoji, i.e. a spam-only artefact.
+_SPACE_NOT_BETWEEN_WORDS = re.compile(r"(?<![a-z]) | (?![a-z])")
+
+
+def normalise(text: str) -> str:
+    """Return the model's view of ``text``: NFKC, lower-case, digits → ``x``, whitespace collapsed.
+
+    Runs of masked digits are kept as runs of ``x`` (``xxxxxxxxxxx`` for a phone number, ``xxxxxx``
+    for a verification code): the run length tells a code from a price or a phone number, and it
+    is the same whether the source masked the digits or we did.
+    """
+    t = unicodedata.normalize("NFKC", text).lower()
+    t = _DIGIT.sub("x", t)
+    t = _SPACE.sub(" ", t).strip()
+    return _SPACE_NOT_BETWEEN_WORDS.sub("", t)
+
+
+def normalise_many(texts: list[str]) -> list[str]:
+    """Normalise a batch (a list comprehension; kept as a function so callers share one path)."""
+    return [normalise(t) for t in texts]

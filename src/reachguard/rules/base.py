@@ -1,0 +1,78 @@
+"""What every rule shares: the context it reads, the hit it returns, the registry.
+
+A rule is a small function `(ctx, at) -> Hit | None`. It reads the recipient state and the
+org's policy, never the wall clock: `at` is the attempt's time, or a later candidate time
+when the engine looks for the earliest moment a deferred attempt would pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from reachguard.model import Attempt, Reason
+from reachguard.policy.schema import Policy
+from reachguard.state import RecipientState
+
+
+@dataclass(slots=True)
+class Context:
+    """One attempt, normalised, with the state and policy it is judged against."""
+
+    attempt: Attempt
+    number: str
+    policy: Policy
+    state: RecipientState
+    relation: str  # effective relation (a "borrower" call to a non-borrower is a "contact")
+    zones: tuple[ZoneInfo, ...]
+    channel_bit: int
+
+    @property
+    def purpose(self) -> str:
+        return self.attempt.purpose
+
+    @property
+    def channel(self) -> str:
+        return self.attempt.channel
+
+    @property
+    def org(self) -> str:
+        return self.attempt.org
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    """A rule that did not pass. `retry_at` set = time-based: it passes from then on."""
+
+    reason: Reason
+    retry_at: datetime | None = None
+
+
+RuleFn = Callable[[Context, datetime], "Hit | None"]
+
+
+@dataclass(slots=True, frozen=True)
+class Rule:
+    name: str
+    check: RuleFn
+    time_based: bool
+    purposes: frozenset[str]
+
+
+RULES: list[Rule] = []
+
+
+def rule(name: str, *, purposes: tuple[str, ...], time_based: bool = False) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule for the purposes it governs; order of registration = order of reasons."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        RULES.append(Rule(name, fn, time_based, frozenset(purposes)))
+        return fn
+
+    return register
+
+
+def reason(ctx: Context, code: str, message: str, citation_key: str) -> Reason:
+    return Reason(code=code, message=message, citation=ctx.policy.cite(citation_key))

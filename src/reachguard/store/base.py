@@ -1,0 +1,75 @@
+"""The store interface every backend implements (SQLite embedded, PostgreSQL, +Redis).
+
+The engine asks for one recipient's state inside `transaction(org, number)`; a backend
+guarantees that two transactions for the same org and number never interleave, which is
+what makes check-then-record of frequency caps atomic.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from reachguard.state import AccountRecord, ContactRecord, RecipientState
+
+
+@dataclass(frozen=True, slots=True)
+class StateQuery:
+    """What a decision needs loaded: which tables, for which org, number, subject."""
+
+    org: str
+    number: str
+    purpose: str
+    subject: str | None
+    contacts_since: float
+    need_subject_contacts: bool = False
+
+
+class StoreUnavailable(RuntimeError):
+    """The backend cannot be reached; decisions must fail closed."""
+
+
+class Store(ABC):
+    """Persistent state: consents, opt-outs, lists, accounts, outcomes, contacts."""
+
+    @abstractmethod
+    def transaction(self, org: str | None = None, number: str | None = None) -> AbstractContextManager[None]:
+        """A unit of work; nested calls join the outer one. With org+number: locked for them."""
+
+    @abstractmethod
+    def load_state(self, query: StateQuery) -> RecipientState: ...
+
+    @abstractmethod
+    def record_contact(self, contact: ContactRecord, attempt_id: str | None, agent: str | None, code: str | None) -> None: ...
+
+    @abstractmethod
+    def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None: ...
+
+    @abstractmethod
+    def withdraw_consent(self, org: str, number: str, channels: int, at: float) -> None: ...
+
+    @abstractmethod
+    def add_opt_out(self, number: str, org: str | None, channels: int, at: float, kind: str, note: str | None) -> None:
+        """kind: 'opt_out', or 'complaint' (note = the complaint's text)."""
+
+    @abstractmethod
+    def set_listed(self, list_name: str, number: str, at: float, listed: bool) -> None: ...
+
+    @abstractmethod
+    def upsert_account(self, account: AccountRecord) -> None: ...
+
+    @abstractmethod
+    def add_outcome(self, org: str, number: str, subject: str | None, result: str, at: float) -> None: ...
+
+    @abstractmethod
+    def add_inbound(self, sender: str, to: str, org: str | None, text: str, at: float) -> None: ...
+
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
