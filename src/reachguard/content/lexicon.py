@@ -1,0 +1,181 @@
+"""Lexicons as data: phrase packs per finding code, compiled into one Aho-Corasick automaton.
+
+Why data and not code: compliance officers change phrase lists far more often than engineers
+change logic, and an org needs its own phrases and allow-list entries without a release. Every
+pack (the shipped YAML files under ``reachguard/data/lexicons`` plus an org's extras) goes into
+ONE automaton, built once per distinct org lexicon and cached, so a message is scanned once
+whatever the number of phrases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from reachguard.content.normalise import normalise
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicons"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """What a finding code means, its citation, and where it applies (None = everywhere)."""
+
+    code: str
+    message: str
+    citation: str
+    purposes: frozenset[str] | None = None
+    relations: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+
+    def applies(self, purpose: str, relation: str, channel: str) -> bool:
+        return (
+            (self.purposes is None or purpose in self.purposes)
+            and (self.relations is None or relation in self.relations)
+            and (self.channels is None or channel in self.channels)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """Phrases that produce a finding of ``code``, and allow-list phrases that suppress one."""
+
+    code: str
+    phrases: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrgLexicon:
+    """An org's additions: extra packs (phrases / allow-list per code) and its own link domains.
+
+    Hashable, so the compiled automaton is cached per distinct lexicon: build it once, reuse it.
+    """
+
+    packs: tuple[Pack, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        phrases: Mapping[str, Iterable[str]] | None = None,
+        allow: Mapping[str, Iterable[str]] | None = None,
+        allowed_domains: Iterable[str] = (),
+    ) -> "OrgLexicon":
+        """Build from plain dicts: ``{"THREAT": ["..."]}``, ``{"IMPERSONATION": ["..."]}``."""
+        phrases = phrases or {}
+        allow = allow or {}
+        codes = sorted(set(phrases) | set(allow))
+        packs = tuple(
+            Pack(code, tuple(phrases.get(code, ())), tuple(allow.get(code, ()))) for code in codes
+        )
+        return cls(packs, tuple(d.lower().strip(".") for d in allowed_domains))
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "OrgLexicon":
+        """Load ``{phrases: {CODE: [...]}, allow: {CODE: [...]}, allowed_domains: [...]}``."""
+        with Path(path).open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+        unknown = set(raw) - {"phrases", "allow", "allowed_domains"}
+        if unknown:
+            raise ValueError(f"unknown keys in org lexicon {path}: {sorted(unknown)}")
+        return cls.of(raw.get("phrases"), raw.get("allow"), raw.get("allowed_domains") or ())
+
+
+def _opt_set(value: Any) -> frozenset[str] | None:
+    return None if value is None else frozenset(str(v) for v in value)
+
+
+@lru_cache(maxsize=1)
+def codes() -> dict[str, CodeInfo]:
+    """Every finding code with its message, citation and scope (``_codes.yaml``)."""
+    with (LEXICON_DIR / "_codes.yaml").open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return {
+        code: CodeInfo(
+            code=code,
+            message=str(spec["message"]),
+            citation=str(spec["citation"]),
+            purposes=_opt_set(spec.get("purposes")),
+            relations=_opt_set(spec.get("relations")),
+            channels=_opt_set(spec.get("channels")),
+        )
+        for code, spec in raw.items()
+    }
+
+
+@lru_cache(maxsize=1)
+def shipped_packs() -> tuple[Pack, ...]:
+    """The packs shipped with ReachGuard: every ``*.yaml`` not starting with ``_``."""
+    packs = []
+    known = codes()
+    for path in sorted(LEXICON_DIR.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        with path.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+        code = raw.get("code")
+        if code not in known:
+            raise ValueError(f"{path.name}: unknown finding code {code!r}")
+        packs.append(
+            Pack(code, tuple(str(p) for p in raw.get("phrases") or ()), tuple(str(p) for p in raw.get("allow") or ()))
+        )
+    return tuple(packs)
+
+
+@lru_cache(maxsize=1)
+def link_data() -> dict[str, frozenset[str]]:
+    """Shorteners, risky TLDs, known domains and recognised TLDs (``_links.yaml``)."""
+    with (LEXICON_DIR / "_links.yaml").open(encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    return {key: frozenset(str(v).lower() for v in raw[key]) for key in ("tlds", "shorteners", "risky_tlds", "known_domains")}
+
+
+# A hit as the matcher reports it: normalised [start, end), code, is it an allow-list entry.
+Hit = tuple[int, int, str, bool]
+
+
+class Matcher:
+    """One Aho-Corasick automaton over every phrase of every pack, keyed by normalised text."""
+
+    def __init__(self, packs: Iterable[Pack]) -> None:
+        entries: dict[str, set[tuple[str, bool]]] = {}
+        known = codes()
+        for pack in packs:
+            if pack.code not in known:
+                raise ValueError(f"unknown finding code {pack.code!r}")
+            for phrases, is_allow in ((pack.phrases, False), (pack.allow, True)):
+                for phrase in phrases:
+                    key = normalise(phrase)
+                    if key:
+                        entries.setdefault(key, set()).add((pack.code, is_allow))
+        self.automaton = ahocorasick.Automaton()
+        for key, values in entries.items():
+            self.automaton.add_word(key, (len(key), tuple(sorted(values))))
+        self.size = len(entries)
+        if self.size:
+            self.automaton.make_automaton()
+
+    def scan(self, normalised: str) -> list[Hit]:
+        """Every (overlapping) phrase occurrence in an already-normalised text."""
+        if not self.size:
+            return []
+        out: list[Hit] = []
+        for end, (n, values) in self.automaton.iter(normalised):
+            start = end - n + 1
+            for code, is_allow in values:
+                out.append((start, end + 1, code, is_allow))
+        return out
+
+
+@lru_cache(maxsize=64)
+def matcher_for(org: OrgLexicon | None) -> Matcher:
+    """The compiled automaton for the shipped packs plus an org's packs (cached per lexicon)."""
+    packs = shipped_packs() + (org.packs if org is not None else ())
+    return Matcher(packs)

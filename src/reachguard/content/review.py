@@ -1,0 +1,122 @@
+"""The content review: phrases (lexicon) + structure + length, and which findings block.
+
+Why this shape: the engine reviews every attempt that carries content, so the common case (a
+clean message) must cost one translate, a few regex passes and one automaton scan. Offsets are
+mapped back to the original text only when something is actually reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from reachguard.content.lexicon import Hit, OrgLexicon, codes, matcher_for
+from reachguard.content.normalise import match_pipeline
+from reachguard.content.sms import sms_length
+from reachguard.content.structural import Context, checks_for
+from reachguard.model import Finding
+
+if TYPE_CHECKING:
+    from reachguard.policy.schema import Policy
+
+MISSING_CODES = frozenset(
+    {"MISSING_SENDER_SIGNATURE", "MISSING_OPT_OUT", "MISSING_APR", "MISSING_DEBT_DETAILS"}
+)
+_BLOCK_SMS_CHANNELS = frozenset({"sms", "push"})
+_BLOCK_SMS_PURPOSES = frozenset({"marketing", "collection"})
+
+
+class ReviewResult(msgspec.Struct):
+    """Every finding (spans on the original text), plus the SMS length and billed segments."""
+
+    findings: list[Finding]
+    chars: int
+    segments: int
+
+
+def _resolve(hits: list[Hit], purpose: str, relation: str, channel: str) -> list[tuple[int, int, str]]:
+    """Drop out-of-scope codes and allow-listed hits; keep the longest of overlapping hits."""
+    info = codes()
+    allowed: dict[str, list[tuple[int, int]]] = {}
+    kept: list[tuple[int, int, str]] = []
+    for start, end, code, is_allow in hits:
+        if not info[code].applies(purpose, relation, channel):
+            continue
+        if is_allow:
+            allowed.setdefault(code, []).append((start, end))
+        else:
+            kept.append((start, end, code))
+    if allowed:
+        kept = [
+            (s, e, c)
+            for s, e, c in kept
+            if not any(a_s < e and s < a_e for a_s, a_e in allowed.get(c, ()))
+        ]
+    if len(kept) > 1:
+        # Longest first, then drop any hit of the same code overlapping one already kept.
+        kept.sort(key=lambda h: (h[0] - h[1], h[0]))
+        chosen: list[tuple[int, int, str]] = []
+        for s, e, c in kept:
+            if not any(c == c2 and s < e2 and s2 < e for s2, e2, c2 in chosen):
+                chosen.append((s, e, c))
+        kept = chosen
+    return kept
+
+
+def _finding(text: str, start: int, end: int, code: str) -> Finding:
+    info = codes()[code]
+    evidence = text[start:end] if not code.startswith("MISSING_") else ""
+    return Finding(code=code, span=(start, end), evidence=evidence, message=info.message, citation=info.citation)
+
+
+def review(
+    text: str,
+    purpose: str,
+    relation: str,
+    channel: str = "sms",
+    org_lexicon: OrgLexicon | None = None,
+) -> ReviewResult:
+    """Review one SMS, push message or call script for ``purpose`` and ``relation``.
+
+    Returns every finding (sorted by position, then code) with spans indexing ``text`` itself,
+    plus ``chars`` and billed ``segments``. ``org_lexicon`` adds an org's phrases, allow-list
+    entries and link domains; its automaton is compiled once and cached.
+    """
+    pipeline = match_pipeline()
+    spans: list[tuple[int, int, str]] = []
+
+    hits = matcher_for(org_lexicon).scan(pipeline.run(text))
+    if hits:
+        kept = _resolve(hits, purpose, relation, channel)
+        if kept:
+            mapped = pipeline.run_mapped(text)
+            spans.extend((*mapped.original_span(s, e), c) for s, e, c in kept)
+
+    known = frozenset(org_lexicon.allowed_domains) if org_lexicon is not None else frozenset()
+    ctx = Context(text, purpose, relation, channel, known)
+    for check in checks_for(purpose, relation, channel):
+        spans.extend(check(ctx))
+
+    findings: list[Finding] = []
+    reach: dict[str, int] = {}  # per code, the end of the furthest span reported so far
+    for s, e, c in sorted(spans, key=lambda x: (x[0], -x[1], x[2])):
+        if e <= reach.get(c, -1) and s < e:
+            continue  # inside a longer finding of the same code (phrase and structural overlap)
+        reach[c] = max(e, reach.get(c, -1))
+        findings.append(_finding(text, s, e, c))
+    chars, segments = sms_length(text)
+    return ReviewResult(findings=findings, chars=chars, segments=segments)
+
+
+def blocking(policy: "Policy", findings: Iterable[Finding], purpose: str, channel: str) -> list[Finding]:
+    """The findings that deny the attempt (→ CONTENT_VIOLATION) under ``policy.content``.
+
+    ``block`` codes always deny; ``block_sms`` codes (the MISSING_* ones by default) deny only an
+    SMS or push message for marketing or collection, and are warnings for call scripts.
+    """
+    block = set(policy.content.block)
+    block_sms = set(policy.content.block_sms)
+    sms_like = channel in _BLOCK_SMS_CHANNELS and purpose in _BLOCK_SMS_PURPOSES
+    return [f for f in findings if f.code in block or (sms_like and f.code in block_sms)]

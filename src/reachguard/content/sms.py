@@ -1,0 +1,48 @@
+"""SMS length and billing segments, reported with every review.
+
+Why: a template that silently grows from one billed SMS to two doubles the cost of a campaign,
+and operators count Chinese text very differently from plain Latin text.
+
+* Text made only of GSM 03.38 (GSM-7) characters: 160 septets in a single SMS, 153 per part of
+  a long one; characters of the extension table (``^{}\\[~]|€`` and form feed) take two septets.
+* Anything else (Chinese, emoji, …) is sent as UCS-2: 70 UTF-16 code units single, 67 per part.
+"""
+
+from __future__ import annotations
+
+_GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+def _gsm7_septets(text: str) -> int | None:
+    """Septets needed in GSM-7, or None when the text needs UCS-2."""
+    septets = 0
+    for ch in text:
+        if ch in _GSM7_BASIC:
+            septets += 1
+        elif ch in _GSM7_EXTENSION:
+            septets += 2
+        else:
+            return None
+    return septets
+
+
+def _segments(units: int, single: int, part: int) -> int:
+    if units == 0:
+        return 0
+    if units <= single:
+        return 1
+    return -(-units // part)
+
+
+def sms_length(text: str) -> tuple[int, int]:
+    """``(chars, segments)``: characters as the reader counts them, and billed SMS parts."""
+    chars = len(text)
+    septets = _gsm7_septets(text)
+    if septets is not None:
+        return chars, _segments(septets, 160, 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return chars, _segments(units, 70, 67)

@@ -1,0 +1,200 @@
+"""Structural checks: what a message must contain (signature, opt-out, APR, debt details) and
+what its links look like. Small functions, not phrase lists, because they test for presence or
+shape rather than for forbidden words.
+
+Each check takes a :class:`Context` and returns ``(start, end, code)`` triples on the ORIGINAL
+text. A "missing" finding spans the whole message (nothing to point at but the message itself).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+
+from reachguard.content.lexicon import link_data
+from reachguard.content.normalise import Mapped, fold_pipeline
+
+Span = tuple[int, int, str]
+
+
+@dataclass(slots=True)
+class Context:
+    """One message under review: original text, its folded form (NFKC, t2s, lower), the scope."""
+
+    text: str
+    purpose: str
+    relation: str
+    channel: str
+    known_domains: frozenset[str] = frozenset()
+    folded: str = ""
+    _mapped: Mapped | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.folded = fold_pipeline().run(self.text)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Folded offsets → original offsets (folding rarely changes length; map only then)."""
+        if len(self.folded) == len(self.text):
+            return start, end
+        if self._mapped is None:
+            self._mapped = fold_pipeline().run_mapped(self.text)
+        return self._mapped.original_span(start, end)
+
+    def whole(self, code: str) -> Span:
+        return (0, len(self.text), code)
+
+
+# --- sender signature --------------------------------------------------------------------------
+
+_SIGNATURE_START = re.compile(r"^\s*【[^【】\n]{2,20}】")
+_SIGNATURE_END = re.compile(r"【[^【】\n]{2,20}】\s*$")
+
+
+def check_signature(ctx: Context) -> list[Span]:
+    """An SMS from a business port carries its 【签名】 at the very start or the very end."""
+    if _SIGNATURE_START.search(ctx.folded) or _SIGNATURE_END.search(ctx.folded):
+        return []
+    return [ctx.whole("MISSING_SENDER_SIGNATURE")]
+
+
+# --- opt-out -----------------------------------------------------------------------------------
+
+_OPT_OUT = re.compile(
+    r"退订|拒收|取消订阅|unsubscribe|(?<![a-z])stop(?![a-z])|(?<![a-z])td(?![a-z])"
+    r"|回复?\s*[\"“']?\s*(?:t|n|r|0)(?![a-z])"
+)
+
+
+def check_opt_out(ctx: Context) -> list[Span]:
+    """Marketing must tell the recipient how to refuse more of it (回T退订, 拒收请回复R …)."""
+    return [] if _OPT_OUT.search(ctx.folded) else [ctx.whole("MISSING_OPT_OUT")]
+
+
+# --- APR ---------------------------------------------------------------------------------------
+
+_LOAN_AD = re.compile(r"贷|借|额度|放款|下款|利率|利息|分期|周转|取现|授信|提现|现金")
+_APR = re.compile(r"年化|(?<![a-z])apr(?![a-z])")
+
+
+def check_apr(ctx: Context) -> list[Span]:
+    """Loan marketing must state the annualised rate (年化利率), PBoC notice 〔2021〕 No. 3."""
+    if not _LOAN_AD.search(ctx.folded) or _APR.search(ctx.folded):
+        return []
+    return [ctx.whole("MISSING_APR")]
+
+
+# --- debt details ------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    r"\d[\d,]*(?:\.\d+)?\s*(?:元|块|万元)|[¥$]\s*\d|(?:人民币|rmb|cny)\s*\d"
+    r"|(?:金额|欠款|应还|待还|本金|账单)[为:：]?\s*\d"
+)
+_WHEN = re.compile(
+    r"\d+\s*天|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}"
+    r"|(?:今天|今日|明天|明日|本月\d{1,2}日)\s*(?:\d{1,2}[:：点]\d{0,2})?\s*(?:前|到期)"
+)
+_CHANNEL = re.compile(
+    r"app|官方|小程序|公众号|客户端|官网|对公账户|还款账户|扣款账户|自动扣款|银行卡|网银|手机银行|柜台|还款入口"
+)
+
+
+def check_debt_details(ctx: Context) -> list[Span]:
+    """A reminder to the borrower names the amount, the overdue days or due date, and an
+    official repayment channel, so the borrower can check it and pay without a middleman."""
+    f = ctx.folded
+    if _AMOUNT.search(f) and _WHEN.search(f) and _CHANNEL.search(f):
+        return []
+    return [ctx.whole("MISSING_DEBT_DETAILS")]
+
+
+# --- third-party disclosure (amounts; debt words come from the lexicon pack) --------------------
+
+
+def check_third_party_amount(ctx: Context) -> list[Span]:
+    """To a contact, any amount of money is a disclosure of the debt."""
+    return [(*ctx.span(m.start(), m.end()), "THIRD_PARTY_DISCLOSURE") for m in _AMOUNT.finditer(ctx.folded)]
+
+
+# --- links -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkRules:
+    pattern: re.Pattern[str]
+    shorteners: frozenset[str]
+    risky_tlds: frozenset[str]
+    known: frozenset[str]
+
+
+_RULES: _LinkRules | None = None
+
+
+def _rules() -> _LinkRules:
+    global _RULES
+    if _RULES is None:
+        data = link_data()
+        tlds = "|".join(sorted(data["tlds"], key=len, reverse=True))
+        pattern = re.compile(
+            r"(?:https?://|www\.)[^\s，。！？；、（）()【】<>\"“”]+"
+            r"|(?<![a-z0-9@.\-])(?:\d{1,3}(?:\.\d{1,3}){3}|(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+"
+            rf"(?:{tlds}))(?![a-z0-9\-])(?::\d+)?(?:/[^\s，。！？；、（）()【】<>\"“”]*)?"
+        )
+        _RULES = _LinkRules(pattern, data["shorteners"], data["risky_tlds"], data["known_domains"])
+    return _RULES
+
+
+def _host(link: str) -> str:
+    host = re.sub(r"^(?:https?://)", "", link).split("/", 1)[0].split("?", 1)[0]
+    return host.split("@")[-1].split(":", 1)[0].strip(".")
+
+
+def _under(host: str, domains: frozenset[str]) -> bool:
+    parts = host.split(".")
+    return any(".".join(parts[i:]) in domains for i in range(len(parts)))
+
+
+def link_is_suspicious(host: str, extra_known: frozenset[str] = frozenset()) -> bool:
+    """Shortener, IP literal, punycode, risky TLD, or simply not a known domain."""
+    rules = _rules()
+    try:
+        ip_address(host)
+        return True
+    except ValueError:
+        pass
+    if _under(host, rules.shorteners) or "xn--" in host:
+        return True
+    if _under(host, extra_known) or _under(host, rules.known):
+        return False
+    return True
+
+
+def check_links(ctx: Context) -> list[Span]:
+    """Every link whose host is not a known, plain domain."""
+    if "." not in ctx.folded:
+        return []
+    out: list[Span] = []
+    for m in _rules().pattern.finditer(ctx.folded):
+        if link_is_suspicious(_host(m.group()), ctx.known_domains):
+            out.append((*ctx.span(m.start(), m.end()), "SUSPICIOUS_LINK"))
+    return out
+
+
+# --- which checks run where --------------------------------------------------------------------
+
+Check = Callable[[Context], list[Span]]
+
+
+def checks_for(purpose: str, relation: str, channel: str) -> list[Check]:
+    """The structural checks that apply to this purpose, relation and channel."""
+    checks: list[Check] = [check_links]
+    if channel == "sms":
+        checks.append(check_signature)
+    if purpose == "marketing":
+        checks += [check_apr, check_opt_out]
+    if purpose == "collection" and relation == "borrower":
+        checks.append(check_debt_details)
+    if relation == "contact":
+        checks.append(check_third_party_amount)
+    return checks
