@@ -99,13 +99,16 @@ def review(
     for check in checks_for(purpose, relation, channel):
         spans.extend(check(ctx))
 
-    findings: list[Finding] = []
-    reach: dict[str, int] = {}  # per code, the end of the furthest span reported so far
+    merged: list[list[int | str]] = []
+    last: dict[str, list[int | str]] = {}  # per code, the last span kept
     for s, e, c in sorted(spans, key=lambda x: (x[0], -x[1], x[2])):
-        if e <= reach.get(c, -1) and s < e:
-            continue  # inside a longer finding of the same code (phrase and structural overlap)
-        reach[c] = max(e, reach.get(c, -1))
-        findings.append(_finding(text, s, e, c))
+        prev = last.get(c)
+        if prev is not None and s < prev[1]:  # overlaps a finding of the same code: one finding
+            prev[1] = max(e, prev[1])  # type: ignore[call-overload]
+            continue
+        last[c] = [s, e, c]
+        merged.append(last[c])
+    findings = [_finding(text, s, e, c) for s, e, c in merged]  # type: ignore[arg-type]
     chars, segments = sms_length(text)
     return ReviewResult(findings=findings, chars=chars, segments=segments)
 
