@@ -1,0 +1,83 @@
+"""The Gateway as a whole (engine.py): verdict logic, batches, invalid numbers, determinism."""
+
+import json
+
+import pytest
+
+from conftest import BORROWER, PROSPECT, World, codes
+from reachguard.engine import Gateway
+from reachguard.events import decode_event
+from reachguard.numbers import InvalidNumber
+from reachguard.store import SQLiteStore
+
+
+def _attempt(i: int, at: str = "2026-11-23T10:00:00+08:00", to: str = BORROWER, channel: str = "call"):
+    return decode_event(json.dumps({"type": "attempt", "id": f"a{i}", "org": "acme", "channel": channel,
+                                    "purpose": "collection", "to": to, "subject": "L1", "at": at}))
+
+
+def test_invalid_number_is_a_deny_not_a_crash(world: World) -> None:
+    for raw in ("12345", "not-a-number", "+999 1234", "١٢٣"):
+        decision = world.attempt("2026-11-23T10:00:00+08:00", to=raw)
+        assert decision.verdict == "deny"
+        assert codes(decision) == ["INVALID_NUMBER"]
+        assert decision.to == raw
+
+
+def test_batch_matches_one_by_one(world: World) -> None:
+    world.account(dpd=10)
+    attempts = [_attempt(i) for i in range(8)] + [_attempt(99, to="12345")]
+    batch = world.gateway.decide_many(attempts)
+    other = World()
+    other.account(dpd=10)
+    single = [other.gateway.decide(a) for a in attempts]
+    assert [d.verdict for d in batch] == [d.verdict for d in single]
+    assert [d.verdict for d in batch].count("allow") == 6
+    assert batch[-1].reasons[0].code == "INVALID_NUMBER"
+
+
+def test_allowed_attempt_counts_as_a_contact_only_when_allowed(world: World) -> None:
+    world.account(dpd=10)
+    assert world.gateway.decide(_attempt(1, at="2026-11-23T23:00:00+08:00")).verdict == "defer"
+    with world.gateway.store.read() as db:
+        assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
+    assert world.gateway.decide(_attempt(2)).verdict == "allow"
+    with world.gateway.store.read() as db:
+        assert db.execute("SELECT count(*) FROM contacts").fetchone()[0] == 1
+
+
+def test_verification_code_only_for_allowed_sms(world: World) -> None:
+    world.account(dpd=10)
+    call = world.gateway.decide(_attempt(1))
+    sms = world.gateway.decide(_attempt(2, channel="sms"))
+    assert call.verdict == sms.verdict == "allow"
+    assert call.verification_code is None
+    assert sms.verification_code is not None
+
+
+def test_same_stream_same_answers_with_same_secret() -> None:
+    def run() -> list:
+        world = World()
+        world.consent()
+        world.account(dpd=10)
+        out = [world.attempt(f"2026-11-2{d}T1{h}:00:00+08:00") for d in range(3, 6) for h in range(3)]
+        out += [world.collect(f"2026-11-23T{h:02d}:30:00+08:00") for h in range(6, 23)]
+        return [(d.verdict, d.retry_at, codes(d), d.verification_code) for d in out]
+
+    assert run() == run()
+
+
+def test_store_secret_persists_in_the_store(tmp_path) -> None:
+    db = str(tmp_path / "rg.db")
+    first = Gateway(SQLiteStore(db))
+    secret = first._secret
+    first.store.close()
+    assert Gateway(SQLiteStore(db))._secret == secret
+    assert Gateway(SQLiteStore(str(tmp_path / "other.db")))._secret != secret
+
+
+def test_bad_state_event_keeps_stored_data(world: World) -> None:
+    world.consent()
+    with pytest.raises(InvalidNumber):
+        world.send(type="opt_out", to="not a number", at="2026-11-22T10:00:00+08:00")
+    assert world.attempt("2026-11-23T10:00:00+08:00", to=PROSPECT).verdict == "allow"
