@@ -144,7 +144,8 @@ Hit = tuple[int, int, str, bool]
 class Matcher:
     """One Aho-Corasick automaton over every phrase of every pack, keyed by normalised text."""
 
-    def __init__(self, packs: Iterable[Pack]) -> None:
+    def __init__(self, packs: Iterable[Pack], known_domains: Iterable[str] = ()) -> None:
+        self.known_domains = frozenset(known_domains)
         entries: dict[str, set[tuple[str, bool]]] = {}
         known = codes()
         for pack in packs:
@@ -174,8 +175,28 @@ class Matcher:
         return out
 
 
+_BY_IDENTITY: dict[int, tuple[OrgLexicon, Matcher]] = {}
+
+
 @lru_cache(maxsize=64)
-def matcher_for(org: OrgLexicon | None) -> Matcher:
-    """The compiled automaton for the shipped packs plus an org's packs (cached per lexicon)."""
+def _matcher_by_value(org: OrgLexicon | None) -> Matcher:
     packs = shipped_packs() + (org.packs if org is not None else ())
-    return Matcher(packs)
+    return Matcher(packs, org.allowed_domains if org is not None else ())
+
+
+def matcher_for(org: OrgLexicon | None) -> Matcher:
+    """The compiled automaton for the shipped packs plus an org's packs, cached.
+
+    Looked up by identity first: hashing a lexicon of thousands of phrases on every message
+    would cost more than the scan itself.
+    """
+    if org is None:
+        return _matcher_by_value(None)
+    entry = _BY_IDENTITY.get(id(org))
+    if entry is not None and entry[0] is org:
+        return entry[1]
+    matcher = _matcher_by_value(org)
+    if len(_BY_IDENTITY) >= 256:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(org)] = (org, matcher)
+    return matcher

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from reachguard.content.lexicon import Hit, OrgLexicon, codes, matcher_for
-from reachguard.content.normalise import match_pipeline
+from reachguard.content.normalise import Mapped, fold_stage, squash_pipeline
 from reachguard.content.sms import sms_length
 from reachguard.content.structural import Context, checks_for
 from reachguard.model import Finding
@@ -84,18 +84,20 @@ def review(
     plus ``chars`` and billed ``segments``. ``org_lexicon`` adds an org's phrases, allow-list
     entries and link domains; its automaton is compiled once and cached.
     """
-    pipeline = match_pipeline()
+    fold = fold_stage()
+    squash = squash_pipeline()
+    folded = fold.run(text)
     spans: list[tuple[int, int, str]] = []
 
-    hits = matcher_for(org_lexicon).scan(pipeline.run(text))
+    matcher = matcher_for(org_lexicon)
+    hits = matcher.scan(squash.run(folded))
     if hits:
         kept = _resolve(hits, purpose, relation, channel)
         if kept:
-            mapped = pipeline.run_mapped(text)
+            mapped = squash.run_mapped(fold.run_mapped(Mapped.identity(text)))
             spans.extend((*mapped.original_span(s, e), c) for s, e, c in kept)
 
-    known = frozenset(org_lexicon.allowed_domains) if org_lexicon is not None else frozenset()
-    ctx = Context(text, purpose, relation, channel, known)
+    ctx = Context(text, purpose, relation, channel, matcher.known_domains, folded)
     for check in checks_for(purpose, relation, channel):
         spans.extend(check(ctx))
 

@@ -28,11 +28,12 @@ class Context:
     relation: str
     channel: str
     known_domains: frozenset[str] = frozenset()
-    folded: str = ""
+    folded: str | None = None
     _mapped: Mapped | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.folded = fold_pipeline().run(self.text)
+        if self.folded is None:
+            self.folded = fold_pipeline().run(self.text)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Folded offsets → original offsets (folding rarely changes length; map only then)."""
