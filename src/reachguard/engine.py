@@ -33,6 +33,7 @@ from reachguard.policy.schema import Policy
 from reachguard.rules.base import Context, Hit
 from reachguard.state import AccountRecord, ContactRecord, RecipientState, channel_mask, CHANNEL_BITS
 from reachguard.store import SQLiteStore, StateQuery, Store
+from reachguard.store.base import NewContact
 from reachguard.verification import issue_code
 
 DAY = 86_400.0
@@ -105,30 +106,47 @@ class Gateway:
 
     def decide(self, attempt: Attempt) -> Decision:
         number = try_normalize(attempt.to)
-        if number is None:
-            return _invalid(attempt, self.policies.for_org(attempt.org))
         policy = self.policies.for_org(attempt.org)
+        if number is None:
+            return _invalid(attempt, policy)
         review = _review(attempt, attempt.effective_relation, policy)
         with self.store.transaction(attempt.org, number):
-            return self._decide_locked(attempt, number, policy, review)
+            state = self.store.load_state(_query(attempt, number, policy))
+            decision, contact = self._judge(attempt, number, policy, state, review)
+            if contact is not None:
+                self.store.record_contacts([contact])
+        return decision
 
     def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
         """Decide a batch in one transaction; attempts are judged in order, each seeing the last."""
-        reviews = [_review(a, a.effective_relation, self.policies.for_org(a.org)) for a in attempts]
-        decisions: list[Decision] = []
+        decisions: list[Decision | None] = [None] * len(attempts)
+        pending: list[tuple[int, Attempt, str, Policy, _Review]] = []
+        for index, attempt in enumerate(attempts):
+            policy = self.policies.for_org(attempt.org)
+            number = try_normalize(attempt.to)
+            if number is None:
+                decisions[index] = _invalid(attempt, policy)
+            else:
+                pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy)))
         with self.store.transaction():
-            for attempt, review in zip(attempts, reviews):
-                number = try_normalize(attempt.to)
-                policy = self.policies.for_org(attempt.org)
-                if number is None:
-                    decisions.append(_invalid(attempt, policy))
-                else:
-                    decisions.append(self._decide_locked(attempt, number, policy, review))
-        return decisions
+            states = self.store.load_states([_query(a, n, p) for _, a, n, p, _ in pending])
+            recorded = []
+            for (index, attempt, number, policy, review), state in zip(pending, states):
+                decision, contact = self._judge(attempt, number, policy, state, review)
+                decisions[index] = decision
+                if contact is not None:
+                    recorded.append(contact)
+                    state.contacts.append(contact[0])
+                    if attempt.subject is not None and state.account is not None:
+                        state.subject_contacts.append(contact[0])
+            self.store.record_contacts(recorded)
+        return decisions  # type: ignore[return-value]
 
-    def _decide_locked(self, attempt: Attempt, number: str, policy: Policy, review: "_Review") -> Decision:
+    def _judge(
+        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review"
+    ) -> tuple[Decision, NewContact | None]:
+        """Apply the purpose's rules to the loaded state; the contact to record if allowed."""
         at = attempt.at
-        state = self.store.load_state(_query(attempt, number, policy))
         relation = _effective_relation(attempt, number, state)
         if relation != attempt.effective_relation:
             review = _review(attempt, relation, policy)
@@ -139,18 +157,15 @@ class Gateway:
         if review.blocking_reason is not None:
             reasons.append(review.blocking_reason)
         if not reasons:
-            code = None
-            if attempt.channel == "sms":
-                code = issue_code(self._secret, attempt.org, number, at.timestamp(), attempt.content)
-            contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, at.timestamp())
-            self.store.record_contact(contact, attempt.id, attempt.agent, code)
-            return Decision(attempt.id, "allow", number, [], None, review.findings, code)
-        permanent = review.blocking_reason is not None or any(hit.retry_at is None for hit in hits)
-        if permanent:
-            return Decision(attempt.id, "deny", number, reasons, None, review.findings, None)
-        retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
-        verdict = "defer" if retry_at is not None else "deny"
-        return Decision(attempt.id, verdict, number, reasons, retry_at, review.findings, None)
+            ts = at.timestamp()
+            code = issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
+            contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
+            return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
+        if review.blocking_reason is None and all(hit.retry_at is not None for hit in hits):
+            retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
+            if retry_at is not None:
+                return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
+        return Decision(attempt.id, "deny", number, reasons, None, review.findings, None), None
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -187,18 +202,25 @@ def _review(attempt: Attempt, relation: str, policy: Policy) -> _Review:
 
 
 def _query(attempt: Attempt, number: str, policy: Policy) -> StateQuery:
-    caps = policy.for_purpose(attempt.purpose).caps
-    lookback = max((cap.days for cap in caps), default=0)
-    at = attempt.at.timestamp()
-    since = at - (lookback + 1) * DAY if lookback else float("inf")
-    return StateQuery(
-        org=attempt.org,
-        number=number,
-        purpose=attempt.purpose,
-        subject=attempt.subject,
-        contacts_since=since,
-        need_subject_contacts=any(cap.per == "subject" for cap in caps),
-    )
+    lookback, per_subject = _cap_reach(policy, attempt.purpose)
+    since = attempt.at.timestamp() - (lookback + 1) * DAY if lookback else float("inf")
+    return StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, per_subject)
+
+
+_CAP_REACH: dict[tuple[int, str], tuple[int, bool]] = {}
+
+
+def _cap_reach(policy: Policy, purpose: str) -> tuple[int, bool]:
+    """How many days of contacts the purpose's caps look back, and whether any is per debt."""
+    key = (id(policy), purpose)
+    reach = _CAP_REACH.get(key)
+    if reach is None:
+        caps = policy.for_purpose(purpose).caps
+        reach = (max((cap.days for cap in caps), default=0), any(cap.per == "subject" for cap in caps))
+        if len(_CAP_REACH) > 4096:
+            _CAP_REACH.clear()
+        _CAP_REACH[key] = reach
+    return reach
 
 
 def _effective_relation(attempt: Attempt, number: str, state: RecipientState) -> str:

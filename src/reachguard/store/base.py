@@ -10,8 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Sequence
 
 from reachguard.state import AccountRecord, ContactRecord, RecipientState
+
+
+NewContact = tuple[ContactRecord, "str | None", "str | None", "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,13 @@ class Store(ABC):
     def load_state(self, query: StateQuery) -> RecipientState: ...
 
     @abstractmethod
-    def record_contact(self, contact: ContactRecord, attempt_id: str | None, agent: str | None, code: str | None) -> None: ...
+    def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
+        """One state per query, in order; queries for the same org and number share their
+        record lists, so a contact appended for one is seen by the next (batches)."""
+
+    @abstractmethod
+    def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        """Record allowed attempts: (contact, attempt id, agent, verification code)."""
 
     @abstractmethod
     def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None: ...

@@ -13,8 +13,9 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from reachguard.state import (
     AccountRecord,
@@ -24,7 +25,7 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
-from reachguard.store.base import StateQuery, Store, StoreUnavailable
+from reachguard.store.base import NewContact, StateQuery, Store, StoreUnavailable
 
 SCHEMA_VERSION = 1
 
@@ -59,6 +60,36 @@ CREATE TABLE IF NOT EXISTS inbound(
   text TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS inbound_by_sender ON inbound(sender);
 """
+
+
+_PARTS = (
+    "SELECT 0, number, org, seq, channels, at, expires_at, withdrawn FROM consents WHERE {n} {o}",
+    "SELECT 1, number, org, channels, at, kind, NULL, NULL FROM opt_outs WHERE {n}",
+    "SELECT 2, number, NULL, list, NULL, NULL, NULL, NULL FROM dnc WHERE {n}",
+    "SELECT 3, number, org, channel, purpose, relation, subject, at FROM contacts WHERE {n} {o} AND at >= {since}",
+    "SELECT 4, number, org, subject, result, at, NULL, NULL FROM outcomes WHERE {n} {o}",
+)
+# One round trip for everything keyed by number: a single decision, or a whole batch.
+_SINGLE_SQL = " UNION ALL ".join(p.format(n="number = ?1", o="AND org = ?2", since="?3") for p in _PARTS)
+_BATCH_SQL = " UNION ALL ".join(
+    p.format(n="number IN (SELECT value FROM json_each(?1))", o="", since="?2") for p in _PARTS
+)
+
+
+def _add_row(state: RecipientState, state_org: str, kind: int, org: str | None, row: tuple) -> None:
+    """Route one row of the union query into the state of one (org, number)."""
+    if kind == 1:
+        state.opt_outs.append(OptOutRecord(org, row[3], row[4], row[5]))
+    elif kind == 2:
+        state.lists.add(row[3])
+    elif org != state_org:
+        return
+    elif kind == 3:
+        state.contacts.append(ContactRecord(org, row[1], row[3], row[4], row[5], row[6], row[7]))
+    elif kind == 0:
+        state.consents.append(ConsentRecord(row[3], row[4], row[5], row[6], bool(row[7])))
+    elif kind == 4:
+        state.outcomes.append(OutcomeRecord(row[3], row[4], row[5]))
 
 
 def sqlite_path(url_or_path: str) -> str:
@@ -125,45 +156,59 @@ class SQLiteStore(Store):
     # --- reads --------------------------------------------------------------------------
 
     def load_state(self, query: StateQuery) -> RecipientState:
+        return self.load_states([query])[0]
+
+    def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
+        """States for many attempts with one query per table kind (a batch reads set-wise).
+
+        Attempts of a batch to the same org and number share one state object, so contacts
+        recorded for the earlier ones count for the later ones.
+        """
         db = self._db
-        number, org = query.number, query.org
-        state = RecipientState(number=number)
-        if query.purpose == "marketing":
-            state.consents = [
-                ConsentRecord(*row)
-                for row in db.execute(
-                    "SELECT seq, channels, at, expires_at, withdrawn FROM consents WHERE number=? AND org=? ORDER BY at, seq",
-                    (number, org),
+        if len(queries) == 1:
+            q = queries[0]
+            rows = db.execute(_SINGLE_SQL, (q.number, q.org, q.contacts_since))
+        else:
+            numbers = json.dumps(sorted({q.number for q in queries}))
+            rows = db.execute(_BATCH_SQL, (numbers, min(q.contacts_since for q in queries)))
+        states: dict[tuple[str, str], RecipientState] = {}
+        for q in queries:
+            states.setdefault((q.org, q.number), RecipientState(number=q.number))
+        by_number: dict[str, list[tuple[str, RecipientState]]] = {}
+        for (org, number), state in states.items():
+            by_number.setdefault(number, []).append((org, state))
+        for row in rows:
+            for org, state in by_number.get(row[1], ()):
+                _add_row(state, org, row[0], row[2], row)
+        accounts: dict[tuple[str, str], tuple] = {}
+        result = []
+        for q in queries:
+            state = states[(q.org, q.number)]
+            if q.purpose == "collection" and q.subject is not None:
+                key = (q.org, q.subject)
+                if key not in accounts:
+                    accounts[key] = self._account_parts(q)
+                account, borrower_outcomes, subject_contacts = accounts[key]
+                if account is not None and account.borrower == q.number:
+                    borrower_outcomes = []
+                state = replace(state, account=account, borrower_outcomes=borrower_outcomes, subject_contacts=subject_contacts)
+            result.append(state)
+        return result
+
+    def _account_parts(self, q: StateQuery) -> tuple:
+        """The account, its borrower's outcomes and the contacts about it (shared in a batch)."""
+        account = self._account(q.org, q.subject)  # type: ignore[arg-type]
+        borrower_outcomes = self._outcomes(q.org, account.borrower) if account is not None else []
+        subject_contacts: list[ContactRecord] = []
+        if q.need_subject_contacts:
+            subject_contacts = [
+                ContactRecord(q.org, *row)
+                for row in self._db.execute(
+                    "SELECT number, channel, purpose, relation, subject, at FROM contacts WHERE org=? AND subject=? AND at>=?",
+                    (q.org, q.subject, q.contacts_since),
                 )
             ]
-        if query.purpose != "service":
-            state.opt_outs = [
-                OptOutRecord(*row) for row in db.execute("SELECT org, channels, at, kind FROM opt_outs WHERE number=?", (number,))
-            ]
-            state.lists = {row[0] for row in db.execute("SELECT list FROM dnc WHERE number=?", (number,))}
-        state.contacts = [
-            ContactRecord(org, number, *row)
-            for row in db.execute(
-                "SELECT channel, purpose, relation, subject, at FROM contacts WHERE number=? AND org=? AND at>=?",
-                (number, org, query.contacts_since),
-            )
-        ]
-        if query.purpose == "collection":
-            state.outcomes = self._outcomes(org, number)
-            if query.subject is not None:
-                state.account = self._account(org, query.subject)
-                if state.account is not None and state.account.borrower != number:
-                    state.borrower_outcomes = self._outcomes(org, state.account.borrower)
-                if query.need_subject_contacts:
-                    state.subject_contacts = [
-                        ContactRecord(org, *row)
-                        for row in db.execute(
-                            "SELECT number, channel, purpose, relation, subject, at FROM contacts "
-                            "WHERE org=? AND subject=? AND at>=?",
-                            (org, query.subject, query.contacts_since),
-                        )
-                    ]
-        return state
+        return account, borrower_outcomes, subject_contacts
 
     def _outcomes(self, org: str, number: str) -> list[OutcomeRecord]:
         return [
@@ -185,13 +230,17 @@ class SQLiteStore(Store):
         with self.transaction():
             self._db.execute(sql, params)
 
-    def record_contact(self, contact: ContactRecord, attempt_id: str | None, agent: str | None, code: str | None) -> None:
-        self._write(
-            "INSERT INTO contacts(org, number, channel, purpose, relation, subject, at, attempt_id, agent, code) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (contact.org, contact.number, contact.channel, contact.purpose, contact.relation, contact.subject,
-             contact.at, attempt_id, agent, code),
-        )
+    def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        rows = [
+            (c.org, c.number, c.channel, c.purpose, c.relation, c.subject, c.at, attempt_id, agent, code)
+            for c, attempt_id, agent, code in contacts
+        ]
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO contacts(org, number, channel, purpose, relation, subject, at, attempt_id, agent, code) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
 
     def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None:
         self._write(
