@@ -8,6 +8,8 @@ store transaction that loaded the state, so concurrent deciders never exceed a c
 from __future__ import annotations
 
 import os
+
+import msgspec
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -33,7 +35,8 @@ from reachguard.policy.schema import Policy
 from reachguard.rules.base import Context, Hit
 from reachguard.state import AccountRecord, ContactRecord, RecipientState, channel_mask, CHANNEL_BITS
 from reachguard.store import SQLiteStore, StateQuery, Store
-from reachguard.store.base import NewContact
+from reachguard.ledger.chain import GLOBAL_ORG, canonical
+from reachguard.store.base import NewContact, PendingEntry
 from reachguard.verification import issue_code
 
 DAY = 86_400.0
@@ -65,7 +68,18 @@ class Gateway:
         return None
 
     def apply(self, event: Event) -> None:
-        """Record a state-changing event. Raises InvalidNumber for a number that is not one."""
+        """Record a state-changing event, and its ledger entry, in one transaction.
+
+        Raises InvalidNumber (and records nothing) for a number that is not one.
+        """
+        with self.store.transaction():
+            number = self._apply_state(event)
+            org = getattr(event, "org", None) or GLOBAL_ORG
+            body = canonical(msgspec.to_builtins(event))
+            self.store.ledger_append([(org, event.__struct_config__.tag, event.at.timestamp(), number, None, body)])
+
+    def _apply_state(self, event: Event) -> str | None:
+        """Write the event's effect on the state; returns the number it concerns."""
         store = self.store
         at = event.at.timestamp()
         if isinstance(event, Consent):
@@ -87,11 +101,12 @@ class Gateway:
         elif isinstance(event, Complaint):
             store.add_opt_out(normalize(event.to), event.org, channel_mask(None), at, "complaint", event.text)
         elif isinstance(event, InboundSms):
-            self._apply_reply(event, at)
+            return self._apply_reply(event, at)
         elif isinstance(event, Attempt):
             raise TypeError("attempts are decided, not applied: use decide()")
+        return try_normalize(getattr(event, "to", ""))
 
-    def _apply_reply(self, event: InboundSms, at: float) -> None:
+    def _apply_reply(self, event: InboundSms, at: float) -> str:
         sender = normalize(event.sender)
         recipient = try_normalize(event.to) or event.to  # SMS ports (106xxxx) are not E.164
         with self.store.transaction():
@@ -101,6 +116,7 @@ class Gateway:
                 self.store.add_opt_out(sender, event.org, channel_mask(None), at, "opt_out", "inbound_sms")
             elif kind == "complaint":
                 self.store.add_opt_out(sender, event.org, channel_mask(None), at, "complaint", event.text)
+        return sender
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -108,13 +124,17 @@ class Gateway:
         number = try_normalize(attempt.to)
         policy = self.policies.for_org(attempt.org)
         if number is None:
-            return _invalid(attempt, policy)
+            decision = _invalid(attempt, policy)
+            with self.store.transaction():
+                self.store.ledger_append([_decision_entry(attempt, decision)])
+            return decision
         review = _review(attempt, attempt.effective_relation, policy)
         with self.store.transaction(attempt.org, number):
             state = self.store.load_state(_query(attempt, number, policy))
             decision, contact = self._judge(attempt, number, policy, state, review)
             if contact is not None:
                 self.store.record_contacts([contact])
+            self.store.ledger_append([_decision_entry(attempt, decision)])
         return decision
 
     def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
@@ -129,7 +149,7 @@ class Gateway:
             else:
                 pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy)))
         with self.store.transaction():
-            states = self.store.load_states([_query(a, n, p) for _, a, n, p, _ in pending])
+            states = self.store.load_states([_query(a, n, p) for _, a, n, p, _ in pending]) if pending else []
             recorded = []
             for (index, attempt, number, policy, review), state in zip(pending, states):
                 decision, contact = self._judge(attempt, number, policy, state, review)
@@ -140,6 +160,7 @@ class Gateway:
                     if attempt.subject is not None and state.account is not None:
                         state.subject_contacts.append(contact[0])
             self.store.record_contacts(recorded)
+            self.store.ledger_append([_decision_entry(a, d) for a, d in zip(attempts, decisions)])  # type: ignore[arg-type]
         return decisions  # type: ignore[return-value]
 
     def _judge(
@@ -247,6 +268,12 @@ def _earliest_pass(ctx: Context, time_rules: Iterable, start: datetime) -> datet
             return None
         moment = max(hit.retry_at for hit in hits)  # type: ignore[type-var]
     return None
+
+
+def _decision_entry(attempt: Attempt, decision: Decision) -> PendingEntry:
+    """The ledger entry of a decision: the attempt as asked and the answer as given."""
+    body = canonical({"attempt": msgspec.to_builtins(attempt), "decision": msgspec.to_builtins(decision)})
+    return (attempt.org, "decision", attempt.at.timestamp(), decision.to, decision.verdict, body)
 
 
 def _invalid(attempt: Attempt, policy: Policy) -> Decision:

@@ -10,10 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
+from reachguard.ledger.chain import LedgerEntry
 from reachguard.state import AccountRecord, ContactRecord, RecipientState
 
+
+PendingEntry = tuple[str, str, float, "str | None", "str | None", bytes]
+"""(org, kind, at, number, tag, canonical body) of a ledger entry still to be chained."""
 
 NewContact = tuple[ContactRecord, "str | None", "str | None", "str | None"]
 
@@ -74,6 +78,17 @@ class Store(ABC):
 
     @abstractmethod
     def add_inbound(self, sender: str, to: str, org: str | None, text: str, at: float) -> None: ...
+
+    @abstractmethod
+    def ledger_append(self, entries: Sequence[PendingEntry]) -> None:
+        """Chain and append ledger entries, in order, inside the current transaction."""
+
+    @abstractmethod
+    def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
+        """An org's ledger entries in chain order (optionally a time range)."""
+
+    @abstractmethod
+    def ledger_orgs(self) -> list[str]: ...
 
     @abstractmethod
     def get_meta(self, key: str) -> str | None: ...

@@ -25,7 +25,8 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
-from reachguard.store.base import NewContact, StateQuery, Store, StoreUnavailable
+from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
+from reachguard.store.base import NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
 
 SCHEMA_VERSION = 1
 
@@ -59,6 +60,11 @@ CREATE TABLE IF NOT EXISTS inbound(
   seq INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, org TEXT,
   text TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS inbound_by_sender ON inbound(sender);
+CREATE TABLE IF NOT EXISTS ledger(
+  org TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL, number TEXT, tag TEXT,
+  body TEXT NOT NULL, body_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL,
+  PRIMARY KEY(org, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ledger_by_number ON ledger(number, org) WHERE number IS NOT NULL;
 """
 
 
@@ -280,6 +286,51 @@ class SQLiteStore(Store):
 
     def add_inbound(self, sender: str, to: str, org: str | None, text: str, at: float) -> None:
         self._write("INSERT INTO inbound(sender, recipient, org, text, at) VALUES (?,?,?,?,?)", (sender, to, org, text, at))
+
+    # --- ledger -------------------------------------------------------------------------
+
+    def ledger_append(self, entries: Sequence[PendingEntry]) -> None:
+        if not entries:
+            return
+        db = self._db
+        with self.transaction():
+            heads: dict[str, tuple[int, str]] = {}
+            rows = []
+            for org, kind, at, number, tag, body in entries:
+                head = heads.get(org)
+                if head is None:
+                    row = db.execute("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,)).fetchone()
+                    head = (row[0], row[1]) if row else (0, GENESIS)
+                entry = make_entry(org, head[0] + 1, kind, at, number, tag, body, head[1])
+                heads[org] = (entry.seq, entry.entry_hash)
+                rows.append(
+                    (org, entry.seq, kind, at, number, tag, entry.body, entry.body_hash, entry.prev_hash, entry.entry_hash)
+                )
+            db.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
+        sql = "SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger WHERE org=? AND seq>?"
+        extra: list = []
+        if at_from is not None:
+            sql += " AND at >= ?"
+            extra.append(at_from)
+        if at_to is not None:
+            sql += " AND at < ?"
+            extra.append(at_to)
+        sql += " ORDER BY seq LIMIT 5000"
+        after = 0
+        while True:  # pages, so that a long chain never sits in memory whole
+            with self._lock:
+                rows = self._db.execute(sql, [org, after, *extra]).fetchall()
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            after = rows[-1][1]
+
+    def ledger_orgs(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT DISTINCT org FROM ledger ORDER BY org")]
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

@@ -1,0 +1,47 @@
+"""The hash chain: each entry commits to the previous one and to its own canonical JSON.
+
+entry_hash = SHA-256 over the org, the sequence number, the kind, the time, the previous
+entry's hash and the SHA-256 of the body. Changing, deleting or reordering any entry breaks
+every hash after it; an external auditor needs only this function and the entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import msgspec
+
+GENESIS = "0" * 64
+GLOBAL_ORG = "*"  # chain for events that name no org (opt-outs for everyone, lists, …)
+
+_canonical_encoder = msgspec.json.Encoder(order="sorted")
+
+
+class LedgerEntry(msgspec.Struct, frozen=True):
+    org: str
+    seq: int
+    kind: str  # "decision" or the event type
+    at: float
+    number: str | None
+    tag: str | None  # the verdict of a decision
+    body: str  # canonical JSON
+    body_hash: str
+    prev_hash: str
+    entry_hash: str
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON: sorted keys, no whitespace, UTF-8."""
+    return _canonical_encoder.encode(value)
+
+
+def entry_hash(org: str, seq: int, kind: str, at: float, prev_hash: str, body_hash: str) -> str:
+    material = f"{org}\n{seq}\n{kind}\n{at!r}\n{prev_hash}\n{body_hash}".encode("utf-8")
+    return hashlib.sha256(material).hexdigest()
+
+
+def make_entry(org: str, seq: int, kind: str, at: float, number: str | None, tag: str | None, body: bytes, prev_hash: str) -> LedgerEntry:
+    digest = hashlib.sha256(body).hexdigest()
+    return LedgerEntry(org, seq, kind, at, number, tag, body.decode("utf-8"), digest, prev_hash,
+                       entry_hash(org, seq, kind, at, prev_hash, digest))
