@@ -142,11 +142,16 @@ Hit = tuple[int, int, str, bool]
 
 
 class Matcher:
-    """One Aho-Corasick automaton over every phrase of every pack, keyed by normalised text."""
+    """Aho-Corasick automata over every phrase of every pack, keyed by normalised text.
+
+    One automaton per set of codes in scope (a marketing SMS never needs the contact-only
+    THIRD_PARTY_DISCLOSURE words, which occur in nearly every collection message), each built on
+    first use and kept: a scan only ever reports phrases that can become findings.
+    """
 
     def __init__(self, packs: Iterable[Pack], known_domains: Iterable[str] = ()) -> None:
         self.known_domains = frozenset(known_domains)
-        entries: dict[str, set[tuple[str, bool]]] = {}
+        self._entries: dict[str, set[tuple[str, bool]]] = {}
         known = codes()
         for pack in packs:
             if pack.code not in known:
@@ -155,20 +160,42 @@ class Matcher:
                 for phrase in phrases:
                     key = normalise(phrase)
                     if key:
-                        entries.setdefault(key, set()).add((pack.code, is_allow))
-        self.automaton = ahocorasick.Automaton()
-        for key, values in entries.items():
-            self.automaton.add_word(key, (len(key), tuple(sorted(values))))
-        self.size = len(entries)
-        if self.size:
-            self.automaton.make_automaton()
+                        self._entries.setdefault(key, set()).add((pack.code, is_allow))
+        self.size = len(self._entries)
+        self._by_codes: dict[frozenset[str], ahocorasick.Automaton | None] = {}
+        self._by_scope: dict[tuple[str, str, str] | None, ahocorasick.Automaton | None] = {}
 
-    def scan(self, normalised: str) -> list[Hit]:
-        """Every (overlapping) phrase occurrence in an already-normalised text."""
-        if not self.size:
+    def _build(self, active: frozenset[str]) -> ahocorasick.Automaton | None:
+        automaton = ahocorasick.Automaton()
+        for key, values in self._entries.items():
+            kept = tuple(sorted(v for v in values if v[0] in active))
+            if kept:
+                automaton.add_word(key, (len(key), kept))
+        if len(automaton) == 0:
+            return None
+        automaton.make_automaton()
+        return automaton
+
+    def automaton(self, scope: tuple[str, str, str] | None = None) -> ahocorasick.Automaton | None:
+        """The automaton for (purpose, relation, channel); None scope = every code."""
+        try:
+            return self._by_scope[scope]
+        except KeyError:
+            pass
+        info = codes()
+        active = frozenset(c for c, i in info.items() if scope is None or i.applies(*scope))
+        if active not in self._by_codes:
+            self._by_codes[active] = self._build(active)
+        self._by_scope[scope] = self._by_codes[active]
+        return self._by_scope[scope]
+
+    def scan(self, normalised: str, scope: tuple[str, str, str] | None = None) -> list[Hit]:
+        """Every (overlapping) occurrence, in an already-normalised text, of a phrase in scope."""
+        automaton = self.automaton(scope)
+        if automaton is None:
             return []
         out: list[Hit] = []
-        for end, (n, values) in self.automaton.iter(normalised):
+        for end, (n, values) in automaton.iter(normalised):
             start = end - n + 1
             for code, is_allow in values:
                 out.append((start, end + 1, code, is_allow))

@@ -61,8 +61,15 @@ class Stage(Protocol):
 CharFn = Callable[[str], str]
 
 
+# Chinese full-width punctuation stays as written: it is how Chinese is punctuated, not an
+# evasion, and leaving it alone keeps the fast path from touching almost every message.
+_KEEP_FULLWIDTH = frozenset("，：；！？（）")
+
+
 def nfkc(ch: str) -> str:
-    """Full-width → half-width, compatibility forms (⾦ → 金, ① → 1)."""
+    """Full-width → half-width, compatibility forms (⾦ → 金, ① → 1, 𝐀 → A)."""
+    if ch in _KEEP_FULLWIDTH:
+        return ch
     return unicodedata.normalize("NFKC", ch)
 
 
@@ -84,19 +91,20 @@ def lower(ch: str) -> str:
     return ch.lower()
 
 
-_DROP_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Cn", "So", "Sk", "Mn", "Me"})
-_DROP_PUNCT = frozenset("-*._·•‧∙・|/\\~`'\"^+#=<>&@_—–―…,")
+_DROP_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "So", "Sk", "Mn", "Me"})
+_DROP_PUNCT = frozenset("-*._·•‧∙・|/\\~`'\"^+#=<>&@_—–―…,，、")
 
 
 def drop_separator(ch: str) -> str:
     """Spaces, zero-width characters, emoji and filler punctuation inserted between characters.
 
-    Sentence ends (。！？；) are kept so phrases do not match across sentences; commas are not
-    (NFKC turns "，" into ","), so "上，门" still reads as 上门.
+    Sentence ends (。！？；) are kept so phrases do not match across sentences; commas are
+    not, so "上，门" still reads as 上门.
     """
-    if ch in _DROP_PUNCT or unicodedata.category(ch) in _DROP_CATEGORIES:
-        return ""
-    return ch
+    o = ord(ch)
+    if ch in _DROP_PUNCT or 0x10000 <= o < 0x20000 or 0xE0000 <= o < 0xE1000:
+        return ""  # plane 1 (emoji, symbols) and plane 14 (tags, variation selectors)
+    return "" if unicodedata.category(ch) in _DROP_CATEGORIES else ch
 
 
 class _Table(dict[int, str]):
@@ -118,9 +126,8 @@ class _Table(dict[int, str]):
         return s
 
 
-def _class_of(chars: list[str]) -> str:
-    """A regex character class matching exactly ``chars`` (as compact ranges)."""
-    codes = sorted(ord(c) for c in chars)
+def _class_of(codes: list[int]) -> str:
+    """A regex character class matching exactly ``codes`` (BMP only: compiles to a bitmap)."""
     parts: list[str] = []
     i = 0
     while i < len(codes):
@@ -130,39 +137,61 @@ def _class_of(chars: list[str]) -> str:
         lo, hi = re.escape(chr(codes[i])), re.escape(chr(codes[j]))
         parts.append(lo if i == j else f"{lo}-{hi}")
         i = j + 1
-    return "[" + "".join(parts) + "\U00010000-\U0010FFFF]"
+    return "[" + "".join(parts) + "]"
 
 
 class CharStage:
     """Several character functions fused into one table.
 
     The fast path only touches characters that actually change: a regex class of every BMP
-    character the table alters (worked out once, on first use) finds them, and each run of them
-    goes through ``str.translate``. Clean simplified Chinese text is mostly left alone, which is
-    several times faster than translating every character.
+    character the table alters (worked out once, on first use) finds them. A stage that only
+    deletes (separators) is one ``re.sub(class, "")``; otherwise each run of changed
+    characters goes through ``str.translate``. Characters beyond the BMP (emoji, 𝐀, rare
+    CJK) are matched by a separate single-range branch: a character class mixing thousands of
+    BMP ranges with astral ones cannot be compiled to a bitmap and would make every scan
+    linear in the number of ranges.
     """
 
-    def __init__(self, name: str, fns: Iterable[CharFn], keep_nonempty: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        fns: Iterable[CharFn],
+        keep_nonempty: bool = False,
+        candidates: Callable[[range], Iterable[int]] | None = None,
+    ) -> None:
         self.name = name
         self.table = _Table(tuple(fns), keep_nonempty)
+        self._candidates = candidates
         self._pattern: re.Pattern[str] | None = None
+        self._delete_only = False
 
     def _changed(self) -> re.Pattern[str]:
         if self._pattern is None:
             table = self.table
-            changed = [chr(c) for c in range(0xFFFF + 1) if not 0xD800 <= c <= 0xDFFF and table[c] != chr(c)]
-            # Characters that do not change need not stay in the table (the regex skips them).
-            for c in range(0xFFFF + 1):
-                if c in table and table[c] == chr(c):
-                    del table[c]
-            self._pattern = re.compile(_class_of(changed) + "+")
+            bmp = range(0x10000)
+            codes = sorted(set(self._candidates(bmp))) if self._candidates is not None else bmp
+            changed: list[int] = []
+            for c in codes:
+                if 0xD800 <= c <= 0xDFFF:
+                    continue
+                if table[c] != chr(c):
+                    changed.append(c)
+                else:
+                    del table[c]  # unchanged characters never reach the table on the fast path
+            self._delete_only = all(table[c] == "" for c in changed)
+            if self._delete_only:  # separators: every plane-1/plane-14 character goes too
+                astral = "[\U00010000-\U0001FFFF\U000E0000-\U000E0FFF]"
+            else:
+                astral = "[\U00010000-\U0010FFFF]"
+            self._pattern = re.compile(f"(?:{_class_of(changed)}|{astral})+")
         return self._pattern
 
     def _sub(self, m: re.Match[str]) -> str:
         return m.group().translate(self.table)
 
     def run(self, text: str) -> str:
-        return self._changed().sub(self._sub, text)
+        pattern = self._changed()
+        return pattern.sub("", text) if self._delete_only else pattern.sub(self._sub, text)
 
     def run_mapped(self, mapped: Mapped) -> Mapped:
         table = self.table
@@ -291,10 +320,38 @@ def _data() -> dict[str, dict[str, str]]:
     }
 
 
+def _fold_candidates(plane: range) -> Iterable[int]:
+    """Characters NFKC, lower case or t2s might change; one OpenCC call for all CJK at once."""
+    cjk: list[str] = []
+    for c in plane:
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        ch = chr(c)
+        if not unicodedata.is_normalized("NFKC", ch) or ch.lower() != ch:
+            yield c
+        elif c >= 0x2E80:
+            cjk.append(ch)
+    converted = _t2s().convert("\n".join(cjk)).split("\n")
+    if len(converted) == len(cjk):
+        yield from (ord(a) for a, b in zip(cjk, converted) if a != b)
+    else:  # a conversion merged or split lines: fall back to every CJK character
+        yield from (ord(a) for a in cjk)
+
+
+def _separator_candidates(plane: range) -> Iterable[int]:
+    category = unicodedata.category
+    for c in plane:
+        if not 0xD800 <= c <= 0xDFFF and category(chr(c)) in _DROP_CATEGORIES:
+            yield c
+    yield from (ord(c) for c in _DROP_PUNCT)
+
+
 @lru_cache(maxsize=1)
 def fold_stage() -> CharStage:
     """NFKC, Traditional → Simplified, lower case; keeps every character (for structural checks)."""
-    return CharStage("fold", (nfkc, traditional_to_simplified, lower), keep_nonempty=True)
+    return CharStage(
+        "fold", (nfkc, traditional_to_simplified, lower), keep_nonempty=True, candidates=_fold_candidates
+    )
 
 
 @lru_cache(maxsize=1)
@@ -306,10 +363,11 @@ def fold_pipeline() -> Pipeline:
 @lru_cache(maxsize=1)
 def squash_pipeline() -> Pipeline:
     """After folding: drop separators, canonical variants, pinyin initials, collapse repeats."""
-    separators = CharStage("separators", (drop_separator,))
+    separators = CharStage("separators", (drop_separator,), candidates=_separator_candidates)
     pinyin = _data()["pinyin"]
+    keys = "|".join(sorted(map(re.escape, pinyin), key=len, reverse=True))
     pinyin_stage = RegexStage(
-        "pinyin-initials", r"[a-z]+", lambda m: pinyin.get(m.group(), m.group())
+        "pinyin-initials", rf"(?<![a-z])(?:{keys})(?![a-z])", lambda m: pinyin[m.group()]
     )
     prepare = lambda s: separators.run(fold_stage().run(s))  # noqa: E731
     variants = PhraseStage("variants", _data()["variants"], prepare)

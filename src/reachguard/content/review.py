@@ -36,14 +36,11 @@ class ReviewResult(msgspec.Struct):
     segments: int
 
 
-def _resolve(hits: list[Hit], purpose: str, relation: str, channel: str) -> list[tuple[int, int, str]]:
-    """Drop out-of-scope codes and allow-listed hits; keep the longest of overlapping hits."""
-    info = codes()
+def _resolve(hits: list[Hit]) -> list[tuple[int, int, str]]:
+    """Drop allow-listed hits; keep the longest of overlapping hits of one code."""
     allowed: dict[str, list[tuple[int, int]]] = {}
     kept: list[tuple[int, int, str]] = []
     for start, end, code, is_allow in hits:
-        if not info[code].applies(purpose, relation, channel):
-            continue
         if is_allow:
             allowed.setdefault(code, []).append((start, end))
         else:
@@ -90,9 +87,9 @@ def review(
     spans: list[tuple[int, int, str]] = []
 
     matcher = matcher_for(org_lexicon)
-    hits = matcher.scan(squash.run(folded))
+    hits = matcher.scan(squash.run(folded), (purpose, relation, channel))
     if hits:
-        kept = _resolve(hits, purpose, relation, channel)
+        kept = _resolve(hits)
         if kept:
             mapped = squash.run_mapped(fold.run_mapped(Mapped.identity(text)))
             spans.extend((*mapped.original_span(s, e), c) for s, e, c in kept)

@@ -171,9 +171,12 @@ def link_is_suspicious(host: str, extra_known: frozenset[str] = frozenset()) -> 
     return True
 
 
+_LINKISH = re.compile(r"[a-z0-9]\.[a-z]|://")
+
+
 def check_links(ctx: Context) -> list[Span]:
     """Every link whose host is not a known, plain domain."""
-    if "." not in ctx.folded:
+    if not _LINKISH.search(ctx.folded):
         return []
     out: list[Span] = []
     for m in _rules().pattern.finditer(ctx.folded):
