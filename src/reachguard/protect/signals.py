@@ -70,7 +70,7 @@ SPECS: dict[str, SignalSpec] = {
         # codes shared with the content review (its findings, or our fallback detectors)
         SignalSpec("FEE_BEFORE_LOAN", "fraud", 5.0, "asks for a deposit or fee before a loan is released"),
         SignalSpec("SUSPICIOUS_LINK", "fraud", 2.0, "short link, bare IP / unknown download link, or 加微信/QQ to get money"),
-        SignalSpec("IMPERSONATION", "fraud", 4.0, "poses as a court, police, regulator or credit bureau"),
+        SignalSpec("IMPERSONATION", "fraud", 5.5, "poses as a court, police, regulator or credit bureau"),
         SignalSpec("FALSE_LEGAL_CLAIM", "collection", 1.5, "threatens arrest, a lawsuit already filed, frozen cards"),
         SignalSpec("THREAT", "collection", 2.0, "threats or intimidation"),
         SignalSpec("INSULT", "collection", 2.0, "insulting or abusive words"),
@@ -83,6 +83,8 @@ SPECS: dict[str, SignalSpec] = {
         SignalSpec("SENDER_SIGNATURE", "fraud", -1.0, "a 【签名】 at the start or end: registered senders sign"),
         SignalSpec("VERIFICATION_CODE", "normal", 2.5, "a one-time code with a do-not-share warning"),
         SignalSpec("CODE_REQUEST", "fraud", 3.0, "asks the recipient to send or tell a verification code"),
+        SignalSpec("SERVICE_NOTICE", "normal", 1.5, "transaction/service wording: 尾号, 余额, 取件码, 已签收, 扣款成功 …"),
+        SignalSpec("NO_OFFER", "marketing", -1.5, "no commercial marker at all (price, discount, 领取, 退订, 咨询, link …)"),
     )
 }
 
@@ -102,7 +104,7 @@ CONTENT_CODE_SIGNALS: frozenset[str] = frozenset(
 # --- detectors ---------------------------------------------------------------------------
 # Run on the NFKC + lower-cased text (digits kept), so full-width forms match their ASCII.
 
-_FEE = "(?:保证金|手续费|押金|解冻费|解冻金|工本费|验资|验证资金|会员费|服务费|激活费|认证费|刷流水|包装费|放款费|审核费|公证费|中介费|前期费用|流水)"
+_FEE = "(?:保证金|手续费|押金|解冻费|解冻金|工本费|验资|验证资金|会员费|服务费|激活费|认证费|刷流水|包装费|放款费|审核费|公证费|中介费|前期费用|流水|充值|个人所得税|税费|信用分)"
 _LOAN = "(?:贷款|借款|放款|下款|额度|到账|借钱|网贷|贷)"
 
 _PATTERNS: dict[str, re.Pattern[str]] = {
@@ -110,6 +112,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"(?:先|需|须|要|请|缴纳|交纳|支付|转入|存入|缴|交).{{0,10}}{_FEE}"
         rf"|{_FEE}.{{0,12}}(?:后|才能|即可|方可).{{0,6}}{_LOAN}"
         rf"|{_LOAN}.{{0,12}}(?:冻结|解冻|账户异常|银行卡号错误|流水不足)"
+        r"|(?:领取|领奖|提现|放款|到账|解冻)(?:之?前).{0,6}(?:交|缴|付|支付|充值|转)"
     ),
     "SUSPICIOUS_LINK": re.compile(
         r"(?:https?://)?(?:t\.cn|dwz\.cn|url\.cn|bit\.ly|suo\.im|tinyurl\.com|is\.gd|w\.url\.cn|u\.nu|0x0\.st)/\S+"
@@ -161,7 +164,21 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"(?:把|将|提供|告诉|报|发给|回复|转发).{0,8}(?:验证码|动态码|校验码)"
         r"|(?:验证码|动态码).{0,8}(?:发给|告诉|提供给|报给)(?:我|客服|工作人员)"
     ),
+    "SERVICE_NOTICE": re.compile(
+        r"尾号\s?\d{4}|余额|取件码|已签收|妥投|派送|已送达|已出库|订单号?\s?[0-9a-z]{6,}|扣款成功|自动扣款|"
+        r"还款成功|已(?:按时)?还款|已结清|全部结清|停水|停电|检修|值机|检票|已确认|准考证|已办结|已受理"
+    ),
 }
+
+# Commercial markers: a message with none of them is unlikely to be marketing (NO_OFFER fires
+# when this does NOT match). The corpus's normal class is news and chat fragments, so without
+# this the model alone calls any SMS-shaped personal message "marketing".
+_OFFER = re.compile(
+    r"优惠|折|元|¥|￥|\$|活动|详询|咨询|电话|热线|联系|退订|回复|领取|申请|额度|贷|借|免费|促销|特价|会员|"
+    r"报名|开业|店|专柜|惊喜|礼|送|抢|限时|限量|低至|全场|新款|上市|预约|欢迎|光临|致电|http|www|\.com|"
+    r"微信|qq|vip|\d{7,}|价|购|售|租|招聘|培训|课|办理|代办|服务|公司|厂|销|品牌|团购|秒杀|红包|积分|"
+    r"机会|名额|热卖|火爆|福利|加盟|投资|理财|楼盘|户型|房|车|利率|利息|息|分期|放款|到账"
+)
 
 # A verification code is benign only while it warns against sharing it; CODE_REQUEST overrides.
 _DETECTORS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(_PATTERNS.items())
@@ -175,6 +192,9 @@ def own_signals(folded: str) -> list[Signal]:
         if m is not None:
             spec = SPECS[name]
             out.append(Signal(name, spec.label, spec.weight, m.group(0).strip(), "classifier"))
+    if _OFFER.search(folded) is None:
+        spec = SPECS["NO_OFFER"]
+        out.append(Signal("NO_OFFER", spec.label, spec.weight, "", "classifier"))
     return out
 
 

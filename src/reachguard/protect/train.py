@@ -41,7 +41,7 @@ from reachguard.protect.signals import LABELS
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPLIT_SEED = 20261123
 HOLDOUT_FRACTION = 0.15
-LABELLED_WEIGHT = 10.0
+LABELLED_WEIGHT = 20.0
 C = 30.0
 MAX_ITER = 2000
 EVIDENCE_PER_LABEL = 400
