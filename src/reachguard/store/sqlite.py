@@ -118,6 +118,7 @@ class SQLiteStore(Store):
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
         self._depth = 0
+        self._heads: dict[str, tuple[int, str]] = {}  # org -> (seq, hash) within this transaction
         db = self._db
         db.execute("PRAGMA busy_timeout = 60000")
         if self.path != ":memory:":
@@ -143,6 +144,7 @@ class SQLiteStore(Store):
                     self._depth -= 1
                 return
             self._db.execute("BEGIN IMMEDIATE")
+            self._heads.clear()  # ledger heads are only known while we hold the write lock
             self._depth = 1
             try:
                 yield
@@ -237,6 +239,8 @@ class SQLiteStore(Store):
             self._db.execute(sql, params)
 
     def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        if not contacts:
+            return
         rows = [
             (c.org, c.number, c.channel, c.purpose, c.relation, c.subject, c.at, attempt_id, agent, code)
             for c, attempt_id, agent, code in contacts
@@ -294,7 +298,7 @@ class SQLiteStore(Store):
             return
         db = self._db
         with self.transaction():
-            heads: dict[str, tuple[int, str]] = {}
+            heads = self._heads
             rows = []
             for org, kind, at, number, tag, body in entries:
                 head = heads.get(org)
