@@ -98,3 +98,98 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # --- service (keys, checkpoints, reads) ---------------------------------------------
+    # Added for the HTTP service (api/), the audit commands (cli/audit.py) and checkpoints
+    # (ledger/checkpoint.py). Every backend implements them; nothing above changed.
+
+    @abstractmethod
+    def add_api_key(self, key: "ApiKeyRecord", key_hash: str) -> None:
+        """Store a new API key: only its SHA-256 (`key_hash`, hex) is kept, never the key."""
+
+    @abstractmethod
+    def api_key_by_hash(self, key_hash: str) -> "ApiKeyRecord | None":
+        """The key with that hash (revoked ones too: the caller checks `revoked_at`)."""
+
+    @abstractmethod
+    def api_keys(self, org: str | None = None) -> "list[ApiKeyRecord]":
+        """Every key (of one org), oldest first."""
+
+    @abstractmethod
+    def revoke_api_key(self, key_id: str, at: float, org: str | None = None) -> bool:
+        """Mark a key revoked (only within `org` when given); False if no such live key."""
+
+    @abstractmethod
+    def ledger_head(self, org: str) -> tuple[int, str] | None:
+        """(seq, entry_hash) of the org's last ledger entry, None for an empty chain."""
+
+    @abstractmethod
+    def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
+        """An org's entries with seq_from <= seq <= seq_to, in chain order (contiguous)."""
+
+    @abstractmethod
+    def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
+        """(first seq, last seq) of the org's entries with at_from <= at < at_to, None if none."""
+
+    @abstractmethod
+    def add_checkpoint(self, checkpoint: "Checkpoint") -> None:
+        """Store a signed checkpoint (org, seq) → entry_hash."""
+
+    @abstractmethod
+    def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> "list[Checkpoint]":
+        """An org's checkpoints (optionally seq_from <= seq <= seq_to), by seq."""
+
+    @abstractmethod
+    def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
+        """Ledger entries about `number` in the org's chain and in the global chain
+        (GLOBAL_ORG), the most recent `limit`, oldest first."""
+
+    @abstractmethod
+    def number_records(self, org: str, number: str) -> dict[str, list[dict]]:
+        """What is recorded about `number` that concerns `org`, as plain rows:
+        `consents`, `opt_outs` (this org's and every-org ones, complaints included),
+        `lists`, `accounts` (as borrower or designated contact), `outcomes`, `contacts`
+        (the last 100 allowed attempts), `inbound` (replies naming this org or none).
+        Times are POSIX seconds."""
+
+    @abstractmethod
+    def decisions(
+        self,
+        org: str,
+        at_from: float | None = None,
+        at_to: float | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[LedgerEntry]:
+        """An org's decision entries (kind 'decision') in chain order after `after_seq`,
+        filtered by time (at_from <= at < at_to), verdict (tag) and a reason code."""
+
+    @abstractmethod
+    def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
+        """(org, at) of the allowed attempt to `number` that was issued `code`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored (without the key): who it acts for and with which role."""
+
+    key_id: str
+    org: str
+    role: str
+    created_at: float
+    revoked_at: float | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed statement: at `signed_at`, entry `seq` of `org`'s chain had `entry_hash`."""
+
+    org: str
+    seq: int
+    entry_hash: str
+    signed_at: float
+    key_id: str  # fingerprint of the signing public key
+    signature: str  # hex Ed25519 signature over ledger.checkpoint.checkpoint_message(...)

@@ -26,7 +26,15 @@ from reachguard.state import (
     RecipientState,
 )
 from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
-from reachguard.store.base import NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
+from reachguard.store.base import (
+    ApiKeyRecord,
+    Checkpoint,
+    NewContact,
+    PendingEntry,
+    StateQuery,
+    Store,
+    StoreUnavailable,
+)
 
 SCHEMA_VERSION = 1
 
@@ -65,6 +73,12 @@ CREATE TABLE IF NOT EXISTS ledger(
   body TEXT NOT NULL, body_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL,
   PRIMARY KEY(org, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ledger_by_number ON ledger(number, org) WHERE number IS NOT NULL;
+CREATE TABLE IF NOT EXISTS api_keys(
+  key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, org TEXT NOT NULL, role TEXT NOT NULL,
+  created_at REAL NOT NULL, revoked_at REAL, label TEXT);
+CREATE TABLE IF NOT EXISTS checkpoints(
+  org TEXT NOT NULL, seq INTEGER NOT NULL, entry_hash TEXT NOT NULL, signed_at REAL NOT NULL,
+  key_id TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY(org, seq)) WITHOUT ROWID;
 """
 
 
@@ -347,3 +361,162 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # --- service (keys, checkpoints, reads) ---------------------------------------------
+
+    def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def add_api_key(self, key: ApiKeyRecord, key_hash: str) -> None:
+        self._write(
+            "INSERT INTO api_keys(key_id, key_hash, org, role, created_at, revoked_at, label) VALUES (?,?,?,?,?,?,?)",
+            (key.key_id, key_hash, key.org, key.role, key.created_at, key.revoked_at, key.label),
+        )
+
+    _KEY_COLUMNS = "key_id, org, role, created_at, revoked_at, label"
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        rows = self._rows(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash=?", (key_hash,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_keys(self, org: str | None = None) -> list[ApiKeyRecord]:
+        if org is None:
+            rows = self._rows(f"SELECT {self._KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")
+        else:
+            rows = self._rows(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE org=? ORDER BY created_at, key_id", (org,))
+        return [ApiKeyRecord(*row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, at: float, org: str | None = None) -> bool:
+        sql = "UPDATE api_keys SET revoked_at=? WHERE key_id=? AND revoked_at IS NULL"
+        params: list = [at, key_id]
+        if org is not None:
+            sql += " AND org=?"
+            params.append(org)
+        with self.transaction():
+            return self._db.execute(sql, params).rowcount > 0
+
+    def ledger_head(self, org: str) -> tuple[int, str] | None:
+        rows = self._rows("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
+        sql = ("SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger "
+               "WHERE org=? AND seq>=? AND seq<=? ORDER BY seq LIMIT 5000")
+        start = seq_from
+        while start <= seq_to:
+            rows = self._rows(sql, (org, start, seq_to))
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            start = rows[-1][1] + 1
+
+    def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
+        sql = "SELECT min(seq), max(seq) FROM ledger WHERE org=?"
+        params: list = [org]
+        if at_from is not None:
+            sql += " AND at >= ?"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < ?"
+            params.append(at_to)
+        row = self._rows(sql, params)[0]
+        return None if row[0] is None else (row[0], row[1])
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        self._write(
+            "INSERT OR REPLACE INTO checkpoints(org, seq, entry_hash, signed_at, key_id, signature) VALUES (?,?,?,?,?,?)",
+            (c.org, c.seq, c.entry_hash, c.signed_at, c.key_id, c.signature),
+        )
+
+    def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> list[Checkpoint]:
+        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org=?"
+        params: list = [org]
+        if seq_from is not None:
+            sql += " AND seq >= ?"
+            params.append(seq_from)
+        if seq_to is not None:
+            sql += " AND seq <= ?"
+            params.append(seq_to)
+        return [Checkpoint(*row) for row in self._rows(sql + " ORDER BY seq", params)]
+
+    def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
+        rows = self._rows(
+            "SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger "
+            "WHERE number=? AND org IN (?, '*') ORDER BY at DESC, org DESC, seq DESC LIMIT ?",
+            (number, org, limit),
+        )
+        return [LedgerEntry(*row) for row in reversed(rows)]
+
+    def number_records(self, org: str, number: str) -> dict[str, list[dict]]:
+        def rows(sql: str, params: tuple, names: tuple[str, ...]) -> list[dict]:
+            return [dict(zip(names, row)) for row in self._rows(sql, params)]
+
+        accounts = []
+        for subject, borrower, dpd, contacts, at in self._rows(
+            "SELECT subject, borrower, days_past_due, contacts, at FROM accounts WHERE org=? "
+            "AND (borrower=? OR instr(contacts, ?) > 0) ORDER BY subject",
+            (org, number, json.dumps(number)),
+        ):
+            designated = json.loads(contacts)
+            if borrower != number and number not in designated:
+                continue
+            role = "borrower" if borrower == number else "contact"
+            accounts.append({"subject": subject, "role": role, "borrower": borrower, "days_past_due": dpd,
+                             "authorized": designated.get(number) if role == "contact" else None, "at": at})
+        return {
+            "consents": rows(
+                "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number=? AND org=? ORDER BY seq",
+                (number, org), ("channels", "at", "expires_at", "withdrawn", "evidence")),
+            "opt_outs": rows(
+                "SELECT org, channels, at, kind, note FROM opt_outs WHERE number=? AND (org=? OR org IS NULL) ORDER BY seq",
+                (number, org), ("org", "channels", "at", "kind", "note")),
+            "lists": rows("SELECT list, at FROM dnc WHERE number=? ORDER BY list", (number,), ("list", "at")),
+            "accounts": accounts,
+            "outcomes": rows(
+                "SELECT subject, result, at FROM outcomes WHERE number=? AND org=? ORDER BY seq",
+                (number, org), ("subject", "result", "at")),
+            "contacts": list(reversed(rows(
+                "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
+                "WHERE number=? AND org=? ORDER BY at DESC, seq DESC LIMIT 100",
+                (number, org), ("channel", "purpose", "relation", "subject", "at", "id", "agent")))),
+            "inbound": rows(
+                "SELECT recipient, org, text, at FROM inbound WHERE sender=? AND (org=? OR org IS NULL) ORDER BY seq",
+                (number, org), ("to", "org", "text", "at")),
+        }
+
+    def decisions(
+        self,
+        org: str,
+        at_from: float | None = None,
+        at_to: float | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[LedgerEntry]:
+        sql = ("SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger "
+               "WHERE org=? AND seq>? AND kind='decision'")
+        params: list = [org, after_seq]
+        if at_from is not None:
+            sql += " AND at >= ?"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < ?"
+            params.append(at_to)
+        if verdict is not None:
+            sql += " AND tag = ?"
+            params.append(verdict)
+        if reason is not None:
+            sql += (" AND EXISTS (SELECT 1 FROM json_each(body, '$.decision.reasons') AS r "
+                    "WHERE json_extract(r.value, '$.code') = ?)")
+            params.append(reason)
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        return [LedgerEntry(*row) for row in self._rows(sql, params)]
+
+    def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
+        rows = self._rows("SELECT org, at FROM contacts WHERE code=? AND number=? ORDER BY seq LIMIT 1", (code, number))
+        return (rows[0][0], rows[0][1]) if rows else None
