@@ -235,12 +235,21 @@ def _replace_mapped(mapped: Mapped, pieces: Iterable[tuple[int, int, str]]) -> M
 class RegexStage:
     """Replace each match of a pattern (pinyin initials, repeated characters)."""
 
-    def __init__(self, name: str, pattern: str, repl: str | Callable[[re.Match[str]], str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        pattern: str,
+        repl: str | Callable[[re.Match[str]], str],
+        guard: str | None = None,
+    ) -> None:
         self.name = name
         self.pattern = re.compile(pattern)
         self.repl = repl
+        self.guard = re.compile(guard) if guard is not None else None
 
     def run(self, text: str) -> str:
+        if self.guard is not None and self.guard.search(text) is None:
+            return text  # a cheap search first: most texts have nothing to replace
         return self.pattern.sub(self.repl, text)
 
     def _rep(self, m: re.Match[str]) -> str:
@@ -365,13 +374,12 @@ def squash_pipeline() -> Pipeline:
     """After folding: drop separators, canonical variants, pinyin initials, collapse repeats."""
     separators = CharStage("separators", (drop_separator,), candidates=_separator_candidates)
     pinyin = _data()["pinyin"]
-    keys = "|".join(sorted(map(re.escape, pinyin), key=len, reverse=True))
     pinyin_stage = RegexStage(
-        "pinyin-initials", rf"(?<![a-z])(?:{keys})(?![a-z])", lambda m: pinyin[m.group()]
+        "pinyin-initials", r"[a-z]+", lambda m: pinyin.get(m.group(), m.group()), guard=r"[a-z]"
     )
     prepare = lambda s: separators.run(fold_stage().run(s))  # noqa: E731
     variants = PhraseStage("variants", _data()["variants"], prepare)
-    repeats = RegexStage("repeats", r"([^\d])\1+", r"\1")
+    repeats = RegexStage("repeats", r"([^\d])\1+", r"\1", guard=r"([^\d])\1")
     return Pipeline([separators, variants, pinyin_stage, repeats])
 
 

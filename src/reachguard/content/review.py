@@ -37,7 +37,7 @@ class ReviewResult(msgspec.Struct):
 
 
 def _resolve(hits: list[Hit]) -> list[tuple[int, int, str]]:
-    """Drop allow-listed hits; keep the longest of overlapping hits of one code."""
+    """Drop the hits an allow-list phrase of the same code overlaps."""
     allowed: dict[str, list[tuple[int, int]]] = {}
     kept: list[tuple[int, int, str]] = []
     for start, end, code, is_allow in hits:
@@ -51,14 +51,6 @@ def _resolve(hits: list[Hit]) -> list[tuple[int, int, str]]:
             for s, e, c in kept
             if not any(a_s < e and s < a_e for a_s, a_e in allowed.get(c, ()))
         ]
-    if len(kept) > 1:
-        # Longest first, then drop any hit of the same code overlapping one already kept.
-        kept.sort(key=lambda h: (h[0] - h[1], h[0]))
-        chosen: list[tuple[int, int, str]] = []
-        for s, e, c in kept:
-            if not any(c == c2 and s < e2 and s2 < e for s2, e2, c2 in chosen):
-                chosen.append((s, e, c))
-        kept = chosen
     return kept
 
 
@@ -102,7 +94,7 @@ def review(
     last: dict[str, list[int | str]] = {}  # per code, the last span kept
     for s, e, c in sorted(spans, key=lambda x: (x[0], -x[1], x[2])):
         prev = last.get(c)
-        if prev is not None and s < prev[1]:  # overlaps a finding of the same code: one finding
+        if prev is not None and s <= prev[1]:  # overlaps or touches one of the same code: merge
             prev[1] = max(e, prev[1])  # type: ignore[call-overload]
             continue
         last[c] = [s, e, c]

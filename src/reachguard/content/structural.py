@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from ipaddress import ip_address
 
 from reachguard.content.lexicon import link_data
@@ -62,26 +63,31 @@ def check_signature(ctx: Context) -> list[Span]:
 
 # --- opt-out -----------------------------------------------------------------------------------
 
+_OPT_OUT_WORDS = ("退订", "拒收", "取消订阅", "关闭推送", "关闭通知", "不再打扰", "unsubscribe")
 _OPT_OUT = re.compile(
-    r"退订|拒收|取消订阅|关闭推送|关闭通知|不再打扰|不希望(?:再)?(?:收到|接到)|unsubscribe|(?<![a-z])stop(?![a-z])|(?<![a-z])td(?![a-z])"
-    r"|回复?\s*[\"“']?\s*(?:t|n|r|0)(?![a-z])"
+    r"不希望(?:再)?(?:收到|接到)|(?<![a-z])(?:stop|td)(?![a-z])|回复?\s*[\"“']?\s*(?:t|n|r|0)(?![a-z])"
 )
 
 
 def check_opt_out(ctx: Context) -> list[Span]:
     """Marketing must tell the recipient how to refuse more of it (回T退订, 拒收请回复R …)."""
-    return [] if _OPT_OUT.search(ctx.folded) else [ctx.whole("MISSING_OPT_OUT")]
+    f = ctx.folded
+    if any(word in f for word in _OPT_OUT_WORDS) or _OPT_OUT.search(f):
+        return []
+    return [ctx.whole("MISSING_OPT_OUT")]
 
 
 # --- APR ---------------------------------------------------------------------------------------
 
 _LOAN_AD = re.compile(r"贷|借|额度|放款|下款|利率|利息|分期|周转|取现|授信|提现|现金")
+_SIGNATURES = re.compile(r"【[^【】\n]{0,20}】")
 _APR = re.compile(r"年化|(?<![a-z])apr(?![a-z])")
 
 
 def check_apr(ctx: Context) -> list[Span]:
     """Loan marketing must state the annualised rate (年化利率), PBoC notice 〔2021〕 No. 3."""
-    if not _LOAN_AD.search(ctx.folded) or _APR.search(ctx.folded):
+    body = _SIGNATURES.sub("", ctx.folded)  # a brand like 【安心借】 alone is not a loan ad
+    if not _LOAN_AD.search(body) or _APR.search(body):
         return []
     return [ctx.whole("MISSING_APR")]
 
@@ -190,8 +196,13 @@ def check_links(ctx: Context) -> list[Span]:
 Check = Callable[[Context], list[Span]]
 
 
-def checks_for(purpose: str, relation: str, channel: str) -> list[Check]:
+@lru_cache(maxsize=128)
+def checks_for(purpose: str, relation: str, channel: str) -> tuple[Check, ...]:
     """The structural checks that apply to this purpose, relation and channel."""
+    return tuple(_checks_for(purpose, relation, channel))
+
+
+def _checks_for(purpose: str, relation: str, channel: str) -> list[Check]:
     checks: list[Check] = [check_links]
     if channel == "sms":
         checks.append(check_signature)
