@@ -41,7 +41,10 @@ def normalise_folded(folded: str) -> str:
     """:func:`normalise` for text already passed through :func:`fold` (saves a second NFKC)."""
     t = _DIGIT.sub("x", folded)
     t = _SPACE.sub(" ", t).strip()
-    return _SPACE_NOT_BETWEEN_WORDS.sub("", t)
+    t = _SPACE_NOT_BETWEEN_WORDS.sub("", t)
+    # Dropping a space can join a base letter to a combining mark (NFKC turns "´" into
+    # " " + U+0301); compose again so that normalise() is idempotent.
+    return t if t.isascii() else unicodedata.normalize("NFKC", t)
 
 
 def normalise_many(texts: list[str]) -> list[str]:

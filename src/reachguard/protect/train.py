@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -47,6 +48,7 @@ MAX_ITER = 2000
 EVIDENCE_PER_LABEL = 400
 CORPUS_REL = Path("cn_sms_spam") / "train.tsv"
 LABELLED_PATH = REPO_ROOT / "tests" / "data" / "loan_sms_labelled.jsonl"
+_QUOTABLE = re.compile(r"[\u4e00-\u9fff]{2,}|[a-wyz]{3,}")
 OUT_DIR = REPO_ROOT / "src" / "reachguard" / "data" / "models"
 
 
@@ -108,7 +110,8 @@ def _evidence_table(texts: list[str], coef: np.ndarray, n_features: int) -> dict
     for t in texts:
         grams = {t[i : i + n] for n in range(max(lo, 2), hi + 1) for i in range(len(t) - n + 1)}
         df.update(grams)
-    terms = sorted(g for g, c in df.items() if c >= 3 and " " not in g)
+    # Quote only words a reader recognises: CJK or Latin letters, no punctuation or masked digits.
+    terms = sorted(g for g, c in df.items() if c >= 3 and _QUOTABLE.fullmatch(g))
     idx = np.array([abs(murmurhash3_32(g, seed=0)) % n_features for g in terms], dtype=np.int64)
     table: dict[str, dict[str, str]] = {}
     for li, lab in enumerate(LABELS):
@@ -118,8 +121,15 @@ def _evidence_table(texts: list[str], coef: np.ndarray, n_features: int) -> dict
     return table
 
 
-def train(directory: Path | None = None, out_dir: Path = OUT_DIR, verbose: bool = True) -> Path:
-    """Fit the model on the train parts and write ``<out_dir>/sms_classifier.{npz,json}``."""
+def train(
+    directory: Path | None = None,
+    out_dir: Path = OUT_DIR,
+    verbose: bool = True,
+    max_iter: int = MAX_ITER,
+) -> Path:
+    """Fit the model on the train parts and write ``<out_dir>/sms_classifier.{npz,json}``.
+
+    ``max_iter`` exists for the test-suite's tiny run; the shipped model uses the default."""
     t0 = time.perf_counter()
     split = corpus_split(directory)
     labelled = load_labelled(split="train")
@@ -128,7 +138,7 @@ def train(directory: Path | None = None, out_dir: Path = OUT_DIR, verbose: bool 
     y = np.concatenate([corpus_y, [LABELS.index(r["label"]) for r in labelled]]).astype(np.int64)
     weight = np.concatenate([np.ones(len(corpus_y)), np.full(len(labelled), LABELLED_WEIGHT)])
     x = make_vectoriser().transform(texts)
-    model = LogisticRegression(C=C, max_iter=MAX_ITER, tol=1e-6)
+    model = LogisticRegression(C=C, max_iter=max_iter, tol=1e-6)
     model.fit(x, y, sample_weight=weight)
     if tuple(int(c) for c in model.classes_) != tuple(range(len(LABELS))):
         raise RuntimeError("every label needs training examples")
@@ -138,7 +148,7 @@ def train(directory: Path | None = None, out_dir: Path = OUT_DIR, verbose: bool 
         "labels": list(LABELS),
         "features": {**FEATURE_PARAMS, "ngram_range": list(FEATURE_PARAMS["ngram_range"])},
         "normaliser": "reachguard.protect.normalise.normalise (NFKC, lower, digits→x, whitespace)",
-        "model": {"type": "LogisticRegression (multinomial, lbfgs)", "C": C, "max_iter": MAX_ITER},
+        "model": {"type": "LogisticRegression (multinomial, lbfgs)", "C": C, "max_iter": max_iter},
         "training": {
             "corpus": str(CORPUS_REL),
             "corpus_sha256": split.sha256,
