@@ -1,0 +1,143 @@
+"""Signed checkpoints: Ed25519 signatures over (org, seq, entry_hash) of each chain's head.
+
+A checkpoint made today protects everything before it against a later rewrite, even by
+someone who can write the database and recompute every hash: they cannot forge the
+signature. The private key is generated on first use and kept in a file (mode 600) beside
+the database, or wherever `signing_key_file` says; every public key that ever signed is
+also kept in the store's meta table (`ledger_public_key:<key_id>`), for exports.
+
+The signed message is plain text so any Ed25519 implementation can check it:
+
+    reachguard-checkpoint-v1\\n{org}\\n{seq}\\n{entry_hash}\\n{signed_at:.6f}\\n{key_id}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from reachguard.store.base import Checkpoint, Store
+
+MESSAGE_PREFIX = "reachguard-checkpoint-v1"
+_META_PREFIX = "ledger_public_key:"
+
+
+def checkpoint_message(org: str, seq: int, entry_hash: str, signed_at: float, key_id: str) -> bytes:
+    return f"{MESSAGE_PREFIX}\n{org}\n{seq}\n{entry_hash}\n{signed_at:.6f}\n{key_id}".encode("utf-8")
+
+
+def raw_public(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id_of(public: Ed25519PublicKey) -> str:
+    """The first 16 hex digits of SHA-256 over the raw 32-byte public key."""
+    return hashlib.sha256(raw_public(public)).hexdigest()[:16]
+
+
+def public_pem(public: Ed25519PublicKey) -> str:
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+class SigningKeyError(RuntimeError):
+    """The signing key file cannot be read or written."""
+
+
+@dataclass
+class Signer:
+    """Signs checkpoints with one Ed25519 key; registers its public key in the store."""
+
+    private: Ed25519PrivateKey
+    store: Store
+
+    def __post_init__(self) -> None:
+        self.public = self.private.public_key()
+        self.key_id = key_id_of(self.public)
+        meta_key = _META_PREFIX + self.key_id
+        if self.store.get_meta(meta_key) is None:
+            self.store.set_meta(meta_key, public_pem(self.public))
+
+    @classmethod
+    def open(cls, store: Store, path: Path | None) -> "Signer":
+        """The key in `path` (created, mode 600, on first use); None: a key kept in memory only."""
+        return cls(load_or_create_key(path) if path is not None else Ed25519PrivateKey.generate(), store)
+
+    def sign(self, org: str, seq: int, entry_hash: str, signed_at: float | None = None) -> Checkpoint:
+        at = round(time.time() if signed_at is None else signed_at, 6)
+        signature = self.private.sign(checkpoint_message(org, seq, entry_hash, at, self.key_id)).hex()
+        return Checkpoint(org, seq, entry_hash, at, self.key_id, signature)
+
+    def checkpoint(self, org: str) -> Checkpoint | None:
+        """Sign the org's current head unless it is already checkpointed; None for nothing new."""
+        store = self.store
+        with store.transaction():
+            head = store.ledger_head(org)
+            if head is None or store.checkpoints(org, seq_from=head[0]):
+                return None
+            checkpoint = self.sign(org, head[0], head[1])
+            store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    def checkpoint_all(self) -> list[Checkpoint]:
+        return [c for org in self.store.ledger_orgs() if (c := self.checkpoint(org)) is not None]
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    path = Path(path)
+    if path.exists():
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SigningKeyError(f"cannot load the ledger signing key {path}: {exc}") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningKeyError(f"{path} is not an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it meanwhile: use theirs
+        return load_or_create_key(path)
+    except OSError as exc:
+        raise SigningKeyError(f"cannot create the ledger signing key {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+    return key
+
+
+def public_keys(store: Store, key_ids: set[str]) -> dict[str, str]:
+    """PEM public keys by key id, as registered in the store."""
+    found = {}
+    for key_id in sorted(key_ids):
+        pem = store.get_meta(_META_PREFIX + key_id)
+        if pem is not None:
+            found[key_id] = pem
+    return found
+
+
+def verify_checkpoint(checkpoint: Checkpoint, pem: str | None) -> str | None:
+    """None if the signature holds; otherwise the problem."""
+    if pem is None:
+        return f"unknown signing key {checkpoint.key_id}"
+    try:
+        public = serialization.load_pem_public_key(pem.encode("ascii"))
+    except ValueError as exc:
+        return f"unreadable public key {checkpoint.key_id}: {exc}"
+    if not isinstance(public, Ed25519PublicKey) or key_id_of(public) != checkpoint.key_id:
+        return f"public key registered as {checkpoint.key_id} does not match its id"
+    c = checkpoint
+    try:
+        public.verify(bytes.fromhex(c.signature), checkpoint_message(c.org, c.seq, c.entry_hash, c.signed_at, c.key_id))
+    except (InvalidSignature, ValueError):
+        return "bad signature"
+    return None
