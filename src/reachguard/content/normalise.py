@@ -261,15 +261,24 @@ class RegexStage:
 
 
 class PhraseStage:
-    """Replace variant spellings with their canonical form (代款 → 贷款), longest match first."""
+    """Replace variant spellings with their canonical form, longest match first, in one
+    Aho-Corasick pass: homophones and variants anywhere (代款 → 贷款), pinyin initials only as a
+    whole run of Latin letters (zx → 征信, but not the "zx" inside "zxcv")."""
 
-    def __init__(self, name: str, variants: Mapping[str, str], prepare: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        variants: Mapping[str, str],
+        prepare: Callable[[str], str],
+        whole_words: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.automaton = ahocorasick.Automaton()
-        for variant, canonical in variants.items():
-            key = prepare(variant)
-            if key and key != canonical:
-                self.automaton.add_word(key, (len(key), canonical))
+        for table, whole in ((variants, False), (whole_words or {}, True)):
+            for variant, canonical in table.items():
+                key = prepare(variant)
+                if key and key != canonical:
+                    self.automaton.add_word(key, (len(key), canonical, whole))
         self._empty = len(self.automaton) == 0
         if not self._empty:
             self.automaton.make_automaton()
@@ -277,7 +286,16 @@ class PhraseStage:
     def _pieces(self, text: str) -> list[tuple[int, int, str]]:
         if self._empty:
             return []
-        return [(end - n + 1, end + 1, rep) for end, (n, rep) in self.automaton.iter_long(text)]
+        out: list[tuple[int, int, str]] = []
+        last = len(text) - 1
+        for end, (n, rep, whole) in self.automaton.iter_long(text):
+            start = end - n + 1
+            if whole and (
+                (start > 0 and "a" <= text[start - 1] <= "z") or (end < last and "a" <= text[end + 1] <= "z")
+            ):
+                continue
+            out.append((start, end + 1, rep))
+        return out
 
     def run(self, text: str) -> str:
         pieces = self._pieces(text)
@@ -373,14 +391,10 @@ def fold_pipeline() -> Pipeline:
 def squash_pipeline() -> Pipeline:
     """After folding: drop separators, canonical variants, pinyin initials, collapse repeats."""
     separators = CharStage("separators", (drop_separator,), candidates=_separator_candidates)
-    pinyin = _data()["pinyin"]
-    pinyin_stage = RegexStage(
-        "pinyin-initials", r"[a-z]+", lambda m: pinyin.get(m.group(), m.group()), guard=r"[a-z]"
-    )
     prepare = lambda s: separators.run(fold_stage().run(s))  # noqa: E731
-    variants = PhraseStage("variants", _data()["variants"], prepare)
+    variants = PhraseStage("variants+pinyin", _data()["variants"], prepare, whole_words=_data()["pinyin"])
     repeats = RegexStage("repeats", r"([^\d])\1+", r"\1", guard=r"([^\d])\1")
-    return Pipeline([separators, variants, pinyin_stage, repeats])
+    return Pipeline([separators, variants, repeats])
 
 
 @lru_cache(maxsize=1)
