@@ -37,6 +37,7 @@ from reachguard.state import AccountRecord, ContactRecord, RecipientState, chann
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.ledger.chain import GLOBAL_ORG, canonical
 from reachguard.store.base import NewContact, PendingEntry
+from reachguard.templates import TemplateRegistry
 from reachguard.verification import issue_code
 
 DAY = 86_400.0
@@ -128,7 +129,7 @@ class Gateway:
             with self.store.transaction():
                 self.store.ledger_append([_decision_entry(attempt, decision)])
             return decision
-        review = _review(attempt, attempt.effective_relation, policy)
+        review = _review(attempt, attempt.effective_relation, policy, self.store)
         with self.store.transaction(attempt.org, number):
             state = self.store.load_state(_query(attempt, number, policy))
             decision, contact = self._judge(attempt, number, policy, state, review)
@@ -147,7 +148,7 @@ class Gateway:
             if number is None:
                 decisions[index] = _invalid(attempt, policy)
             else:
-                pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy)))
+                pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy, self.store)))
         with self.store.transaction():
             states = self.store.load_states([_query(a, n, p) for _, a, n, p, _ in pending]) if pending else []
             recorded = []
@@ -170,19 +171,17 @@ class Gateway:
         at = attempt.at
         relation = _effective_relation(attempt, number, state)
         if relation != attempt.effective_relation:
-            review = _review(attempt, relation, policy)
+            review = _review(attempt, relation, policy, self.store)
         ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
         applicable = rules.rules_for(attempt.purpose)
         hits = [hit for rule in applicable if (hit := rule.check(ctx, at)) is not None]
-        reasons = [hit.reason for hit in hits]
-        if review.blocking_reason is not None:
-            reasons.append(review.blocking_reason)
+        reasons = [hit.reason for hit in hits] + review.reasons
         if not reasons:
             ts = at.timestamp()
             code = issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
-        if review.blocking_reason is None and all(hit.retry_at is not None for hit in hits):
+        if not review.reasons and all(hit.retry_at is not None for hit in hits):
             retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
             if retry_at is not None:
                 return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
@@ -193,18 +192,39 @@ class Gateway:
 
 
 class _Review:
-    __slots__ = ("findings", "blocking_reason")
+    __slots__ = ("findings", "blocking_reason", "template_reason")
 
-    def __init__(self, findings: list[Finding], blocking_reason: Reason | None):
+    def __init__(self, findings: list[Finding], blocking_reason: Reason | None, template_reason: Reason | None = None):
         self.findings = findings
         self.blocking_reason = blocking_reason
+        self.template_reason = template_reason
+
+    @property
+    def reasons(self) -> list[Reason]:
+        return [r for r in (self.template_reason, self.blocking_reason) if r is not None]
 
 
 _NO_REVIEW = _Review([], None)
 
 
-def _review(attempt: Attempt, relation: str, policy: Policy) -> _Review:
-    """Content review of the attempt's text, when there is text and the reviewer is installed."""
+def _template_reason(store: Store, attempt: Attempt, policy: Policy) -> Reason | None:
+    """An attempt naming a template must use an approved one, rendered faithfully."""
+    if attempt.template is None:
+        return None
+    problem = TemplateRegistry(store, policy.templates.levels).check_use(attempt.org, attempt.template, attempt.content)
+    return Reason("TEMPLATE_NOT_APPROVED", problem, policy.cite("template")) if problem else None
+
+
+def _review(attempt: Attempt, relation: str, policy: Policy, store: Store) -> _Review:
+    """Content review of the attempt's text (and its template), before any lock is taken."""
+    template_reason = _template_reason(store, attempt, policy)
+    if template_reason is not None:
+        review = _review_text(attempt, relation, policy)
+        return _Review(review.findings, review.blocking_reason, template_reason)
+    return _review_text(attempt, relation, policy)
+
+
+def _review_text(attempt: Attempt, relation: str, policy: Policy) -> _Review:
     if attempt.content is None:
         return _NO_REVIEW
     try:

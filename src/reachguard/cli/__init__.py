@@ -21,6 +21,7 @@ def _root() -> None:
 
 # Each command module registers itself on `app` when imported.
 from reachguard.cli import replay as _replay  # noqa: E402,F401
+from reachguard.cli import templates as _templates  # noqa: E402,F401
 from reachguard.cli import review as _review  # noqa: E402,F401
 from reachguard.cli import classify as _classify  # noqa: E402,F401
 

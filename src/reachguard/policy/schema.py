@@ -94,6 +94,12 @@ class ServicePolicy(_Strict):
     caps: list[Cap] = []
 
 
+class TemplatePolicy(_Strict):
+    """The approval chain for message templates: 1 to 4 named levels, in order."""
+
+    levels: list[str] = Field(default=["compliance", "legal"], min_length=1, max_length=4)
+
+
 class ContentPolicy(_Strict):
     block: list[str] = []
     block_sms: list[str] = []
@@ -109,6 +115,7 @@ class Policy(_Strict):
     collection: CollectionPolicy = CollectionPolicy()
     service: ServicePolicy = ServicePolicy()
     content: ContentPolicy = ContentPolicy()
+    templates: TemplatePolicy = TemplatePolicy()
     citations: dict[str, str] = {}
 
     @field_validator("timezone", "fallback_timezone")

@@ -68,6 +68,13 @@ CREATE TABLE IF NOT EXISTS inbound(
   seq INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, org TEXT,
   text TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS inbound_by_sender ON inbound(sender);
+CREATE TABLE IF NOT EXISTS template_versions(
+  org TEXT NOT NULL, template_id TEXT NOT NULL, version INTEGER NOT NULL, text TEXT NOT NULL,
+  author TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY(org, template_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS template_reviews(
+  org TEXT NOT NULL, template_id TEXT NOT NULL, version INTEGER NOT NULL, level INTEGER NOT NULL,
+  level_name TEXT NOT NULL, reviewer TEXT NOT NULL, verdict TEXT NOT NULL, comment TEXT NOT NULL, at REAL NOT NULL,
+  PRIMARY KEY(org, template_id, version, level)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger(
   org TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL, number TEXT, tag TEXT,
   body TEXT NOT NULL, body_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL,
@@ -520,3 +527,39 @@ class SQLiteStore(Store):
     def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
         rows = self._rows("SELECT org, at FROM contacts WHERE code=? AND number=? ORDER BY seq LIMIT 1", (code, number))
         return (rows[0][0], rows[0][1]) if rows else None
+
+    # --- templates (content review: approval chain) -------------------------------------
+
+    def template_add_version(self, org: str, template_id: str, text: str, author: str, at: float) -> int:
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT max(version) FROM template_versions WHERE org=? AND template_id=?", (org, template_id)
+            ).fetchone()
+            version = (row[0] or 0) + 1
+            self._db.execute("INSERT INTO template_versions VALUES (?,?,?,?,?,?)", (org, template_id, version, text, author, at))
+        return version
+
+    def template_version(self, org: str, template_id: str, version: int | None = None) -> tuple | None:
+        sql = "SELECT org, template_id, version, text, author, at FROM template_versions WHERE org=? AND template_id=?"
+        params: tuple = (org, template_id)
+        if version is not None:
+            sql, params = sql + " AND version=?", (org, template_id, version)
+        with self._lock:
+            return self._db.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
+
+    def template_add_review(self, org: str, template_id: str, version: int, level: int, level_name: str,
+                            reviewer: str, verdict: str, comment: str, at: float) -> None:
+        self._write("INSERT INTO template_reviews VALUES (?,?,?,?,?,?,?,?,?)",
+                    (org, template_id, version, level, level_name, reviewer, verdict, comment, at))
+
+    def template_reviews(self, org: str, template_id: str, version: int) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT level, level_name, reviewer, verdict, comment, at FROM template_reviews "
+                "WHERE org=? AND template_id=? AND version=? ORDER BY level", (org, template_id, version)
+            ).fetchall()
+
+    def template_ids(self, org: str) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT DISTINCT template_id FROM template_versions WHERE org=? ORDER BY template_id", (org,))]
