@@ -60,6 +60,22 @@ def _finding(text: str, start: int, end: int, code: str) -> Finding:
     return Finding(code=code, span=(start, end), evidence=evidence, message=info.message, citation=info.citation)
 
 
+def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Sort by position; overlapping or touching spans of one code become one finding."""
+    if len(spans) == 1:
+        return spans
+    merged: list[list[int | str]] = []
+    last: dict[str, list[int | str]] = {}  # per code, the last span kept
+    for s, e, c in sorted(spans, key=lambda x: (x[0], -x[1], x[2])):
+        prev = last.get(c)
+        if prev is not None and s <= prev[1]:  # type: ignore[operator]
+            prev[1] = max(e, prev[1])  # type: ignore[call-overload]
+            continue
+        last[c] = [s, e, c]
+        merged.append(last[c])
+    return [(s, e, c) for s, e, c in merged]  # type: ignore[misc]
+
+
 def review(
     text: str,
     purpose: str,
@@ -90,16 +106,7 @@ def review(
     for check in checks_for(purpose, relation, channel):
         spans.extend(check(ctx))
 
-    merged: list[list[int | str]] = []
-    last: dict[str, list[int | str]] = {}  # per code, the last span kept
-    for s, e, c in sorted(spans, key=lambda x: (x[0], -x[1], x[2])):
-        prev = last.get(c)
-        if prev is not None and s <= prev[1]:  # overlaps or touches one of the same code: merge
-            prev[1] = max(e, prev[1])  # type: ignore[call-overload]
-            continue
-        last[c] = [s, e, c]
-        merged.append(last[c])
-    findings = [_finding(text, s, e, c) for s, e, c in merged]  # type: ignore[arg-type]
+    findings = [_finding(text, s, e, c) for s, e, c in _merge(spans)] if spans else []
     chars, segments = sms_length(text)
     return ReviewResult(findings=findings, chars=chars, segments=segments)
 
