@@ -4,7 +4,8 @@ How a message is scored (rspamd-style: a statistical score plus named symbols):
 
 1. :func:`~reachguard.protect.normalise.normalise` removes the corpus artefacts (digits → ``x``,
    whitespace collapsed, NFKC), so the model cannot learn "has a digit → normal".
-2. Character 1–3-grams are hashed (``HashingVectorizer``: no vocabulary to ship, so the model
+2. Character 1–3-grams are hashed (:class:`~reachguard.protect.features.CharNgramHasher`, the
+   ``HashingVectorizer`` idea vectorised over a batch: no vocabulary to ship, so the model
    stays small) and a multinomial logistic regression gives one logit per label. It is trained on
    the real Chinese SMS corpus (spam → ``marketing``) plus the train part of our own labelled
    loan-SMS set (see :mod:`reachguard.protect.train`).
@@ -28,8 +29,8 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
 
+from reachguard.protect.features import CharNgramHasher
 from reachguard.protect.normalise import fold, normalise_folded
 from reachguard.protect.signals import LABELS, Signal, collect
 
@@ -37,24 +38,24 @@ MODEL_NAME = "sms_classifier"
 """Base name of the artefact pair in ``reachguard/data/models/``: ``.npz`` + ``.json``."""
 
 FEATURE_PARAMS: dict[str, Any] = {
-    "analyzer": "char",
+    "kind": "char_ngram_hash_v1",
     "ngram_range": (1, 3),
     "n_features": 2**18,
-    "alternate_sign": False,
-    "norm": "l2",
-    "binary": True,
 }
-"""Vectoriser settings; stateless, so train and load only need to agree on these values."""
+"""Vectoriser settings (binary, L2-normalised); stateless, so train and load only need to agree
+on these values."""
 
 EVIDENCE_NGRAMS = 3
 """How many n-grams the ``TEXT_MODEL`` signal quotes as evidence."""
 
 
-def make_vectoriser(params: dict[str, Any] | None = None) -> HashingVectorizer:
-    """The hashing vectoriser for ``params`` (default :data:`FEATURE_PARAMS`)."""
-    p = dict(FEATURE_PARAMS if params is None else params)
-    p["ngram_range"] = tuple(p["ngram_range"])
-    return HashingVectorizer(dtype=np.float32, **p)
+def make_vectoriser(params: dict[str, Any] | None = None) -> CharNgramHasher:
+    """The n-gram hasher for ``params`` (default :data:`FEATURE_PARAMS`)."""
+    p = FEATURE_PARAMS if params is None else params
+    if p.get("kind") != FEATURE_PARAMS["kind"]:
+        raise ValueError(f"unknown feature kind {p.get('kind')!r}")
+    lo, hi = p["ngram_range"]
+    return CharNgramHasher((lo, hi), int(p["n_features"]))
 
 
 @dataclass(slots=True)
@@ -92,7 +93,8 @@ class Classifier:
         self.weights = np.ascontiguousarray(coef.T, dtype=np.float32)
         self.intercept = intercept.astype(np.float32)
         self.use_content_review = use_content_review
-        self._evidence = _EvidenceTable(meta.get("evidence_ngrams", {}), labels, self.weights.shape[0])
+        self._evidence = _EvidenceTable(meta.get("evidence_ngrams", {}), labels, self.weights)
+        self._label_index = {lab: i for i, lab in enumerate(labels)}
 
     # --- loading -------------------------------------------------------------------------
 
@@ -116,7 +118,7 @@ class Classifier:
     # --- scoring -------------------------------------------------------------------------
 
     def vectorise(self, texts: list[str]) -> sparse.csr_matrix:
-        """Normalised character n-gram features for ``texts``."""
+        """Normalised character n-gram features for ``texts`` (the model's view)."""
         return self.vectoriser.transform([normalise_folded(fold(t)) for t in texts])
 
     def model_logits(self, x: sparse.csr_matrix) -> np.ndarray:
@@ -128,81 +130,73 @@ class Classifier:
         return self.classify_many([text])[0]
 
     def classify_many(self, texts: list[str]) -> list[Classification]:
-        """Classify a batch (vectorised model, per-message signals)."""
+        """Classify a batch: features, logits, softmax and evidence vectorised; signals per message."""
+        n = len(texts)
+        if n == 0:
+            return []
         folded = [fold(t) for t in texts]
         norm = [normalise_folded(f) for f in folded]
         x = self.vectoriser.transform(norm)
         logits = self.model_logits(x)
+        found = [collect(t, f, self.use_content_review) for t, f in zip(texts, folded, strict=True)]
+        adds = np.zeros((n, len(self.labels)), dtype=np.float64)
+        index = self._label_index
+        for i, sigs in enumerate(found):
+            for s in sigs:
+                adds[i, index[s.label]] += s.weight
+        total = logits + adds
+        total -= total.max(axis=1, keepdims=True)
+        probs = np.exp(total)
+        probs /= probs.sum(axis=1, keepdims=True)
+        ranked = np.argsort(-logits, axis=1)
+        top = ranked[:, 0]
+        rows = np.arange(n)
+        margins = (logits[rows, top] - logits[rows, ranked[:, 1]]).round(3).tolist()
+        evidence = self._evidence.quote_batch(x, top, norm)
+        labels = self.labels
         out: list[Classification] = []
-        for i, text in enumerate(texts):
-            row_logits = logits[i]
-            signals = collect(text, folded[i], self.use_content_review)
-            total = row_logits.astype(np.float64)
-            for s in signals:
-                total[self.labels.index(s.label)] += s.weight
-            probs = _softmax(total)
-            label_i = int(np.argmax(probs))
-            model_signal = self._model_signal(x, i, row_logits, norm[i])
-            out.append(
-                Classification(
-                    label=self.labels[label_i],
-                    scores={lab: float(p) for lab, p in zip(self.labels, probs, strict=True)},
-                    signals=[model_signal, *signals],
-                )
-            )
+        for i, (p, lab_i) in enumerate(zip(probs.tolist(), probs.argmax(axis=1).tolist(), strict=True)):
+            model_signal = Signal("TEXT_MODEL", labels[top[i]], margins[i], evidence[i], "model")
+            out.append(Classification(labels[lab_i], dict(zip(labels, p, strict=True)), [model_signal, *found[i]]))
         return out
-
-    def _model_signal(self, x: sparse.csr_matrix, i: int, row_logits: np.ndarray, norm: str) -> Signal:
-        """The model's vote as a signal: its top label, its margin over the runner-up, n-grams."""
-        order = np.argsort(row_logits)[::-1]
-        top, second = int(order[0]), int(order[1])
-        margin = float(row_logits[top] - row_logits[second])
-        start, end = x.indptr[i], x.indptr[i + 1]
-        ngrams = self._evidence.quote(top, x.indices[start:end], self.weights, norm)
-        return Signal("TEXT_MODEL", self.labels[top], round(margin, 3), ", ".join(ngrams), "model")
 
 
 class _EvidenceTable:
     """Hashed feature index → the training n-gram that most likely produced it, per label.
 
     Hashing keeps no vocabulary; for explanations we ship, per label, the few hundred n-grams
-    with the largest weight towards that label (found at training time), as a dense lookup.
+    with the largest weight towards that label (found at training time). At load time they
+    become a dense (labels × features) strength matrix, so a whole batch is looked up at once.
     """
 
-    def __init__(self, table: dict[str, dict[str, str]], labels: tuple[str, ...], n_features: int) -> None:
-        self.terms: list[list[str]] = []
-        self.lookup: list[np.ndarray] = []
-        for lab in labels:
-            entries = table.get(lab, {})
-            arr = np.full(n_features, -1, dtype=np.int32)
-            terms: list[str] = []
-            for idx, term in entries.items():
-                arr[int(idx)] = len(terms)
-                terms.append(term)
-            self.terms.append(terms)
-            self.lookup.append(arr)
+    def __init__(self, table: dict[str, dict[str, str]], labels: tuple[str, ...], weights: np.ndarray) -> None:
+        self.strength = np.zeros((len(labels), weights.shape[0]), dtype=np.float32)
+        self.terms: list[dict[int, str]] = []
+        for li, lab in enumerate(labels):
+            entries = {int(k): v for k, v in table.get(lab, {}).items()}
+            idx = np.fromiter(entries, dtype=np.int64, count=len(entries))
+            if len(idx):
+                s = weights[idx, li] - weights[idx].mean(axis=1)
+                self.strength[li, idx] = np.maximum(s, 1e-6)
+            self.terms.append(entries)
 
-    def quote(self, label_i: int, indices: np.ndarray, weights: np.ndarray, norm: str) -> list[str]:
-        """Up to :data:`EVIDENCE_NGRAMS` known n-grams of ``norm`` among ``indices``, strongest first.
+    def quote_batch(self, x: sparse.csr_matrix, top: np.ndarray, norm: list[str]) -> list[str]:
+        """Per row, up to :data:`EVIDENCE_NGRAMS` known n-grams pushing towards its top label.
 
         A term is quoted only if it really occurs in the normalised text (a hash collision
         must not put words in the sender's mouth)."""
-        ids = self.lookup[label_i][indices]
-        known = ids >= 0
-        if not known.any():
-            return []
-        idx = indices[known]
-        strength = weights[idx, label_i] - weights[idx].mean(axis=1)
-        out: list[str] = []
-        for j in idx[np.argsort(strength)[::-1]]:
-            term = self.terms[label_i][self.lookup[label_i][j]]
-            if term in norm:
-                out.append(term)
-                if len(out) == EVIDENCE_NGRAMS:
-                    break
-        return out
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
+        n = x.shape[0]
+        row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+        st = self.strength[top[row_of], x.indices]
+        keep = np.flatnonzero(st > 0)
+        quoted: list[list[str]] = [[] for _ in range(n)]
+        if len(keep):
+            r, c, s = row_of[keep], x.indices[keep], st[keep]
+            order = np.lexsort((-s, r))
+            for ri, ci in zip(r[order].tolist(), c[order].tolist(), strict=True):
+                q = quoted[ri]
+                if len(q) < EVIDENCE_NGRAMS:
+                    term = self.terms[int(top[ri])].get(ci)
+                    if term is not None and term in norm[ri]:
+                        q.append(term)
+        return [", ".join(q) for q in quoted]

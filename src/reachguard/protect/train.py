@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.utils import murmurhash3_32
 
 from reachguard.protect.classifier import FEATURE_PARAMS, MODEL_NAME, make_vectoriser
 from reachguard.protect.normalise import normalise
@@ -112,7 +111,7 @@ def _evidence_table(texts: list[str], coef: np.ndarray, n_features: int) -> dict
         df.update(grams)
     # Quote only words a reader recognises: CJK or Latin letters, no punctuation or masked digits.
     terms = sorted(g for g, c in df.items() if c >= 3 and _QUOTABLE.fullmatch(g))
-    idx = np.array([abs(murmurhash3_32(g, seed=0)) % n_features for g in terms], dtype=np.int64)
+    idx = make_vectoriser().hash_terms(terms)
     table: dict[str, dict[str, str]] = {}
     for li, lab in enumerate(LABELS):
         strength = coef[li, idx] - coef[:, idx].mean(axis=0)
@@ -148,7 +147,7 @@ def train(
         "labels": list(LABELS),
         "features": {**FEATURE_PARAMS, "ngram_range": list(FEATURE_PARAMS["ngram_range"])},
         "normaliser": "reachguard.protect.normalise.normalise (NFKC, lower, digits→x, whitespace)",
-        "model": {"type": "LogisticRegression (multinomial, lbfgs)", "C": C, "max_iter": max_iter},
+        "model": {"type": "sklearn LogisticRegression (multinomial, lbfgs)", "C": C, "max_iter": max_iter},
         "training": {
             "corpus": str(CORPUS_REL),
             "corpus_sha256": split.sha256,
