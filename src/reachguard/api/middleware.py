@@ -1,0 +1,114 @@
+"""Pure ASGI middleware: request id, body-size limit, error net, access log, latency metrics.
+
+Pure ASGI (not BaseHTTPMiddleware) because it sits on the hot path of every decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from reachguard.api.errors import ApiError, error_bytes
+from reachguard.api.logs import request_id
+from reachguard.api.service import Service
+
+log = logging.getLogger("reachguard.access")
+errlog = logging.getLogger("reachguard.api")
+_SAFE_ID = re.compile(rb"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, limit: int):
+        super().__init__(413, "TOO_LARGE", f"the request body is over the limit of {limit} bytes for this endpoint")
+
+
+class ServiceMiddleware:
+    def __init__(self, app: Any, service: Service):
+        self.app = app
+        self.service = service
+        s = service.settings
+        self.default_limit = s.max_body_bytes
+        self.limits = (("/v1/decisions:batch", s.max_batch_body_bytes), ("/v1/import/", s.max_import_bytes))
+        self.access_log = s.access_log
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits:
+            if path.startswith(prefix):
+                return limit
+        return self.default_limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid_bytes = None
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                if _SAFE_ID.match(value):
+                    rid_bytes = value
+            elif name == b"content-length":
+                length = value
+        rid = rid_bytes.decode("ascii") if rid_bytes else os.urandom(8).hex()
+        token = request_id.set(rid)
+        rid_header = (b"x-request-id", rid.encode("ascii"))
+        path = scope["path"]
+        limit = self.limit_for(path)
+        state = {"status": 500, "started": False}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        async def simple(status: int, body: bytes, extra: tuple = ()) -> None:
+            await send_wrapper({"type": "http.response.start", "status": status,
+                                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]})
+            await send({"type": "http.response.body", "body": body})
+
+        try:
+            if length is not None:
+                try:
+                    declared = int(length)
+                except ValueError:
+                    declared = -1
+                if declared < 0:
+                    await simple(400, error_bytes("BAD_REQUEST", "invalid Content-Length"))
+                    return
+                if declared > limit:
+                    await simple(413, error_bytes("TOO_LARGE", f"the request body ({declared} bytes) is over the limit "
+                                                               f"of {limit} bytes for this endpoint"), ((b"connection", b"close"),))
+                    return
+            received = 0
+
+            async def receive_wrapper() -> dict:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise BodyTooLarge(limit)
+                return message
+
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except Exception:
+            errlog.exception("unhandled error", extra={"path": path, "method": scope["method"]})
+            if not state["started"]:
+                await simple(500, error_bytes("INTERNAL", f"internal error; quote request id {rid}", {"request_id": rid}))
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            status = state["status"]
+            self.service.metrics.observe_request(scope["method"], label, status, elapsed)
+            if self.access_log:
+                principal = getattr(scope.get("state", {}).get("principal"), "org", None) if isinstance(scope.get("state"), dict) else None
+                log.info("request", extra={"method": scope["method"], "path": path, "status": status,
+                                           "ms": round(elapsed * 1000, 3), "org": principal})
+            request_id.reset(token)

@@ -1,0 +1,76 @@
+"""Helpers shared by the routers: encoding, times, numbers, store-error mapping."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, TypeVar
+from zoneinfo import ZoneInfo
+
+import msgspec
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reachguard.api.errors import ApiError
+from reachguard.api.service import STORE_ERRORS, Service, Unavailable
+from reachguard.model import AwareTime
+from reachguard.numbers import try_normalize
+
+_encode = msgspec.json.Encoder().encode
+T = TypeVar("T")
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encode(value), status_code=status, media_type="application/json", headers=headers)
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An ISO-8601 query parameter with an offset (as every time of the contract)."""
+    if value is None:
+        return None
+    try:
+        return msgspec.convert(value, AwareTime)
+    except msgspec.ValidationError as exc:
+        code = "TIME_WITHOUT_OFFSET" if "timezone" in str(exc) else "INVALID_TIME"
+        raise ApiError(422, code, f"`{name}` must be an ISO-8601 time with an offset, e.g. 2026-11-22T20:59:00+08:00",
+                       {"parameter": name}) from None
+
+
+def number_or_422(raw: str, name: str = "number") -> str:
+    number = try_normalize(raw) if len(raw) <= 64 else None
+    if number is None:
+        raise ApiError(422, "INVALID_NUMBER", f"{raw[:40]!r} is not a valid phone number", {"parameter": name})
+    return number
+
+
+def iso(ts: float | None, zone: ZoneInfo | timezone = timezone.utc) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, zone).isoformat()
+
+
+async def write(svc: Service, fn: Callable[..., T], *args: Any) -> T:
+    """Run a write on the writer thread; store failures become 503."""
+    try:
+        return await svc.writer.call(fn, *args)
+    except (Unavailable, *STORE_ERRORS) as exc:
+        raise ApiError(503, "UNAVAILABLE", f"the store is unavailable: {exc}") from exc
+
+
+async def read(fn: Callable[..., T], *args: Any) -> T:
+    """Run a read in the thread pool (never on the event loop); store failures become 503."""
+    try:
+        return await run_in_threadpool(fn, *args)
+    except STORE_ERRORS as exc:
+        raise ApiError(503, "UNAVAILABLE", f"the store is unavailable: {exc}") from exc
+
+
+async def guarded(awaitable: Awaitable[T]) -> T:
+    try:
+        return await awaitable
+    except (Unavailable, *STORE_ERRORS) as exc:
+        raise ApiError(503, "UNAVAILABLE", f"the store is unavailable: {exc}") from exc
