@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reachguard.content.normalise import fold_pipeline, normalise, normalise_mapped
+from reachguard.content.normalise import fold_pipeline, has_adjacent_repeat, normalise, normalise_mapped
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,9 @@ def test_fast_and_mapped_paths_agree_on_any_unicode(text: str) -> None:
     assert normalise_mapped(text).text == normalise(text)
     folded = fold_pipeline()
     assert folded.run_mapped(text).text == folded.run(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab贷款\x00\x01😀\U0010ffff\u0100")), max_size=12))
+def test_has_adjacent_repeat_matches_the_naive_definition(text: str) -> None:
+    assert has_adjacent_repeat(text) == any(a == b for a, b in zip(text, text[1:]))
