@@ -24,6 +24,9 @@ from reachguard.cli import replay as _replay  # noqa: E402,F401
 from reachguard.cli import templates as _templates  # noqa: E402,F401
 from reachguard.cli import review as _review  # noqa: E402,F401
 from reachguard.cli import classify as _classify  # noqa: E402,F401
+from reachguard.cli import keys as _keys  # noqa: E402,F401
+from reachguard.cli import serve as _serve  # noqa: E402,F401
+from reachguard.cli import audit as _audit  # noqa: E402,F401
 
 
 def main() -> None:

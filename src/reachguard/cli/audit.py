@@ -1,0 +1,151 @@
+"""`reachguard audit verify|export|checkpoint|public-key`: prove what was decided."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reachguard.cli import app
+
+audit_app = typer.Typer(
+    name="audit",
+    help="Check and export the tamper-evident ledger.\n\n"
+    "Example: reachguard audit verify --db ./reachguard.db",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+_DB_HELP = "Store path or URL (default: $REACHGUARD_DB_URL or ./reachguard.db)."
+
+
+def _settings(db: str | None):
+    from reachguard.core.config import ConfigError, load_settings
+
+    try:
+        return load_settings(db_url=db)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _open(db: str | None):
+    from reachguard.store import StoreUnavailable, open_store
+
+    settings = _settings(db)
+    if settings.sqlite_file() is not None and not settings.sqlite_file().exists():
+        typer.echo(f"error: no store at {settings.sqlite_file()}", err=True)
+        raise typer.Exit(2)
+    try:
+        return settings, open_store(settings.db_url)
+    except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@audit_app.command("verify")
+def verify(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Re-walk every org's hash chain and check every signed checkpoint; report the first broken entry.
+
+    Exit 0 when every chain holds, 1 when one is broken (edited, deleted, reordered or rewritten entries).
+
+    Example: reachguard audit verify --db ./reachguard.db
+    """
+    from reachguard.ledger.audit import audit_store
+
+    _, store = _open(db)
+    try:
+        reports = audit_store(store)
+    finally:
+        store.close()
+    broken = False
+    for r in reports:
+        if r.ok:
+            typer.echo(f"ok      {r.org}: {r.checked} entries, {r.checkpoints} signed checkpoint(s)")
+        else:
+            broken = True
+            typer.echo(f"BROKEN  {r.org}: first broken entry seq {r.broken.seq}: {r.broken.problem} "
+                       f"({r.checked} entries before it hold)")
+    if not reports:
+        typer.echo("the ledger is empty")
+    if broken:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def export(
+    org: str = typer.Option(..., "--org", help="The org whose chain to export."),
+    from_: Optional[str] = typer.Option(None, "--from", help="ISO-8601 time with offset (inclusive)."),
+    to: Optional[str] = typer.Option(None, "--to", help="ISO-8601 time with offset (exclusive)."),
+    out: Path = typer.Option(Path("ledger-export"), "--out", help="Folder to write (created)."),
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Write an org's ledger entries and their proof (signed checkpoints, public keys, VERIFY.md, a standalone verify.py).
+
+    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT
+
+    Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
+    """
+    import msgspec
+
+    from reachguard.ledger.checkpoint import Signer
+    from reachguard.ledger.export import ExportError, export_ledger
+    from reachguard.model import AwareTime
+
+    def when(value: str | None, name: str):
+        if value is None:
+            return None
+        try:
+            return msgspec.convert(value, AwareTime)
+        except msgspec.ValidationError as exc:
+            raise typer.BadParameter(f"{value!r} is not an ISO-8601 time with an offset", param_hint=name) from exc
+
+    start, end = when(from_, "--from"), when(to, "--to")
+    settings, store = _open(db)
+    try:
+        signer = Signer.open(store, settings.signing_key_path())
+        manifest = export_ledger(store, org, out, start, end, signer)
+    except ExportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    typer.echo(f"exported {manifest['entries']} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}, "
+               f"{manifest['entries_in_range']} in range) with {manifest['checkpoints']} signed checkpoint(s) to {out}")
+    typer.echo(f"check it: python3 {out / 'verify.py'} {out}")
+
+
+@audit_app.command("checkpoint")
+def checkpoint(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Sign a checkpoint of every chain's head now (the server also does it every checkpoint_interval_seconds).
+
+    Example: reachguard audit checkpoint --db ./reachguard.db
+    """
+    from reachguard.ledger.checkpoint import Signer
+
+    settings, store = _open(db)
+    try:
+        made = Signer.open(store, settings.signing_key_path()).checkpoint_all()
+    finally:
+        store.close()
+    for c in made:
+        typer.echo(f"signed {c.org} seq {c.seq} {c.entry_hash} with key {c.key_id}")
+    if not made:
+        typer.echo("every chain head is already checkpointed")
+
+
+@audit_app.command("public-key")
+def public_key(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Print the ledger's checkpoint public key (PEM), to hand to auditors.
+
+    Example: reachguard audit public-key --db ./reachguard.db > reachguard-ledger.pub.pem
+    """
+    from reachguard.ledger.checkpoint import Signer, public_pem
+
+    settings, store = _open(db)
+    try:
+        signer = Signer.open(store, settings.signing_key_path())
+    finally:
+        store.close()
+    typer.echo(f"# key id {signer.key_id}", err=True)
+    typer.echo(public_pem(signer.public).rstrip())

@@ -1,0 +1,61 @@
+"""`reachguard serve`: the HTTP API on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reachguard.cli import app
+
+
+@app.command()
+def serve(
+    db: Optional[str] = typer.Option(None, "--db", help="Store: a SQLite path, sqlite:///path, :memory: or postgresql://… (env REACHGUARD_DB_URL; default ./reachguard.db)."),
+    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", help="TCP port (default 8080)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default 1)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file (env REACHGUARD_CONFIG); env variables override it, flags override both."),
+) -> None:
+    """Serve the ReachGuard HTTP API (decisions, events, imports, reads, verify, ledger, keys, metrics).
+
+    Settings come from flags, REACHGUARD_* environment variables and an optional config file
+    (docs/api.md lists them all). Unsafe settings are refused with the reason.
+
+    Example: reachguard keys create --org acme --role sender --db rg.db && reachguard serve --db rg.db --port 8080
+    """
+    import os
+
+    import uvicorn
+
+    from reachguard.api import logs
+    from reachguard.core.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config, db_url=db, host=host, port=port, workers=workers)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    logs.configure(settings.log_level)
+    common = dict(
+        host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on",
+        proxy_headers=settings.trust_forwarded_for, server_header=False, timeout_keep_alive=30,
+        ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+    )
+    if settings.workers > 1:
+        # Each worker builds its app from the environment: pass the resolved settings down.
+        os.environ.update({f"REACHGUARD_{k.upper()}": str(v) for k, v in (("db_url", settings.db_url),)})
+        if config is not None:
+            os.environ["REACHGUARD_CONFIG"] = str(config)
+        uvicorn.run("reachguard.api.main:app_from_env", factory=True, workers=settings.workers, **common)
+        return
+    from reachguard.api.main import create_app
+
+    try:
+        application = create_app(settings)
+    except Exception as exc:  # a store or key file that cannot be opened
+        typer.echo(f"error: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(application, **common)
