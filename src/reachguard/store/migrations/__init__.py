@@ -1,0 +1,1 @@
+"""Alembic migrations of the PostgreSQL schema (run by `reachguard db upgrade`)."""

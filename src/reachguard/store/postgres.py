@@ -1,0 +1,936 @@
+"""PostgreSQL backend: many processes (API replicas) deciding on one database.
+
+Atomicity. `transaction(org, number)` runs in a READ COMMITTED transaction that first takes
+`pg_advisory_xact_lock(k)`, k = a 64-bit hash of ("n", org, number), in a statement of its
+own; the state is read by the *next* statement. Under READ COMMITTED every statement takes
+a fresh snapshot, so the read happens after the lock is granted and sees every contact the
+previous holder committed (xact locks are released only after the commit is visible).
+Two deciders for the same org and number therefore never interleave, across processes
+and hosts, while different numbers never wait for each other. (REPEATABLE READ would be
+wrong here: its snapshot is taken by the first statement — the lock wait — so the reader
+could miss the contact the previous holder just committed. SERIALIZABLE would also be
+correct but aborts and retries under contention instead of queueing.)
+
+* Keys are computed by the client (blake2b, 64 bits, namespaced: "n" org+number, "s"
+  org+subject, "l" ledger org) rather than with hashtextextended() in SQL: a batch must take
+  its locks in one global order (all number keys sorted, then subject keys sorted) to be
+  free of deadlocks, and the client can only sort what it can compute.
+* Per-debt caps (Regulation F: calls per debt, across the borrower's numbers) also take the
+  ("s", org, subject) lock when the decision reads the debt's contacts.
+* Round trips: BEGIN + lock + the state query go in one pipeline (psycopg pipeline mode),
+  and the writes of the decision (contact, ledger entry) + COMMIT in another, so a decision
+  costs two round trips. The state query is one UNION ALL statement (consents, opt-outs,
+  lists, contacts, outcomes, and for collection the account, the borrower's outcomes and
+  the debt's contacts), prepared server-side.
+
+The ledger. Appending to an org's hash chain needs the previous entry's hash, so appends to
+one chain are serial; doing it inside every decision would make each org's decisions wait
+for each other's commit (and fsync). Instead a decision writes its entry to
+`ledger_pending` in its own transaction (durable, atomic with the decision, no contention),
+and the chainer moves pending entries into `ledger` in id order under the org's advisory
+lock ("l", org) — serialised per org, never globally. It runs before every ledger read of
+this store (so reads see every committed entry, chained) and in a background thread every
+`chain_interval` seconds (pg_try_advisory_xact_lock: replicas skip an org another is
+chaining). For one writer the chain is identical, hash for hash, to the SQLite store's.
+
+Schema: Alembic migrations in `store/migrations/` (`reachguard db upgrade`); a store opened
+on a database that is behind upgrades it itself under an advisory lock unless
+`upgrade=False` (or REACHGUARD_DB_AUTO_UPGRADE=0).
+
+URL: postgresql://user@host:port/db[?schema=NAME][&synchronous_commit=off][&pool_size=N].
+`schema` puts every table (and alembic_version) in that schema (created if missing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import pq
+from sqlalchemy.engine import Engine, make_url
+
+from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
+from reachguard.state import (
+    AccountRecord,
+    ConsentRecord,
+    ContactRecord,
+    OptOutRecord,
+    OutcomeRecord,
+    RecipientState,
+)
+from reachguard.store.base import NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
+_CHAIN_BATCH = 5000
+_LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
+
+# --- lock keys ----------------------------------------------------------------------------------
+
+_RANK = {"n": 0, "s": 1, "l": 2}
+
+
+def lock_key(kind: str, *parts: str) -> int:
+    """A signed 64-bit advisory-lock key for ("n", org, number), ("s", org, subject), ("l", org)."""
+    digest = hashlib.blake2b("\x1f".join((kind, *parts)).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_sql(count: int) -> str:
+    if count == 1:
+        return "SELECT pg_advisory_xact_lock(%s::bigint)"
+    # A function scan yields the array in order: the locks are taken in the order given.
+    return "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k)"
+
+
+# --- URL, engine, schema --------------------------------------------------------------------------
+
+_OUR_PARAMS = ("schema", "synchronous_commit", "pool_size")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+
+
+def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
+    """SQLAlchemy URL for psycopg 3, and our own parameters taken out of the query string."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    parsed = make_url(url)
+    ours = {k: str(parsed.query[k]) for k in _OUR_PARAMS if k in parsed.query}
+    parsed = parsed.difference_update_query(_OUR_PARAMS).set(drivername="postgresql+psycopg")
+    return parsed, ours
+
+
+_ENGINES: dict[tuple, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str | None = None, pool_size: int | None = None) -> tuple[Engine, str | None]:
+    """One pooled engine per (process, URL, settings); returns it and the schema in use."""
+    sa_url, ours = parse_url(url)
+    schema = schema or ours.get("schema")
+    synchronous_commit = synchronous_commit or ours.get("synchronous_commit")
+    size = pool_size or int(ours.get("pool_size", 0) or 0) or 20
+    key = (os.getpid(), sa_url.render_as_string(hide_password=False), schema, synchronous_commit, size)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            options = []
+            if schema:
+                options.append(f"-c search_path={schema}")
+            if synchronous_commit:
+                options.append(f"-c synchronous_commit={synchronous_commit}")
+            connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "reachguard"}
+            if options:
+                connect_args["options"] = " ".join(options)
+            engine = sa.create_engine(
+                sa_url, pool_size=size, max_overflow=4 * size, pool_timeout=30, pool_pre_ping=False,
+                connect_args=connect_args,
+            )
+            _ENGINES[key] = engine
+    return engine, schema
+
+
+def _alembic_config(connection: sa.Connection | None = None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()  # type: ignore[return-value]
+
+
+def current_revision(engine: Engine, schema: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        if schema and not conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first():
+            return None
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
+    """Run the migrations up to `revision` (one upgrader at a time); (before, after) revisions."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        if schema:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        before = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(_alembic_config(conn), revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
+
+
+def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> None:
+    try:
+        current = current_revision(engine, schema)
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
+    head = head_revision()
+    if current == head:
+        return
+    if current is not None:
+        from alembic.script import ScriptDirectory
+
+        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        if current not in known:
+            raise StoreUnavailable(f"the database schema ({current}) is newer than this ReachGuard ({head}): upgrade ReachGuard")
+    if not auto_upgrade:
+        raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
+    upgrade(engine, schema)
+
+
+# --- the state query ------------------------------------------------------------------------------
+# Columns: kind, number, org, t1..t4 (text), f1, f2 (float8), i1, i2 (bigint), b (bool).
+
+def _cols(number: str, org: str, t: Sequence[str] = (), f: Sequence[str] = (), i: Sequence[str] = (), b: str = "NULL") -> str:
+    texts = list(t) + ["NULL"] * (4 - len(t))
+    floats = list(f) + ["NULL"] * (2 - len(f))
+    ints = list(i) + ["NULL"] * (2 - len(i))
+    return ", ".join([number, org] + texts + floats + ints + [b])
+
+
+# Single decision: parameters n (number), o (org), since, s (subject).
+_S_CONSENTS = "SELECT 0, " + _cols("number", "org", f=("at", "expires_at"), i=("seq", "channels"), b="withdrawn") + " FROM consents WHERE number = %(n)s AND org = %(o)s"
+_S_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = %(n)s"
+_S_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = %(n)s"
+_S_CONTACTS = ("SELECT 3, " + _cols("number", "org", t=("channel", "purpose", "relation", "subject"), f=("at",), i=("seq",))
+               + ", token FROM contacts WHERE number = %(n)s AND org = %(o)s AND at >= %(since)s")
+_S_OUTCOMES = "SELECT 4, " + _cols("number", "org", t=("result", "subject"), f=("at",), i=("seq",)) + " FROM outcomes WHERE number = %(n)s AND org = %(o)s"
+_S_ACCOUNT = ("SELECT 5, " + _cols("borrower", "org", t=("subject", "contacts::text"), f=("at",), i=("days_past_due",))
+              + " FROM accounts WHERE org = %(o)s AND subject = %(s)s")
+_S_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
+                        + " FROM accounts a JOIN outcomes o ON o.number = a.borrower AND o.org = a.org"
+                        " WHERE a.org = %(o)s AND a.subject = %(s)s AND a.borrower <> %(n)s")
+_S_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("number", "org", t=("channel", "purpose", "relation", "subject"), f=("at",), i=("seq",))
+                       + ", token FROM contacts WHERE org = %(o)s AND subject = %(s)s AND at >= %(since)s")
+
+
+@lru_cache(maxsize=None)
+def single_sql(contacts: bool, account: bool, subject_contacts: bool) -> str:
+    """The one statement that loads a decision's state (which parts: by purpose and backend)."""
+    parts = [_S_CONSENTS, _S_OPT_OUTS, _S_DNC, _S_OUTCOMES]
+    if contacts:
+        parts.append(_S_CONTACTS)
+    if account:
+        parts += [_S_ACCOUNT, _S_BORROWER_OUTCOMES]
+        if subject_contacts:
+            parts.append(_S_SUBJECT_CONTACTS)
+    return _typed(parts)
+
+
+_TYPED_HEAD = (
+    "SELECT NULL::int AS k, NULL::text AS number, NULL::text AS org, NULL::text AS t1, NULL::text AS t2, "
+    "NULL::text AS t3, NULL::text AS t4, NULL::float8 AS f1, NULL::float8 AS f2, NULL::bigint AS i1, "
+    "NULL::bigint AS i2, NULL::boolean AS b, NULL::text AS token WHERE false"
+)
+
+
+def _typed(parts: list[str]) -> str:
+    """UNION ALL of the parts after an empty, typed branch that fixes every column's type."""
+    out = [_TYPED_HEAD]
+    for part in parts:
+        if ", token FROM" not in part:
+            part = part.replace(" FROM ", ", NULL AS token FROM ", 1)
+        out.append(part)
+    return " UNION ALL ".join(out)
+
+
+# Batches: q* arrays are (number, org) pairs, a* (org, subject) pairs, c*/sc* the subsets
+# whose contacts are read; since is the smallest contacts_since of the batch.
+_B_CONSENTS = ("SELECT 0, " + _cols("c.number", "c.org", f=("c.at", "c.expires_at"), i=("c.seq", "c.channels"), b="c.withdrawn")
+               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
+_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)s::text[])"
+_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)s::text[])"
+_B_OUTCOMES = ("SELECT 4, " + _cols("c.number", "c.org", t=("c.result", "c.subject"), f=("c.at",), i=("c.seq",))
+               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
+_B_CONTACTS = ("SELECT 3, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
+               + ", c.token FROM unnest(%(cn)s::text[], %(co)s::text[]) AS q(n, o) JOIN contacts c"
+               " ON c.number = q.n AND c.org = q.o AND c.at >= %(since)s")
+_B_ACCOUNT = ("SELECT 5, " + _cols("c.borrower", "c.org", t=("c.subject", "c.contacts::text"), f=("c.at",), i=("c.days_past_due",))
+              + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
+_B_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
+                        + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s)"
+                        " JOIN accounts a ON a.org = q.o AND a.subject = q.s"
+                        " JOIN outcomes o ON o.number = a.borrower AND o.org = a.org")
+_B_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
+                       + ", c.token FROM unnest(%(so)s::text[], %(ss)s::text[]) AS q(o, s) JOIN contacts c"
+                       " ON c.org = q.o AND c.subject = q.s AND c.at >= %(since)s")
+
+
+@lru_cache(maxsize=None)
+def batch_sql(contacts: bool, accounts: bool, subject_contacts: bool) -> str:
+    parts = [_B_CONSENTS, _B_OPT_OUTS, _B_DNC, _B_OUTCOMES]
+    if contacts:
+        parts.append(_B_CONTACTS)
+    if accounts:
+        parts += [_B_ACCOUNT, _B_BORROWER_OUTCOMES]
+        if subject_contacts:
+            parts.append(_B_SUBJECT_CONTACTS)
+    return _typed(parts)
+
+
+def contact_token(row: tuple) -> str:
+    """A stored contact's token (also its member in Redis); rows loaded in bulk have none."""
+    return row[12] or f"s{row[9]}"
+
+
+class Loaded:
+    """The rows of one state query, routed per (org, number) and per (org, subject)."""
+
+    __slots__ = ("states", "by_number", "accounts", "borrower_outcomes", "subject_contacts", "contact_rows", "subject_rows")
+
+    def __init__(self, queries: Sequence[StateQuery]):
+        self.states: dict[tuple[str, str], RecipientState] = {}
+        for q in queries:
+            if (q.org, q.number) not in self.states:
+                self.states[(q.org, q.number)] = RecipientState(number=q.number)
+        self.by_number: dict[str, list[tuple[str, RecipientState]]] = {}
+        for (org, number), state in self.states.items():
+            self.by_number.setdefault(number, []).append((org, state))
+        self.accounts: dict[tuple[str, str], AccountRecord] = {}
+        self.borrower_outcomes: dict[tuple[str, str], list[tuple]] = {}
+        self.subject_contacts: dict[tuple[str, str], list[tuple]] = {}
+        self.contact_rows: dict[tuple[str, str], list[tuple]] = {}  # for hydrating Redis
+        self.subject_rows: dict[tuple[str, str], list[tuple]] = {}
+
+    def add(self, rows: Sequence[tuple]) -> None:
+        by_number = self.by_number
+        for row in rows:
+            kind = row[0]
+            if kind == 1:
+                for _, state in by_number.get(row[1], ()):
+                    state.opt_outs.append(OptOutRecord(row[2], row[10], row[7], row[3]))
+            elif kind == 2:
+                for _, state in by_number.get(row[1], ()):
+                    state.lists.add(row[3])
+            elif kind == 0:
+                state = self.states.get((row[2], row[1]))
+                if state is not None:
+                    state.consents.append(ConsentRecord(row[9], row[10], row[7], row[8], row[11]))
+            elif kind == 3:
+                self.contact_rows.setdefault((row[2], row[1]), []).append(row)
+            elif kind == 4:
+                state = self.states.get((row[2], row[1]))
+                if state is not None:
+                    state.outcomes.append(OutcomeRecord(row[4], row[3], row[7]))
+            elif kind == 5:
+                self.accounts[(row[2], row[3])] = AccountRecord(row[2], row[3], row[1], row[9], json.loads(row[4]), row[7])
+            elif kind == 6:
+                self.borrower_outcomes.setdefault((row[2], row[5]), []).append(row)
+            elif kind == 7:
+                self.subject_rows.setdefault((row[2], row[6]), []).append(row)
+
+    def finish(self, queries: Sequence[StateQuery], contacts: dict | None = None, subject_contacts: dict | None = None) -> list[RecipientState]:
+        """States in query order; contacts from the rows unless given (the Redis backend)."""
+        for key, state in self.states.items():
+            if contacts is not None and key in contacts:
+                state.contacts = contacts[key]
+            else:
+                rows = self.contact_rows.get(key)
+                if rows:
+                    rows.sort(key=lambda r: (r[7], r[9]))
+                    state.contacts = [ContactRecord(r[2], r[1], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+            if len(state.consents) > 1:
+                state.consents.sort(key=lambda c: c.seq)
+            if len(state.outcomes) > 1:
+                state.outcomes.sort(key=lambda o: o.at)
+        parts: dict[tuple[str, str], tuple] = {}
+        result = []
+        for q in queries:
+            state = self.states[(q.org, q.number)]
+            if q.purpose == "collection" and q.subject is not None:
+                key = (q.org, q.subject)
+                if key not in parts:
+                    account = self.accounts.get(key)
+                    outcomes: list[OutcomeRecord] = []
+                    if account is not None:
+                        rows = sorted(self.borrower_outcomes.get(key, ()), key=lambda r: (r[7], r[9]))
+                        outcomes = [OutcomeRecord(r[4], r[3], r[7]) for r in rows]
+                    subject: list[ContactRecord] = []
+                    if q.need_subject_contacts:
+                        if subject_contacts is not None and key in subject_contacts:
+                            subject = subject_contacts[key]
+                        else:
+                            rows = sorted(self.subject_rows.get(key, ()), key=lambda r: (r[7], r[9]))
+                            subject = [ContactRecord(r[2], r[1], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+                    parts[key] = (account, outcomes, subject)
+                account, outcomes, subject = parts[key]
+                if account is not None and account.borrower == q.number:
+                    outcomes = []
+                state = replace(state, account=account, borrower_outcomes=outcomes, subject_contacts=subject)
+            result.append(state)
+        return result
+
+
+# --- sessions: one connection per thread ---------------------------------------------------------
+
+
+class _Session:
+    """A thread's connection and its transaction: depth, statements waiting to be sent, locks."""
+
+    __slots__ = ("store", "fairy", "conn", "pid", "depth", "begun", "sent", "outbox", "held", "wanted", "extra", "__weakref__")
+
+    def __init__(self, store: "PostgresStore"):
+        self.store = store
+        self.pid = os.getpid()
+        try:
+            self.fairy = store.engine.raw_connection()
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
+        except sa.exc.TimeoutError as exc:
+            raise StoreUnavailable(f"no free PostgreSQL connection in the pool: {exc}") from exc
+        self.conn: psycopg.Connection = self.fairy.driver_connection  # type: ignore[assignment]
+        self.conn.autocommit = True
+        self.depth = 0
+        self.begun = False  # BEGIN queued or sent
+        self.sent = False  # BEGIN sent to the server
+        self.outbox: list[tuple] = []  # (sql, params, many): sent before the next statement
+        self.held: set[tuple[int, int]] = set()  # (rank, key) advisory locks held
+        self.wanted: set[tuple[int, int]] = set()  # to be taken before the next statement
+        self.extra: Any = None  # backend-specific transaction state (Redis locks, buffers)
+
+    def reset(self) -> None:
+        self.begun = self.sent = False
+        self.outbox = []
+        self.held = set()
+        self.wanted = set()
+        self.extra = None
+
+    def close(self) -> None:
+        fairy, self.fairy = self.fairy, None
+        if fairy is not None:
+            try:
+                if self.pid == os.getpid():
+                    fairy.close()
+                else:
+                    fairy.detach()
+            except Exception:  # noqa: BLE001 - a broken connection is dropped either way
+                pass
+
+    def discard(self) -> None:
+        """Throw the connection away (broken): the next statement gets a new one."""
+        fairy, self.fairy = self.fairy, None
+        if fairy is not None:
+            try:
+                fairy.invalidate()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class _Local(threading.local):
+    session: _Session | None = None
+
+
+class PostgresStore(Store):
+    """The PostgreSQL backend (SQLAlchemy engine and pool, psycopg 3 statements)."""
+
+    uses_redis = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        upgrade: bool | None = None,
+        synchronous_commit: str | None = None,
+        pool_size: int | None = None,
+        chain_interval: float = 1.0,
+    ):
+        self.url = url
+        self.engine, self.schema = engine_for(url, schema=schema, synchronous_commit=synchronous_commit, pool_size=pool_size)
+        if upgrade is None:
+            upgrade = os.environ.get("REACHGUARD_DB_AUTO_UPGRADE", "1") not in ("0", "false", "no")
+        ensure_schema(self.engine, self.schema, upgrade)
+        self._local = _Local()
+        self._sessions: "weakref.WeakSet[_Session]" = weakref.WeakSet()
+        self._chain_interval = chain_interval
+        self._chainer: _Chainer | None = None
+        self._closed = False
+
+    # --- sessions and statements --------------------------------------------------------
+
+    def _session(self) -> _Session:
+        s = self._local.session
+        if s is None or s.fairy is None or s.pid != os.getpid():
+            if self._closed:
+                raise StoreUnavailable("the store is closed")
+            if s is not None and s.depth:
+                raise StoreUnavailable("the PostgreSQL connection was lost inside a transaction")
+            s = _Session(self)
+            self._local.session = s
+            self._sessions.add(s)
+        return s
+
+    def _send(self, s: _Session, stmts: list[tuple]) -> list[tuple]:
+        """Send statements in one round trip (pipeline if several); rows of the last one."""
+        conn = s.conn
+        if any(sql == "BEGIN" for sql, _, _ in stmts):
+            s.sent = True
+        try:
+            if len(stmts) == 1 and stmts[0][2] is None:
+                sql, params, _ = stmts[0]
+                cur = conn.execute(sql, params, prepare=params is not None)
+            else:
+                with conn.pipeline():
+                    for sql, params, many in stmts:
+                        if many is not None:
+                            cur = conn.cursor()
+                            cur.executemany(sql, many)
+                        else:
+                            cur = conn.execute(sql, params, prepare=params is not None)
+            return cur.fetchall() if cur.pgresult is not None and cur.pgresult.status == pq.ExecStatus.TUPLES_OK else []
+        except psycopg.OperationalError as exc:
+            if conn.closed or conn.broken:
+                s.discard()
+                s.reset()
+                raise StoreUnavailable(f"PostgreSQL is unreachable: {exc}") from exc
+            self._rollback_quietly(s)
+            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+        except psycopg.Error:
+            self._rollback_quietly(s)
+            raise
+
+    def _rollback_quietly(self, s: _Session) -> None:
+        conn = s.conn
+        try:
+            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+        except psycopg.Error:
+            s.discard()
+        depth = s.depth
+        s.reset()
+        s.depth = depth
+        if depth:
+            # The transaction is gone: what follows in it must not run as if it were not.
+            s.extra = _ABORTED
+
+    def _prepare_tx(self, s: _Session, keys: set[tuple[int, int]] | None = None) -> None:
+        """Inside a transaction: queue BEGIN (once) and the advisory locks not yet held."""
+        if s.extra is _ABORTED:
+            raise StoreUnavailable("the transaction was aborted by an earlier error")
+        if not s.begun:
+            s.outbox.append(("BEGIN", None, None))
+            s.begun = True
+        wanted = s.wanted
+        if keys:
+            wanted = wanted | keys
+        if wanted:
+            new = sorted(wanted - s.held)
+            if new:
+                values = [key for _, key in new]
+                s.outbox.append((_lock_sql(len(values)), (values[0] if len(values) == 1 else values,), None))
+                s.held.update(new)
+            s.wanted = set()
+
+    def _fetch(self, sql: str, params: Any, *, lock_keys: set[tuple[int, int]] | None = None) -> list[tuple]:
+        """A read: joins the transaction (after its locks and queued writes) if one is open."""
+        s = self._session()
+        if s.depth and (s.begun or s.wanted or lock_keys):
+            self._prepare_tx(s, lock_keys)
+        stmts = s.outbox + [(sql, params, None)]
+        s.outbox = []
+        return self._send(s, stmts)
+
+    def _write(self, sql: str, params: Any = None, many: Sequence[tuple] | None = None) -> None:
+        """A write: queued in a transaction (sent with the next read or the COMMIT), else now."""
+        s = self._session()
+        if s.depth:
+            self._prepare_tx(s)
+            s.outbox.append((sql, params, many))
+            return
+        if many is not None:
+            self._send(s, [("BEGIN", None, None), (sql, None, many), ("COMMIT", None, None)])
+            s.reset()
+        else:
+            self._send(s, [(sql, params, None)])
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, org: str | None = None, number: str | None = None) -> Iterator[None]:
+        s = self._session()
+        if org is not None and number is not None:
+            self._want_lock(s, org, number)
+        if s.depth:
+            s.depth += 1
+            try:
+                yield
+            finally:
+                s.depth -= 1
+            return
+        s.depth = 1
+        try:
+            yield
+        except BaseException:
+            s.depth = 0
+            self._abort(s)
+            raise
+        s.depth = 0
+        self._commit(s)
+
+    def _want_lock(self, s: _Session, org: str, number: str) -> None:
+        key = (_RANK["n"], lock_key("n", org, number))
+        if key not in s.held:
+            s.wanted.add(key)
+
+    def _commit(self, s: _Session) -> None:
+        aborted = s.extra is _ABORTED
+        if s.begun and not aborted:
+            stmts = s.outbox + [("COMMIT", None, None)]
+            try:
+                self._send(s, stmts)
+            finally:
+                s.reset()
+        else:
+            s.reset()
+            if aborted:
+                raise StoreUnavailable("the transaction was aborted by an earlier error")
+
+    def _abort(self, s: _Session) -> None:
+        sent = s.sent
+        s.reset()
+        if sent and s.fairy is not None:
+            try:
+                s.conn.execute("ROLLBACK")
+            except psycopg.Error:
+                s.discard()
+
+    @contextmanager
+    def read(self) -> Iterator[psycopg.Connection]:
+        """The psycopg connection (flushed), for ad-hoc SQL by tests and tools."""
+        s = self._session()
+        if s.outbox:
+            self._send(s, s.outbox)
+            s.outbox = []
+        yield s.conn
+
+    # --- reads --------------------------------------------------------------------------
+
+    def load_state(self, query: StateQuery) -> RecipientState:
+        return self.load_states([query])[0]
+
+    def _subject_lock_keys(self, queries: Sequence[StateQuery]) -> set[tuple[int, int]]:
+        return {
+            (_RANK["s"], lock_key("s", q.org, q.subject))
+            for q in queries
+            if q.need_subject_contacts and q.subject is not None and q.purpose == "collection"
+        }
+
+    def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
+        if not queries:
+            return []
+        s = self._session()
+        keys: set[tuple[int, int]] = set()
+        if s.depth:
+            keys = {(_RANK["n"], lock_key("n", q.org, q.number)) for q in queries} | self._subject_lock_keys(queries)
+        loaded = Loaded(queries)
+        loaded.add(self._state_rows(queries, lock_keys=keys))
+        return loaded.finish(queries)
+
+    def _state_rows(self, queries: Sequence[StateQuery], *, lock_keys: set | None = None,
+                    contacts_for: set[tuple[str, str]] | None = None,
+                    subjects_for: set[tuple[str, str]] | None = None) -> list[tuple]:
+        """The rows of the one state statement. contacts_for / subjects_for: which (org, number)
+        and (org, subject) need their contacts read (None: every one that has a window)."""
+        if len(queries) == 1:
+            q = queries[0]
+            account = q.purpose == "collection" and q.subject is not None
+            want_contacts = q.contacts_since != float("inf") and (contacts_for is None or (q.org, q.number) in contacts_for)
+            want_subject = account and q.need_subject_contacts and (subjects_for is None or (q.org, q.subject) in subjects_for)
+            sql = single_sql(want_contacts, account, want_subject)
+            params = {"n": q.number, "o": q.org, "since": q.contacts_since, "s": q.subject}
+            if not account:
+                del params["s"]
+            if not want_contacts and not want_subject:
+                del params["since"]
+            return self._fetch(sql, params, lock_keys=lock_keys)
+        pairs = sorted({(q.number, q.org) for q in queries})
+        finite = [q for q in queries if q.contacts_since != float("inf")]
+        contact_pairs = sorted({(q.number, q.org) for q in finite if contacts_for is None or (q.org, q.number) in contacts_for})
+        account_pairs = sorted({(q.org, q.subject) for q in queries if q.purpose == "collection" and q.subject is not None})
+        subject_pairs = sorted({
+            (q.org, q.subject) for q in finite
+            if q.purpose == "collection" and q.subject is not None and q.need_subject_contacts
+            and (subjects_for is None or (q.org, q.subject) in subjects_for)
+        })
+        params: dict[str, Any] = {
+            "qn": [p[0] for p in pairs], "qo": [p[1] for p in pairs], "ns": sorted({p[0] for p in pairs}),
+        }
+        if contact_pairs or subject_pairs:
+            params["since"] = min(q.contacts_since for q in finite)
+        if contact_pairs:
+            params["cn"], params["co"] = [p[0] for p in contact_pairs], [p[1] for p in contact_pairs]
+        if account_pairs:
+            params["ao"], params["as"] = [p[0] for p in account_pairs], [p[1] for p in account_pairs]
+        if subject_pairs and account_pairs:
+            params["so"], params["ss"] = [p[0] for p in subject_pairs], [p[1] for p in subject_pairs]
+        sql = batch_sql(bool(contact_pairs), bool(account_pairs), bool(subject_pairs and account_pairs))
+        return self._fetch(sql, params, lock_keys=lock_keys)
+
+    # --- writes -------------------------------------------------------------------------
+
+    _INSERT_CONTACT = (
+        "INSERT INTO contacts(org, number, channel, purpose, relation, subject, at, attempt_id, agent, code, token) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    )
+
+    def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        if not contacts:
+            return
+        rows = [
+            (c.org, c.number, c.channel, c.purpose, c.relation, c.subject, c.at, attempt_id, agent, code, None)
+            for c, attempt_id, agent, code in contacts
+        ]
+        self._insert_contacts(rows)
+
+    def _insert_contacts(self, rows: list[tuple]) -> None:
+        if len(rows) == 1:
+            self._write(self._INSERT_CONTACT, rows[0])
+        else:
+            self._write(self._INSERT_CONTACT, many=rows)
+
+    def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None:
+        self._write(
+            "INSERT INTO consents(org, number, channels, at, expires_at, withdrawn, evidence) VALUES (%s,%s,%s,%s,%s,false,%s)",
+            (org, number, channels, at, expires_at, evidence),
+        )
+
+    def withdraw_consent(self, org: str, number: str, channels: int, at: float) -> None:
+        self._write(
+            "INSERT INTO consents(org, number, channels, at, expires_at, withdrawn) VALUES (%s,%s,%s,%s,NULL,true)",
+            (org, number, channels, at),
+        )
+
+    def add_opt_out(self, number: str, org: str | None, channels: int, at: float, kind: str, note: str | None) -> None:
+        self._write(
+            "INSERT INTO opt_outs(number, org, channels, at, kind, note) VALUES (%s,%s,%s,%s,%s,%s)",
+            (number, org, channels, at, kind, note),
+        )
+
+    def set_listed(self, list_name: str, number: str, at: float, listed: bool) -> None:
+        if listed:
+            self._write(
+                "INSERT INTO dnc(number, list, at) VALUES (%s,%s,%s) ON CONFLICT (number, list) DO UPDATE SET at = EXCLUDED.at",
+                (number, list_name, at),
+            )
+        else:
+            self._write("DELETE FROM dnc WHERE number = %s AND list = %s", (number, list_name))
+
+    def upsert_account(self, account: AccountRecord) -> None:
+        self._write(
+            "INSERT INTO accounts(org, subject, borrower, days_past_due, contacts, at) VALUES (%s,%s,%s,%s,%s::jsonb,%s) "
+            "ON CONFLICT (org, subject) DO UPDATE SET borrower = EXCLUDED.borrower, days_past_due = EXCLUDED.days_past_due, "
+            "contacts = EXCLUDED.contacts, at = EXCLUDED.at",
+            (account.org, account.subject, account.borrower, account.days_past_due,
+             json.dumps(account.contacts, ensure_ascii=False, sort_keys=True), account.at),
+        )
+
+    def add_outcome(self, org: str, number: str, subject: str | None, result: str, at: float) -> None:
+        self._write(
+            "INSERT INTO outcomes(org, number, subject, result, at) VALUES (%s,%s,%s,%s,%s)", (org, number, subject, result, at)
+        )
+
+    def add_inbound(self, sender: str, to: str, org: str | None, text: str, at: float) -> None:
+        self._write(
+            "INSERT INTO inbound(sender, recipient, org, text, at) VALUES (%s,%s,%s,%s,%s)", (sender, to, org, text, at)
+        )
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._fetch("SELECT value FROM meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "INSERT INTO meta(key, value) VALUES (%s,%s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value)
+        )
+
+    # --- ledger -------------------------------------------------------------------------
+
+    _INSERT_PENDING = "INSERT INTO ledger_pending(org, kind, at, number, tag, body) VALUES (%s,%s,%s,%s,%s,%s)"
+
+    def ledger_append(self, entries: Sequence[PendingEntry]) -> None:
+        """Entries go to `ledger_pending` in this transaction; the chainer chains them."""
+        if not entries:
+            return
+        rows = [(org, kind, at, number, tag, body.decode("utf-8")) for org, kind, at, number, tag, body in entries]
+        if len(rows) == 1:
+            self._write(self._INSERT_PENDING, rows[0])
+        else:
+            self._write(self._INSERT_PENDING, many=rows)
+        if self._chain_interval and self._chainer is None:
+            self._start_chainer()
+
+    def chain_ledger(self, org: str | None = None, *, wait: bool = True) -> int:
+        """Chain pending entries (of one org, or of every org that has some); how many."""
+        if org is not None:
+            orgs = [org]
+        else:
+            orgs = [row[0] for row in self._fetch("SELECT org FROM ledger_pending GROUP BY org", None)]
+        return sum(self._chain_org(o, wait) for o in orgs)
+
+    def _chain_org(self, org: str, wait: bool) -> int:
+        s = self._session()
+        own = s.depth == 0
+        if own:
+            s.depth = 1
+        done = 0
+        try:
+            while True:
+                self._prepare_tx(s)
+                key = lock_key("l", org)
+                if (_RANK["l"], key) not in s.held:
+                    if wait:
+                        s.outbox.append(("SELECT pg_advisory_xact_lock(%s::bigint)", (key,), None))
+                    else:
+                        got = self._send(s, s.outbox + [("SELECT pg_try_advisory_xact_lock(%s::bigint)", (key,), None)])
+                        s.outbox = []
+                        if not got[0][0]:
+                            return done
+                    s.held.add((_RANK["l"], key))
+                head_rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+                seq, prev = (head_rows[0][0], head_rows[0][1]) if head_rows else (0, GENESIS)
+                pending = self._fetch(
+                    "SELECT id, kind, at, number, tag, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s",
+                    (org, _CHAIN_BATCH),
+                )
+                if not pending:
+                    break
+                rows = []
+                for _, kind, at, number, tag, body in pending:
+                    seq += 1
+                    entry = make_entry(org, seq, kind, at, number, tag, body.encode("utf-8"), prev)
+                    prev = entry.entry_hash
+                    rows.append((org, seq, kind, at, number, tag, entry.body, entry.body_hash, entry.prev_hash, entry.entry_hash))
+                columns = [list(c) for c in zip(*rows)]
+                self._write(
+                    f"INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], "
+                    "%s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+                    tuple(columns),
+                )
+                self._write("DELETE FROM ledger_pending WHERE id = ANY(%s::bigint[])", ([r[0] for r in pending],))
+                done += len(rows)
+                if own:
+                    self._commit(s)
+                    s.depth = 1
+                if len(pending) < _CHAIN_BATCH:
+                    break
+        except BaseException:
+            if own:
+                s.depth = 0
+                self._abort(s)
+            raise
+        if own:
+            s.depth = 0
+            self._commit(s)
+        return done
+
+    def _start_chainer(self) -> None:
+        with _ENGINES_LOCK:
+            if self._chainer is None and not self._closed:
+                self._chainer = _Chainer(self, self._chain_interval)
+                self._chainer.start()
+
+    def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq > %s"
+        extra: list = []
+        if at_from is not None:
+            sql += " AND at >= %s"
+            extra.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            extra.append(at_to)
+        sql += " ORDER BY seq LIMIT 5000"
+        after = 0
+        while True:
+            rows = self._fetch(sql, (org, after, *extra))
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            after = rows[-1][1]
+
+    def ledger_orgs(self) -> list[str]:
+        self.chain_ledger()
+        return [row[0] for row in self._fetch("SELECT DISTINCT org FROM ledger ORDER BY org", None)]
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._closed = True
+        chainer, self._chainer = self._chainer, None
+        if chainer is not None:
+            chainer.stop()
+        for s in list(self._sessions):
+            s.close()
+        self._local = _Local()
+
+
+_ABORTED = object()
+
+
+class _Chainer(threading.Thread):
+    """Chains pending ledger entries every few seconds (skips orgs another replica holds)."""
+
+    def __init__(self, store: PostgresStore, interval: float):
+        super().__init__(name="reachguard-ledger-chainer", daemon=True)
+        self._store = weakref.ref(store)
+        self._interval = interval
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            store = self._store()
+            if store is None or store._closed:
+                return
+            try:
+                store.chain_ledger(wait=False)
+            except Exception:  # noqa: BLE001 - retried at the next tick; readers chain anyway
+                pass
+            finally:
+                del store
+
+
+def truncate_all(store: PostgresStore) -> None:
+    """Empty every table but the migration history (tests)."""
+    with store.read() as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        )]
+        conn.execute("; ".join(f'DELETE FROM "{t}"' for t in tables))
+
+
+def wait_chained(store: PostgresStore) -> None:
+    store.chain_ledger()
+
+
+__all__ = ["PostgresStore", "engine_for", "head_revision", "current_revision", "upgrade", "lock_key", "is_postgres_url"]
