@@ -270,3 +270,39 @@ def test_findings_are_sorted_and_lengths_reported() -> None:
     assert [f.span[0] for f in result.findings] == sorted(f.span[0] for f in result.findings)
     assert {f.code for f in result.findings} == {"INSULT", "THREAT", "MISSING_SENDER_SIGNATURE", "MISSING_DEBT_DETAILS"}
     assert (result.chars, result.segments) == (len(text), 1)
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("【】安心借贷款代徵信征黑户嘿 *-.zxZXＡ１，。！😀\u200b上门門1234abc後果自負法院逾期元天App回T退订http://t.cn/")),
+        max_size=80,
+    ),
+    st.sampled_from(["marketing", "collection", "service"]),
+    st.sampled_from(["borrower", "contact", "guarantor", "prospect"]),
+    st.sampled_from(["sms", "push", "call", "robocall"]),
+)
+def test_any_text_gives_findings_whose_spans_quote_the_original(text: str, purpose: str, relation: str, channel: str) -> None:
+    result = review(text, purpose, relation, channel)
+    assert result.chars == len(text)
+    for f in result.findings:
+        start, end = f.span
+        assert 0 <= start <= end <= len(text)
+        if not f.code.startswith("MISSING_"):
+            assert start < end and text[start:end] == f.evidence
+
+
+def test_empty_and_long_texts() -> None:
+    empty = review("", "marketing", "prospect")
+    assert (empty.chars, empty.segments) == (0, 0)
+    assert {f.code for f in empty.findings} == {"MISSING_SENDER_SIGNATURE", "MISSING_OPT_OUT"}
+    long = COLLECTION_OK * 150  # ~8,000 characters
+    result = review(long + "后果自负", "collection", "borrower")
+    assert [f.code for f in result.findings] == ["THREAT"]
+    assert result.findings[0].span == (len(long), len(long) + 4)
