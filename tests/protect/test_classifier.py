@@ -198,3 +198,17 @@ def test_data_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.delenv("REACHGUARD_DATA_DIR")
     assert data_dir().name == "data" and data_dir().parent.name == "shared"
     assert os.fspath(data_dir()).endswith(os.path.join("shared", "data"))
+
+
+def test_speed_gates_never_change_a_signal() -> None:
+    """The character gates that skip hopeless regex searches are exact (same signals either way)."""
+    from reachguard.protect.normalise import fold
+
+    texts = [r["text"] for r in load_labelled()] + [t for group in CLEAR.values() for t in group]
+    texts += ["http://1.2.3.4/x 加vx", "放款前先充值", "把验证码发给我", "你朋友欠款不还", "点击领取额度"]
+    if (_DATA / "cn_sms_spam" / "train.tsv").exists():
+        split = corpus_split(_DATA)
+        texts += split.holdout_texts[:3000] + [t for t, y in zip(split.holdout_texts, split.holdout_y) if y == 1]
+    for text in texts:
+        f = fold(text)
+        assert signals_mod.own_signals(f) == signals_mod.own_signals(f, gated=False), text
