@@ -4,8 +4,9 @@ Prints:
 1. spam vs normal on the held-out 15% of cn_sms_spam/train.tsv (stratified, seed 20261123;
    never used in training) — accuracy, precision, recall, F1 with spam as the positive class,
    for the linear model alone and for the full classifier (model + signals);
-2. the four-label confusion matrix and macro-F1 on tests/data/loan_sms_labelled.jsonl,
-   holdout part (never used for training or tuning) and, for reference, the train part;
+2. the four-label confusion matrix and macro-F1 on tests/data/loan_sms_labelled.jsonl:
+   the holdout part (never trained on), the fresh part (written after the last tuning
+   change) and, for reference, the train part;
 3. every false positive (non-``normal`` answer) on our clean, realistic messages.
 
 Run: .venv/bin/python bench/classify_eval.py [--data-dir DIR] [--no-content-review]
@@ -84,18 +85,19 @@ def main() -> None:
     labels_on_spam = {lab: sum(1 for r, t in zip(results, y, strict=True) if t == 1 and r.label == lab) for lab in LABELS}
     print(f"  labels given to held-out spam: {labels_on_spam}")
 
-    macro = 0.0
-    for part in ("holdout", "train"):
+    macros: dict[str, float] = {}
+    titles = {
+        "holdout": "2a. loan-SMS set, holdout part (never trained on; seen while setting signal weights)",
+        "fresh": "2b. loan-SMS set, fresh part (written after the last tuning change, run once)",
+        "train": "2c. loan-SMS set, train part (used in training: reference only)",
+    }
+    for part, title in titles.items():
         rows = load_labelled(split=part)
+        if not rows:
+            continue
         preds = clf.classify_many([r["text"] for r in rows])
-        m = four_label_report(
-            f"2{'a' if part == 'holdout' else 'b'}. loan-SMS set, {part} part"
-            + (" (never trained or tuned on)" if part == "holdout" else " (used in training: reference only)"),
-            [r["label"] for r in rows],
-            [p.label for p in preds],
-        )
-        if part == "holdout":
-            macro = m
+        macros[part] = four_label_report(title, [r["label"] for r in rows], [p.label for p in preds])
+        if part != "train":
             errors = [(r, p) for r, p in zip(rows, preds, strict=True) if r["label"] != p.label]
             print("  misclassified:")
             for r, p in errors:
@@ -107,12 +109,13 @@ def main() -> None:
     clean = [r for r in rows if r["label"] == "normal"]
     preds = clf.classify_many([r["text"] for r in clean])
     fps = [(r, p) for r, p in zip(clean, preds, strict=True) if p.label != "normal"]
-    print(f"\n3. false positives on our {len(clean)} clean realistic messages (both parts): {len(fps)}"
+    print(f"\n3. false positives on our {len(clean)} clean realistic messages (all parts): {len(fps)}"
           f" ({len(fps) / len(clean):.1%})")
     for r, p in fps:
         sig = ", ".join(f"{s.name}({s.label}){s.weight:+g}" for s in p.signals)
         print(f"    {r['id']} ({r['split']}) → {p.label} {p.scores[p.label]:.2f}: {r['text'][:60]}  [{sig}]")
-    print(f"\nsummary: held-out spam/normal F1 {f1:.4f}; loan-SMS holdout macro-F1 {macro:.4f}; "
+    parts = "; ".join(f"{k} {v:.4f}" for k, v in macros.items())
+    print(f"\nsummary: corpus held-out spam/normal F1 {f1:.4f}; loan-SMS four-label macro-F1: {parts}; "
           f"clean FP {len(fps)}/{len(clean)}")
 
 
