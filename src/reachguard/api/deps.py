@@ -25,15 +25,13 @@ def service(request: Request) -> Service:
     return request.app.state.service
 
 
-async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None or not credentials.credentials:
+async def principal_for_key(svc: Service, key: str | None) -> Principal:
+    """The caller of an API key (cached), after the per-key rate limit; ApiError 401/429 otherwise."""
+    if not key:
         raise ApiError(401, "UNAUTHENTICATED", "missing API key: send `Authorization: Bearer KEY`",
                        headers={"WWW-Authenticate": "Bearer"})
-    svc: Service = request.app.state.service
-    key = credentials.credentials
-    if len(key) > 200:
-        principal = None
-    else:
+    principal = None
+    if len(key) <= 200:
         hit, principal, digest = svc.keys.cached(key)
         if not hit:
             principal = await run_in_threadpool(svc.keys.load, digest)
@@ -45,6 +43,28 @@ async def authenticate(request: Request, credentials: HTTPAuthorizationCredentia
             svc.metrics.rate_limited.labels("api").inc()
             raise ApiError(429, "RATE_LIMITED", "too many requests for this API key",
                            headers={"Retry-After": str(max(1, int(retry + 0.999)))})
+    return principal
+
+
+def check_role(principal: Principal, allowed: frozenset[str]) -> None:
+    if principal.role not in allowed:
+        raise ApiError(403, "FORBIDDEN", f"role {principal.role!r} may not do this; needs {' or '.join(sorted(allowed))}")
+
+
+def bearer_key(header: bytes | str | None) -> str | None:
+    """The key of an `Authorization: Bearer KEY` header value (None if absent or another scheme)."""
+    if header is None:
+        return None
+    if isinstance(header, bytes):
+        header = header.decode("latin-1")
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return key.strip() or None
+
+
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    principal = await principal_for_key(request.app.state.service, credentials.credentials if credentials else None)
     request.state.principal = principal
     return principal
 
@@ -55,8 +75,7 @@ def require(*roles: str) -> Callable[..., Any]:
 
     async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         principal = await authenticate(request, credentials)
-        if principal.role not in allowed:
-            raise ApiError(403, "FORBIDDEN", f"role {principal.role!r} may not do this; needs {' or '.join(sorted(allowed))}")
+        check_role(principal, allowed)
         return principal
 
     return dependency

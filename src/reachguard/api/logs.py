@@ -11,7 +11,7 @@ import msgspec
 
 request_id: ContextVar[str | None] = ContextVar("reachguard_request_id", default=None)
 _encode = msgspec.json.Encoder().encode
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -11,8 +11,10 @@ import re
 import time
 from typing import Any
 
+from reachguard.api.deps import SENDER, bearer_key, check_role, principal_for_key
 from reachguard.api.errors import ApiError, error_bytes
 from reachguard.api.logs import request_id
+from reachguard.api.routes.decisions import decide_batch_bytes, decide_one
 from reachguard.api.service import Service
 
 log = logging.getLogger("reachguard.access")
@@ -25,6 +27,14 @@ class BodyTooLarge(ApiError):
         super().__init__(413, "TOO_LARGE", f"the request body is over the limit of {limit} bytes for this endpoint")
 
 
+_JSON = (b"content-type", b"application/json")
+_SENDERS = frozenset({SENDER})
+# The hot endpoints skip FastAPI's router and dependency injection (the same handler
+# functions as the documented routes, so behaviour is identical): method, path → handler.
+_FAST = {("POST", "/v1/decisions"): decide_one, ("POST", "/v1/decisions:batch"): decide_batch_bytes}
+_HEALTH = b'{"status":"ok"}'
+
+
 class ServiceMiddleware:
     def __init__(self, app: Any, service: Service):
         self.app = app
@@ -33,6 +43,8 @@ class ServiceMiddleware:
         self.default_limit = s.max_body_bytes
         self.limits = (("/v1/decisions:batch", s.max_batch_body_bytes), ("/v1/import/", s.max_import_bytes))
         self.access_log = s.access_log
+        self.prefix = os.urandom(4).hex() + "-"  # request ids: random per process, then a counter
+        self.counter = 0
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.limits:
@@ -47,18 +59,25 @@ class ServiceMiddleware:
         started = time.perf_counter()
         rid_bytes = None
         length = None
+        authorization = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 if _SAFE_ID.match(value):
                     rid_bytes = value
             elif name == b"content-length":
                 length = value
-        rid = rid_bytes.decode("ascii") if rid_bytes else os.urandom(8).hex()
+            elif name == b"authorization":
+                authorization = value
+        if rid_bytes:
+            rid = rid_bytes.decode("ascii")
+        else:
+            self.counter += 1
+            rid = f"{self.prefix}{self.counter:x}"
         token = request_id.set(rid)
         rid_header = (b"x-request-id", rid.encode("ascii"))
         path = scope["path"]
         limit = self.limit_for(path)
-        state = {"status": 500, "started": False}
+        state: dict[str, Any] = {"status": 500, "started": False, "route": None, "org": None}
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -85,6 +104,25 @@ class ServiceMiddleware:
                     await simple(413, error_bytes("TOO_LARGE", f"the request body ({declared} bytes) is over the limit "
                                                                f"of {limit} bytes for this endpoint"), ((b"connection", b"close"),))
                     return
+            fast = _FAST.get((scope["method"], path))
+            if fast is not None:
+                state["route"] = path
+                try:
+                    principal = await principal_for_key(self.service, bearer_key(authorization))
+                    state["org"] = principal.org
+                    check_role(principal, _SENDERS)
+                    body = await _read_body(receive, limit)
+                    payload = await fast(self.service, principal, body)
+                except ApiError as exc:
+                    extra = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items())
+                    await simple(exc.status, error_bytes(exc.code, exc.message, exc.details), extra)
+                    return
+                await simple(200, payload)
+                return
+            if path == "/healthz" and scope["method"] == "GET":
+                state["route"] = path
+                await simple(200, _HEALTH)
+                return
             received = 0
 
             async def receive_wrapper() -> dict:
@@ -103,12 +141,29 @@ class ServiceMiddleware:
                 await simple(500, error_bytes("INTERNAL", f"internal error; quote request id {rid}", {"request_id": rid}))
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            label = state["route"] or getattr(scope.get("route"), "path", None) or "unmatched"
             status = state["status"]
             self.service.metrics.observe_request(scope["method"], label, status, elapsed)
             if self.access_log:
-                principal = getattr(scope.get("state", {}).get("principal"), "org", None) if isinstance(scope.get("state"), dict) else None
+                principal = state["org"]
+                if principal is None and isinstance(scope.get("state"), dict):
+                    principal = getattr(scope["state"].get("principal"), "org", None)
                 log.info("request", extra={"method": scope["method"], "path": path, "status": status,
                                            "ms": round(elapsed * 1000, 3), "org": principal})
             request_id.reset(token)
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "BAD_REQUEST", "the client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)

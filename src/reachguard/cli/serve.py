@@ -30,6 +30,7 @@ def serve(
     import uvicorn
 
     from reachguard.api import logs
+    from reachguard.api.server import CorkedH11Protocol
     from reachguard.core.config import ConfigError, load_settings
 
     try:
@@ -41,6 +42,7 @@ def serve(
     common = dict(
         host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on",
         proxy_headers=settings.trust_forwarded_for, server_header=False, timeout_keep_alive=30,
+        http=CorkedH11Protocol,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )

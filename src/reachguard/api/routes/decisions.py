@@ -12,7 +12,7 @@ from reachguard.api import schemas
 from reachguard.api.deps import AUDITOR, COMPLIANCE, SENDER, check_org, require
 from reachguard.api.errors import ApiError, from_event_error
 from reachguard.api.routes.common import guarded, iso, json_response, parse_time, read
-from reachguard.api.service import Principal
+from reachguard.api.service import Principal, Service
 from reachguard.events import EventError, decode_event, validation_code
 from reachguard.model import Attempt
 
@@ -34,7 +34,12 @@ _EXAMPLE = {"type": "attempt", "org": "acme", "channel": "sms", "purpose": "mark
     response_class=Response,
 )
 async def decide(request: Request, principal: Principal = Depends(require(SENDER))) -> Response:
-    body = await request.body()
+    payload = await decide_one(request.app.state.service, principal, await request.body())
+    return Response(payload, media_type="application/json")
+
+
+async def decide_one(svc: Service, principal: Principal, body: bytes) -> bytes:
+    """Body → encoded Decision (shared by the route and the middleware's fast path)."""
     try:
         event = decode_event(body)
     except EventError as exc:
@@ -42,8 +47,7 @@ async def decide(request: Request, principal: Principal = Depends(require(SENDER
     if type(event) is not Attempt:
         raise ApiError(422, "WRONG_EVENT_TYPE", f"/v1/decisions takes an `attempt`; send `{event.__struct_config__.tag}` to /v1/events")
     check_org(principal, event.org)
-    decision = await guarded(request.app.state.service.writer.decide(event))
-    return Response(_encode(decision), media_type="application/json")
+    return _encode(await guarded(svc.writer.decide(event)))
 
 
 @router.post(
@@ -56,9 +60,12 @@ async def decide(request: Request, principal: Principal = Depends(require(SENDER
     response_class=Response,
 )
 async def decide_batch(request: Request, principal: Principal = Depends(require(SENDER))) -> Response:
-    body = await request.body()
+    payload = await decide_batch_bytes(request.app.state.service, principal, await request.body())
+    return Response(payload, media_type="application/json")
+
+
+async def decide_batch_bytes(svc: Service, principal: Principal, body: bytes) -> bytes:
     attempts = decode_batch(body)
-    svc = request.app.state.service
     if len(attempts) > svc.settings.max_batch:
         raise ApiError(422, "TOO_MANY", f"{len(attempts)} attempts; the limit is {svc.settings.max_batch} per batch")
     org = principal.org
@@ -67,9 +74,8 @@ async def decide_batch(request: Request, principal: Principal = Depends(require(
             raise ApiError(403, "ORG_MISMATCH", f"attempt {index} names org {attempt.org[:128]!r}; this key acts for {org!r}",
                            {"index": index})
     if not attempts:
-        return Response(b"[]", media_type="application/json")
-    decisions = await guarded(svc.writer.decide_many(attempts))
-    return Response(_encode(decisions), media_type="application/json")
+        return b"[]"
+    return _encode(await guarded(svc.writer.decide_many(attempts)))
 
 
 def decode_batch(body: bytes) -> list[Attempt]:

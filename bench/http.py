@@ -1,0 +1,200 @@
+"""HTTP load on loopback: single and batch decisions beside a trivial endpoint, same server, same run.
+
+Starts `reachguard serve` on 127.0.0.1 (a free port, a fresh SQLite file), creates a sender
+key, then drives it with a small asyncio HTTP/1.1 keep-alive client (closed loop: each
+connection sends its next request when the answer to the previous one arrives):
+
+  1. GET /healthz                  — the floor: what the server and client cost with no work
+  2. POST /v1/decisions            — one attempt per request
+  3. POST /v1/decisions:batch      — BATCH attempts per request
+
+Every phase is bounded in requests and in seconds and stops by itself; only 127.0.0.1 is
+contacted. Attempts: service, marketing and collection SMS/calls to POOL distinct numbers
+during working hours (most allowed, some deferred/denied), each phase on fresh numbers.
+
+Run: `.venv/bin/python bench/http.py [--seconds 8] [--connections 32] [--batch 1000]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file is named http.py: keep its folder off sys.path so `import http` finds the standard library.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_spec = importlib.util.spec_from_file_location("_common", _HERE / "_common.py")
+_common = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(_common)  # type: ignore[union-attr]
+machine, median, percentile = _common.machine, _common.median, _common.percentile
+
+HOST = "127.0.0.1"  # loopback only, never anything else
+ROOT = Path(__file__).resolve().parent.parent
+EXE = ROOT / ".venv" / "bin" / "reachguard"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def attempts(start: int, count: int, rng: random.Random) -> list[dict]:
+    out = []
+    for i in range(start, start + count):
+        purpose = rng.choice(("service", "service", "marketing", "collection"))
+        channel = "sms" if purpose != "collection" else rng.choice(("sms", "call"))
+        hour = rng.randint(9, 19)
+        out.append({"type": "attempt", "org": "bench", "channel": channel, "purpose": purpose,
+                    "to": f"+86139{i % 100_000_000:08d}", "at": f"2026-11-23T{hour:02d}:{rng.randint(0, 59):02d}:00+08:00",
+                    "id": f"b{i}"})
+    return out
+
+
+class Client(asyncio.Protocol):
+    """One keep-alive connection: sends a request, waits for the full answer, repeats."""
+
+    def __init__(self, requests: list[bytes], deadline: float, latencies: list[float], statuses: dict, done: asyncio.Future):
+        self.requests = requests
+        self.deadline = deadline
+        self.latencies = latencies
+        self.statuses = statuses
+        self.done = done
+        self.buffer = b""
+        self.sent_at = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.next()
+
+    def next(self) -> None:
+        if not self.requests or time.perf_counter() > self.deadline:
+            self.transport.close()
+            return
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.requests.pop())
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end]
+            match = re.search(rb"(?i)content-length: *(\d+)", head)
+            length = int(match.group(1)) if match else 0
+            if len(self.buffer) < head_end + 4 + length:
+                return
+            status = int(head[9:12])
+            self.buffer = self.buffer[head_end + 4 + length:]
+            self.latencies.append(time.perf_counter() - self.sent_at)
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def drive(port: int, requests: list[bytes], connections: int, seconds: float) -> tuple[float, list[float], dict]:
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    shares = [requests[i::connections] for i in range(connections)]
+    started = time.perf_counter()
+    deadline = started + seconds
+    waits = []
+    for share in shares:
+        done = loop.create_future()
+        await loop.create_connection(lambda s=share, d=done: Client(s, deadline, latencies, statuses, d), HOST, port)
+        waits.append(done)
+    await asyncio.wait_for(asyncio.gather(*waits), seconds + 60)
+    return time.perf_counter() - started, latencies, statuses
+
+
+def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+def report(name: str, elapsed: float, latencies: list[float], statuses: dict, per_request: int = 1) -> dict:
+    n = len(latencies)
+    rps = n / elapsed
+    row = {"phase": name, "requests": n, "req_per_s": round(rps), "decisions_per_s": round(rps * per_request) if per_request else None,
+           "p50_ms": round(median(latencies) * 1000, 2), "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+           "statuses": statuses}
+    dps = f"{rps * per_request:>10,.0f} decisions/s" if per_request else " " * 23
+    print(f"{name:<28} {n:>7} req {rps:>9,.0f} req/s {dps}  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  {statuses}")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0, help="time bound of each phase")
+    parser.add_argument("--requests", type=int, default=40_000, help="request bound of the single phases")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=1000, help="attempts per batch request")
+    parser.add_argument("--batch-requests", type=int, default=200)
+    parser.add_argument("--batch-connections", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory(prefix="reachguard-bench-") as tmp:
+        db = os.path.join(tmp, "bench.db")
+        key = subprocess.run([str(EXE), "keys", "create", "--org", "bench", "--role", "sender", "--db", db],
+                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        port = free_port()
+        env = dict(os.environ, REACHGUARD_LOG_LEVEL="warning")
+        server = subprocess.Popen([str(EXE), "serve", "--db", db, "--host", HOST, "--port", str(port), "--workers", str(args.workers)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    socket.create_connection((HOST, port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or server.poll() is not None:
+                        raise SystemExit("the server did not start")
+                    time.sleep(0.1)
+            print(f"server: reachguard serve --workers {args.workers} on {HOST}:{port}, SQLite file, access log on (to /dev/null)")
+            rows = []
+            warm = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(90_000_000, 500, rng)]
+            asyncio.run(drive(port, warm, 8, 10))
+            health = [request("GET", "/healthz", key)] * args.requests
+            rows.append(report("GET /healthz (floor)", *asyncio.run(drive(port, health, args.connections, args.seconds)), per_request=0))
+            singles = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(0, args.requests, rng)]
+            rows.append(report("POST /v1/decisions", *asyncio.run(drive(port, singles, args.connections, args.seconds))))
+            batches = []
+            for b in range(args.batch_requests):
+                body = json.dumps(attempts(1_000_000 + b * args.batch, args.batch, rng)).encode()
+                batches.append(request("POST", "/v1/decisions:batch", key, body))
+            rows.append(report(f"POST /v1/decisions:batch x{args.batch}",
+                               *asyncio.run(drive(port, batches, args.batch_connections, args.seconds)), per_request=args.batch))
+            if args.json:
+                print(json.dumps({"machine": machine(), "rows": rows}))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
