@@ -8,8 +8,28 @@ from reachguard.store.sqlite import SQLiteStore
 __all__ = ["SQLiteStore", "StateQuery", "Store", "StoreUnavailable", "open_store"]
 
 
-def open_store(url: str = "reachguard.db") -> Store:
-    """A file path, `:memory:` or `sqlite:///…` → SQLite (the embedded default)."""
+def open_store(url: str | None = None, *, redis_url: str | None = None) -> Store:
+    """The store a URL names; the same setting for every command (`--db` or REACHGUARD_DB_URL).
+
+    * a file path, `:memory:` or `sqlite:///…` → SQLite (the embedded default);
+    * `postgresql://…` (or `postgres://`, `postgresql+psycopg://`) → PostgreSQL;
+    * PostgreSQL plus `redis_url` (or env REACHGUARD_REDIS_URL) → PostgreSQL with the frequency
+      counters and their locks in Redis (docs/deploy.md).
+    No URL: REACHGUARD_DB_URL, else `reachguard.db`.
+    """
+    import os
+
+    if url is None:
+        url = os.environ.get("REACHGUARD_DB_URL") or "reachguard.db"
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        raise StoreUnavailable("the PostgreSQL backend is not available in this build")
+        redis_url = redis_url or os.environ.get("REACHGUARD_REDIS_URL") or None
+        if redis_url:
+            from reachguard.store.redis_counters import PostgresRedisStore
+
+            return PostgresRedisStore(url, redis_url)
+        from reachguard.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    if url.startswith(("redis://", "rediss://", "mysql", "oracle", "mssql")):
+        raise StoreUnavailable(f"not a store URL: {url.split(':', 1)[0]}:// (use a file path, sqlite:/// or postgresql://)")
     return SQLiteStore(url)

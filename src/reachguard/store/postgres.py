@@ -60,7 +60,7 @@ import sqlalchemy as sa
 from psycopg import pq
 from sqlalchemy.engine import Engine, make_url
 
-from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
+from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, make_entry
 from reachguard.state import (
     AccountRecord,
     ConsentRecord,
@@ -69,7 +69,7 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
-from reachguard.store.base import NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
+from reachguard.store.base import ApiKeyRecord, Checkpoint, NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
@@ -78,7 +78,7 @@ _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, 
 
 # --- lock keys ----------------------------------------------------------------------------------
 
-_RANK = {"n": 0, "s": 1, "l": 2}
+_RANK = {"n": 0, "s": 1, "l": 2, "t": 3}
 
 
 def lock_key(kind: str, *parts: str) -> int:
@@ -173,6 +173,7 @@ def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
+    _CURRENT.discard((id(engine), schema))
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         if schema:
@@ -183,13 +184,19 @@ def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -
     return before, after
 
 
+_CURRENT: set[tuple[int, str | None]] = set()  # (engine, schema) known to be at head in this process
+
+
 def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> None:
+    if (id(engine), schema) in _CURRENT:
+        return
     try:
         current = current_revision(engine, schema)
     except sa.exc.OperationalError as exc:
         raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
     head = head_revision()
     if current == head:
+        _CURRENT.add((id(engine), schema))
         return
     if current is not None:
         from alembic.script import ScriptDirectory
@@ -200,6 +207,7 @@ def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> Non
     if not auto_upgrade:
         raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
     upgrade(engine, schema)
+    _CURRENT.add((id(engine), schema))
 
 
 # --- the state query ------------------------------------------------------------------------------
@@ -252,7 +260,7 @@ def _typed(parts: list[str]) -> str:
     """UNION ALL of the parts after an empty, typed branch that fixes every column's type."""
     out = [_TYPED_HEAD]
     for part in parts:
-        if ", token FROM" not in part:
+        if "token FROM" not in part:
             part = part.replace(" FROM ", ", NULL AS token FROM ", 1)
         out.append(part)
     return " UNION ALL ".join(out)
@@ -391,7 +399,8 @@ class Loaded:
 class _Session:
     """A thread's connection and its transaction: depth, statements waiting to be sent, locks."""
 
-    __slots__ = ("store", "fairy", "conn", "pid", "depth", "begun", "sent", "outbox", "held", "wanted", "extra", "__weakref__")
+    __slots__ = ("store", "fairy", "conn", "pid", "depth", "begun", "sent", "aborted", "outbox", "held", "wanted", "extra",
+                 "__weakref__")
 
     def __init__(self, store: "PostgresStore"):
         self.store = store
@@ -407,13 +416,14 @@ class _Session:
         self.depth = 0
         self.begun = False  # BEGIN queued or sent
         self.sent = False  # BEGIN sent to the server
+        self.aborted = False  # an error ended the transaction: what follows in it must fail
         self.outbox: list[tuple] = []  # (sql, params, many): sent before the next statement
         self.held: set[tuple[int, int]] = set()  # (rank, key) advisory locks held
         self.wanted: set[tuple[int, int]] = set()  # to be taken before the next statement
         self.extra: Any = None  # backend-specific transaction state (Redis locks, buffers)
 
     def reset(self) -> None:
-        self.begun = self.sent = False
+        self.begun = self.sent = self.aborted = False
         self.outbox = []
         self.held = set()
         self.wanted = set()
@@ -523,16 +533,14 @@ class PostgresStore(Store):
                 conn.execute("ROLLBACK")
         except psycopg.Error:
             s.discard()
-        depth = s.depth
+        extra = s.extra
         s.reset()
-        s.depth = depth
-        if depth:
-            # The transaction is gone: what follows in it must not run as if it were not.
-            s.extra = _ABORTED
+        s.extra = extra
+        s.aborted = bool(s.depth)  # the transaction is gone: the rest of it must not run
 
     def _prepare_tx(self, s: _Session, keys: set[tuple[int, int]] | None = None) -> None:
         """Inside a transaction: queue BEGIN (once) and the advisory locks not yet held."""
-        if s.extra is _ABORTED:
+        if s.aborted:
             raise StoreUnavailable("the transaction was aborted by an earlier error")
         if not s.begun:
             s.outbox.append(("BEGIN", None, None))
@@ -600,7 +608,7 @@ class PostgresStore(Store):
             s.wanted.add(key)
 
     def _commit(self, s: _Session) -> None:
-        aborted = s.extra is _ABORTED
+        aborted = s.aborted
         if s.begun and not aborted:
             stmts = s.outbox + [("COMMIT", None, None)]
             try:
@@ -623,8 +631,11 @@ class PostgresStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection]:
-        """The psycopg connection (flushed), for ad-hoc SQL by tests and tools."""
+        """The psycopg connection, for ad-hoc SQL by tests and tools: queued writes sent and,
+        outside a transaction, the ledger chained (so `ledger` holds every committed entry)."""
         s = self._session()
+        if not s.depth:
+            self.chain_ledger()
         if s.outbox:
             self._send(s, s.outbox)
             s.outbox = []
@@ -880,6 +891,207 @@ class PostgresStore(Store):
         self.chain_ledger()
         return [row[0] for row in self._fetch("SELECT DISTINCT org FROM ledger ORDER BY org", None)]
 
+    # --- service (keys, checkpoints, reads) ---------------------------------------------
+
+    _KEY_COLUMNS = "key_id, org, role, created_at, revoked_at, label"
+
+    def add_api_key(self, key: ApiKeyRecord, key_hash: str) -> None:
+        self._write(
+            "INSERT INTO api_keys(key_id, key_hash, org, role, created_at, revoked_at, label) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (key.key_id, key_hash, key.org, key.role, key.created_at, key.revoked_at, key.label),
+        )
+
+    def api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        rows = self._fetch(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,))
+        return ApiKeyRecord(*rows[0]) if rows else None
+
+    def api_keys(self, org: str | None = None) -> list[ApiKeyRecord]:
+        if org is None:
+            rows = self._fetch(f"SELECT {self._KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id", None)
+        else:
+            rows = self._fetch(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE org = %s ORDER BY created_at, key_id", (org,))
+        return [ApiKeyRecord(*row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, at: float, org: str | None = None) -> bool:
+        sql = "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL"
+        params: list = [at, key_id]
+        if org is not None:
+            sql += " AND org = %s"
+            params.append(org)
+        with self.transaction():
+            return bool(self._fetch(sql + " RETURNING key_id", tuple(params), lock_keys=set()))
+
+    def ledger_head(self, org: str) -> tuple[int, str] | None:
+        self.chain_ledger(org)
+        rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq >= %s AND seq <= %s ORDER BY seq LIMIT 5000"
+        start = seq_from
+        while start <= seq_to:
+            rows = self._fetch(sql, (org, start, seq_to))
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            start = rows[-1][1] + 1
+
+    def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
+        self.chain_ledger(org)
+        sql = "SELECT min(seq), max(seq) FROM ledger WHERE org = %s"
+        params: list = [org]
+        if at_from is not None:
+            sql += " AND at >= %s"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            params.append(at_to)
+        row = self._fetch(sql, tuple(params))[0]
+        return None if row[0] is None else (row[0], row[1])
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        self._write(
+            "INSERT INTO checkpoints(org, seq, entry_hash, signed_at, key_id, signature) VALUES (%s,%s,%s,%s,%s,%s) "
+            "ON CONFLICT (org, seq) DO UPDATE SET entry_hash = EXCLUDED.entry_hash, signed_at = EXCLUDED.signed_at, "
+            "key_id = EXCLUDED.key_id, signature = EXCLUDED.signature",
+            (c.org, c.seq, c.entry_hash, c.signed_at, c.key_id, c.signature),
+        )
+
+    def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> list[Checkpoint]:
+        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org = %s"
+        params: list = [org]
+        if seq_from is not None:
+            sql += " AND seq >= %s"
+            params.append(seq_from)
+        if seq_to is not None:
+            sql += " AND seq <= %s"
+            params.append(seq_to)
+        return [Checkpoint(*row) for row in self._fetch(sql + " ORDER BY seq", tuple(params))]
+
+    def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
+        self.chain_ledger(org)
+        self.chain_ledger(GLOBAL_ORG)
+        rows = self._fetch(
+            f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE number = %s AND org IN (%s, %s) "
+            "ORDER BY at DESC, org DESC, seq DESC LIMIT %s",
+            (number, org, GLOBAL_ORG, limit),
+        )
+        return [LedgerEntry(*row) for row in reversed(rows)]
+
+    def number_records(self, org: str, number: str) -> dict[str, list[dict]]:
+        def rows(sql: str, params: tuple, names: tuple[str, ...]) -> list[dict]:
+            return [dict(zip(names, row)) for row in self._fetch(sql, params)]
+
+        accounts = []
+        for subject, borrower, dpd, contacts, at in self._fetch(
+            "SELECT subject, borrower, days_past_due, contacts::text, at FROM accounts WHERE org = %s "
+            "AND (borrower = %s OR jsonb_exists(contacts, %s)) ORDER BY subject",
+            (org, number, number),
+        ):
+            designated = json.loads(contacts)
+            role = "borrower" if borrower == number else "contact"
+            accounts.append({"subject": subject, "role": role, "borrower": borrower, "days_past_due": dpd,
+                             "authorized": designated.get(number) if role == "contact" else None, "at": at})
+        return {
+            "consents": [
+                {**row, "withdrawn": int(row["withdrawn"])} for row in rows(
+                    "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number = %s AND org = %s ORDER BY seq",
+                    (number, org), ("channels", "at", "expires_at", "withdrawn", "evidence"))
+            ],
+            "opt_outs": rows(
+                "SELECT org, channels, at, kind, note FROM opt_outs WHERE number = %s AND (org = %s OR org IS NULL) ORDER BY seq",
+                (number, org), ("org", "channels", "at", "kind", "note")),
+            "lists": rows("SELECT list, at FROM dnc WHERE number = %s ORDER BY list", (number,), ("list", "at")),
+            "accounts": accounts,
+            "outcomes": rows(
+                "SELECT subject, result, at FROM outcomes WHERE number = %s AND org = %s ORDER BY seq",
+                (number, org), ("subject", "result", "at")),
+            "contacts": list(reversed(rows(
+                "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
+                "WHERE number = %s AND org = %s ORDER BY at DESC, seq DESC LIMIT 100",
+                (number, org), ("channel", "purpose", "relation", "subject", "at", "id", "agent")))),
+            "inbound": rows(
+                "SELECT recipient, org, text, at FROM inbound WHERE sender = %s AND (org = %s OR org IS NULL) ORDER BY seq",
+                (number, org), ("to", "org", "text", "at")),
+        }
+
+    def decisions(
+        self,
+        org: str,
+        at_from: float | None = None,
+        at_to: float | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq > %s AND kind = 'decision'"
+        params: list = [org, after_seq]
+        if at_from is not None:
+            sql += " AND at >= %s"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            params.append(at_to)
+        if verdict is not None:
+            sql += " AND tag = %s"
+            params.append(verdict)
+        if reason is not None:
+            sql += (" AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
+                    "WHERE r ->> 'code' = %s)")
+            params.append(reason)
+        sql += " ORDER BY seq LIMIT %s"
+        params.append(limit)
+        return [LedgerEntry(*row) for row in self._fetch(sql, tuple(params))]
+
+    def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
+        rows = self._fetch("SELECT org, at FROM contacts WHERE code = %s AND number = %s ORDER BY seq LIMIT 1", (code, number))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    # --- templates (content review: approval chain) -------------------------------------
+
+    def template_add_version(self, org: str, template_id: str, text: str, author: str, at: float) -> int:
+        with self.transaction():
+            rows = self._fetch(
+                "SELECT max(version) FROM template_versions WHERE org = %s AND template_id = %s",
+                (org, template_id), lock_keys={(_RANK["t"], lock_key("t", org, template_id))},
+            )
+            version = (rows[0][0] or 0) + 1
+            self._write(
+                "INSERT INTO template_versions(org, template_id, version, text, author, at) VALUES (%s,%s,%s,%s,%s,%s)",
+                (org, template_id, version, text, author, at),
+            )
+        return version
+
+    def template_version(self, org: str, template_id: str, version: int | None = None) -> tuple | None:
+        sql = "SELECT org, template_id, version, text, author, at FROM template_versions WHERE org = %s AND template_id = %s"
+        params: tuple = (org, template_id)
+        if version is not None:
+            sql, params = sql + " AND version = %s", (org, template_id, version)
+        rows = self._fetch(sql + " ORDER BY version DESC LIMIT 1", params)
+        return tuple(rows[0]) if rows else None
+
+    def template_add_review(self, org: str, template_id: str, version: int, level: int, level_name: str,
+                            reviewer: str, verdict: str, comment: str, at: float) -> None:
+        self._write(
+            "INSERT INTO template_reviews(org, template_id, version, level, level_name, reviewer, verdict, comment, at) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (org, template_id, version, level, level_name, reviewer, verdict, comment, at),
+        )
+
+    def template_reviews(self, org: str, template_id: str, version: int) -> list[tuple]:
+        return [tuple(row) for row in self._fetch(
+            "SELECT level, level_name, reviewer, verdict, comment, at FROM template_reviews "
+            "WHERE org = %s AND template_id = %s AND version = %s ORDER BY level", (org, template_id, version))]
+
+    def template_ids(self, org: str) -> list[str]:
+        return [row[0] for row in self._fetch(
+            "SELECT DISTINCT template_id FROM template_versions WHERE org = %s ORDER BY template_id", (org,))]
+
     # --- life cycle ---------------------------------------------------------------------
 
     def close(self) -> None:
@@ -887,12 +1099,11 @@ class PostgresStore(Store):
         chainer, self._chainer = self._chainer, None
         if chainer is not None:
             chainer.stop()
+            if chainer is not threading.current_thread():
+                chainer.join(5)
         for s in list(self._sessions):
             s.close()
         self._local = _Local()
-
-
-_ABORTED = object()
 
 
 class _Chainer(threading.Thread):

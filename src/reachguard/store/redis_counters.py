@@ -1,0 +1,424 @@
+"""PostgreSQL + Redis: the frequency counters (recent contacts) and their locks in Redis.
+
+What lives where. Redis holds, per (org, number) and per (org, debt), the recent allowed
+contacts as a sorted set scored by time — what the frequency caps count — and the locks
+that make check-then-record atomic. Everything else (consents, opt-outs, lists, accounts,
+outcomes, the ledger, keys, templates) is in PostgreSQL, and every contact is also written
+there (audit, verification codes, and the source Redis is rebuilt from).
+
+Atomicity. A decision runs two Lua scripts, each atomic in Redis:
+  1. ACQUIRE: take every lock the decision needs ((org, number), and (org, debt) when a
+     per-debt cap applies) — all or none, so batches cannot deadlock — and read the
+     counters, in one round trip. A busy lock: back off and retry (until `lock_timeout`).
+  2. FINISH: check that every lock is still ours (a lease: `lock_ttl`), append the new
+     contacts, trim, release — or change nothing and fail if a lease expired, in which case
+     the decision raises instead of answering. So two deciders for one number never
+     interleave between reading the counters and recording the contact.
+  The PostgreSQL side needs no lock: one read (the state statement), and the decision's
+  writes (contact copy + ledger entry) in one short transaction after FINISH.
+
+Cooldowns (Regulation F: none within 7 days after a conversation) are derived from
+`conversation` outcomes. Those are durable facts that wrong-number and third-party rules
+also read, forever, and they are read in the same PostgreSQL round trip as the rest of
+the state; nothing checks-then-records them, so they stay in PostgreSQL: a Redis that
+lost its data could otherwise silently lift a cooldown.
+
+Redis losing data (restart without persistence, eviction, failover). Each sorted set
+carries a horizon: a sentinel member "h:<time>" at score -inf meaning "every contact since
+<time> is here". A read whose window starts before the horizon (or finds no horizon) also
+reads the contacts from PostgreSQL in the same state statement, merges them (members are
+identical strings, keyed by the contact's token) and writes them back in FINISH. So an
+empty or evicted Redis costs one extra PostgreSQL index range per number, never a missed
+contact — except a contact whose PostgreSQL copy was still in flight (< 1 ms) at the very
+moment Redis lost it.
+
+Redis down: decisions raise StoreUnavailable (fail closed: the API answers 503, the replay
+path writes a deny with reason STORE_UNAVAILABLE); state events, which do not touch Redis,
+go on. The client reconnects by itself on the next decision once Redis answers again.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from reachguard.state import ContactRecord, RecipientState
+from reachguard.store.base import NewContact, StateQuery, StoreUnavailable
+from reachguard.store.postgres import Loaded, PostgresStore, _Session, contact_token
+
+INF = float("inf")
+
+_ACQUIRE = """
+local token, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+for i = 1, n do
+  local holder = redis.call('GET', KEYS[i])
+  if holder and holder ~= token then return {0, redis.call('PTTL', KEYS[i])} end
+end
+for i = 1, n do redis.call('SET', KEYS[i], token, 'PX', ttl) end
+local out = {1}
+for j = n + 1, #KEYS do
+  local first = redis.call('ZRANGE', KEYS[j], 0, 0)
+  local h = ''
+  if first[1] and string.sub(first[1], 1, 2) == 'h:' then h = string.sub(first[1], 3) end
+  out[#out + 1] = h
+  out[#out + 1] = redis.call('ZRANGEBYSCORE', KEYS[j], ARGV[3 + j - n], '+inf')
+end
+return out
+"""
+
+_FINISH = """
+local token, n, unlock = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'
+local retention, keyttl, lockttl = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) ~= token then return 0 end
+end
+local pos = 7
+for j = n + 1, #KEYS do
+  local key, newh, k = KEYS[j], ARGV[pos], tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  local top = nil
+  local i = 0
+  while i < k do
+    local last = math.min(k, i + 400)
+    local args = {}
+    for x = i, last - 1 do
+      local score = ARGV[pos + 2 * x]
+      args[#args + 1] = score
+      args[#args + 1] = ARGV[pos + 2 * x + 1]
+      local v = tonumber(score)
+      if top == nil or v > top then top = v end
+    end
+    redis.call('ZADD', key, unpack(args))
+    i = last
+  end
+  pos = pos + 2 * k
+  local first = redis.call('ZRANGE', key, 0, 0)
+  local old, h, hs = nil, nil, nil
+  if first[1] and string.sub(first[1], 1, 2) == 'h:' then
+    old = first[1]; hs = string.sub(old, 3); h = tonumber(hs)
+  end
+  if newh ~= '' and (h == nil or tonumber(newh) < h) then h = tonumber(newh); hs = newh end
+  if top ~= nil and retention > 0 then
+    local cut = top - retention
+    redis.call('ZREMRANGEBYSCORE', key, '(-inf', '(' .. string.format('%.17g', cut))
+    if h ~= nil and cut > h then h = cut; hs = string.format('%.17g', cut) end
+  end
+  if hs ~= nil and old ~= 'h:' .. hs then
+    if old then redis.call('ZREM', key, old) end
+    redis.call('ZADD', key, '-inf', 'h:' .. hs)
+  end
+  if k > 0 or newh ~= '' then redis.call('PEXPIRE', key, keyttl) end
+end
+for i = 1, n do
+  if unlock then redis.call('DEL', KEYS[i]) else redis.call('PEXPIRE', KEYS[i], lockttl) end
+end
+return 1
+"""
+
+_RELEASE = """
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 1
+"""
+
+_REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ResponseError,
+                 OSError)
+
+
+def member(c: ContactRecord, token: str) -> str:
+    """A contact as a sorted-set member: identical for the Redis copy and the PostgreSQL row."""
+    return f"{c.at!r}|{c.number}|{c.channel}|{c.purpose}|{c.relation}|{c.subject or ''}|{token}"
+
+
+def parse_member(org: str, text: str) -> ContactRecord:
+    parts = text.split("|")
+    subject = "|".join(parts[5:-1]) or None
+    return ContactRecord(org, parts[1], parts[2], parts[3], parts[4], subject, float(parts[0]))
+
+
+def _row_member(row: tuple) -> tuple[str, ContactRecord]:
+    c = ContactRecord(row[2], row[1], row[3], row[4], row[5], row[6], row[7])
+    return member(c, contact_token(row)), c
+
+
+def split_redis_url(url: str) -> tuple[str, str | None]:
+    """The URL for redis-py, and our `prefix` parameter taken out of its query string."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((v for k, v in query if k == "prefix"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), prefix
+
+
+class RedisCounters:
+    """The Redis half: locks and contact windows, through three Lua scripts."""
+
+    def __init__(self, url: str, *, prefix: str | None = None, retention_days: float = 40.0,
+                 lock_ttl: float = 10.0, lock_timeout: float = 10.0, socket_timeout: float = 2.0):
+        url, url_prefix = split_redis_url(url)
+        self.prefix = prefix if prefix is not None else (url_prefix if url_prefix is not None else "rg:")
+        self.client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=socket_timeout, socket_connect_timeout=min(socket_timeout, 1.0),
+            retry=Retry(NoBackoff(), 1), health_check_interval=0,
+        )
+        self.retention = retention_days * 86400.0
+        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self.key_ttl_ms = int(max(retention_days, 1.0) * 86400 * 1000)
+        self.lock_timeout = lock_timeout
+        self._acquire = self.client.register_script(_ACQUIRE)
+        self._finish = self.client.register_script(_FINISH)
+        self._release = self.client.register_script(_RELEASE)
+
+    # key names: contacts per (org, number) and per (org, debt), and their locks
+    def number_key(self, org: str, number: str) -> str:
+        return f"{self.prefix}c:{org}|{number}"
+
+    def subject_key(self, org: str, subject: str) -> str:
+        return f"{self.prefix}s:{org}|{subject}"
+
+    def lock_of(self, key: str) -> str:
+        return key.replace(self.prefix, self.prefix + "lock:", 1)
+
+    def acquire(self, token: str, locks: Sequence[str], reads: Sequence[tuple[str, float]]) -> list[tuple[str, list[str]]]:
+        """Take `locks` (all or none, waiting) and read each (key, since): [(horizon, members)]."""
+        keys = list(locks) + [key for key, _ in reads]
+        args = [token, self.lock_ttl_ms, len(locks)] + [repr(since) for _, since in reads]
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.0002
+        while True:
+            try:
+                out = self._acquire(keys=keys, args=args)
+            except _REDIS_ERRORS as exc:
+                raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+            if out[0] == 1:
+                return [(out[i], out[i + 1]) for i in range(1, len(out), 2)]
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"timed out after {self.lock_timeout:.0f} s waiting for a recipient lock")
+            time.sleep(min(delay, max(out[1], 1) / 1000.0) * (0.5 + random.random()))
+            delay = min(delay * 2, 0.005)
+
+    def finish(self, token: str, locks: Sequence[str], writes: dict[str, tuple[str, list[tuple[float, str]]]], unlock: bool) -> None:
+        """Append (and hydrate) under `locks`, then release them (or keep them, unlock=False)."""
+        keys = list(locks) + list(writes)
+        args: list[Any] = [token, len(locks), "1" if unlock else "0", self.retention, self.key_ttl_ms, self.lock_ttl_ms]
+        for horizon, members in writes.values():
+            args += [horizon, len(members)]
+            for score, text in members:
+                args += [repr(score), text]
+        try:
+            ok = self._finish(keys=keys, args=args)
+        except _REDIS_ERRORS as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        if not ok:
+            raise StoreUnavailable("a recipient lock expired before the decision was recorded (lease too short?)")
+
+    def release(self, token: str, locks: Sequence[str]) -> None:
+        if not locks:
+            return
+        try:
+            self._release(keys=list(locks), args=[token])
+        except _REDIS_ERRORS:
+            pass  # the leases expire by themselves
+
+    def clear(self) -> int:
+        """Delete every key under the prefix (tests, `reachguard db` maintenance)."""
+        removed = 0
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                removed += self.client.delete(*batch)
+                batch = []
+        if batch:
+            removed += self.client.delete(*batch)
+        return removed
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@dataclass
+class _RedisTx:
+    """A transaction's Redis side: our token, the locks we hold, what FINISH will write."""
+
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+    wanted: set[str] = field(default_factory=set)  # lock keys from transaction(org, number)
+    held: list[str] = field(default_factory=list)
+    writes: dict[str, tuple[str, list[tuple[float, str]]]] = field(default_factory=dict)
+
+    def add(self, key: str, score: float, text: str) -> None:
+        horizon, members = self.writes.get(key, ("", []))
+        members.append((score, text))
+        self.writes[key] = (horizon, members)
+
+    def hydrate(self, key: str, since: float, members: list[tuple[float, str]]) -> None:
+        horizon, pending = self.writes.get(key, ("", []))
+        if horizon == "" or since < float(horizon):
+            horizon = repr(since)
+        self.writes[key] = (horizon, members + pending)
+
+
+class PostgresRedisStore(PostgresStore):
+    """PostgreSQL for everything, Redis for the contact counters and the recipient locks."""
+
+    uses_redis = True
+
+    def __init__(self, url: str, redis_url: str, *, prefix: str | None = None, retention_days: float = 40.0,
+                 lock_ttl: float = 10.0, lock_timeout: float = 10.0, **kwargs: Any):
+        super().__init__(url, **kwargs)
+        if prefix is None and split_redis_url(redis_url)[1] is None:
+            prefix = f"rg:{self.schema}:" if self.schema else "rg:"
+        self.counters = RedisCounters(redis_url, prefix=prefix, retention_days=retention_days,
+                                      lock_ttl=lock_ttl, lock_timeout=lock_timeout)
+
+    # --- transactions: Redis locks instead of advisory locks ----------------------------
+
+    def _rtx(self, s: _Session) -> _RedisTx:
+        if s.extra is None:
+            s.extra = _RedisTx()
+        return s.extra
+
+    def _want_lock(self, s: _Session, org: str, number: str) -> None:
+        self._rtx(s).wanted.add(self.counters.lock_of(self.counters.number_key(org, number)))
+
+    def _commit(self, s: _Session) -> None:
+        tx: _RedisTx | None = s.extra
+        if tx is not None and not s.aborted and (tx.held or tx.writes):
+            try:
+                self.counters.finish(tx.token, tx.held, tx.writes, unlock=True)
+            except BaseException:
+                self._abort(s)
+                raise
+        elif tx is not None and tx.held:
+            self.counters.release(tx.token, tx.held)
+        super()._commit(s)
+
+    def _abort(self, s: _Session) -> None:
+        tx: _RedisTx | None = s.extra
+        if tx is not None and tx.held:
+            self.counters.release(tx.token, tx.held)
+        super()._abort(s)
+
+    # --- reads --------------------------------------------------------------------------
+
+    def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
+        if not queries:
+            return []
+        s = self._session()
+        counters = self.counters
+        tx = self._rtx(s) if s.depth else None
+        if s.aborted:
+            raise StoreUnavailable("the transaction was aborted by an earlier error")
+        number_since: dict[tuple[str, str], float] = {}
+        subject_since: dict[tuple[str, str], float] = {}
+        for q in queries:
+            key = (q.org, q.number)
+            if q.contacts_since != INF:
+                number_since[key] = min(number_since.get(key, INF), q.contacts_since)
+                if q.need_subject_contacts and q.subject is not None and q.purpose == "collection":
+                    skey = (q.org, q.subject)
+                    subject_since[skey] = min(subject_since.get(skey, INF), q.contacts_since)
+        reads = [(counters.number_key(*k), since) for k, since in number_since.items()]
+        reads += [(counters.subject_key(*k), since) for k, since in subject_since.items()]
+        locks: list[str] = []
+        if tx is not None:
+            wanted = set(tx.wanted)
+            wanted.update(counters.lock_of(counters.number_key(q.org, q.number)) for q in queries)
+            wanted.update(counters.lock_of(counters.subject_key(*k)) for k in subject_since)
+            tx.wanted = set()
+            held = set(tx.held)
+            locks = sorted(wanted - held)
+            if tx.writes and tx.held:  # a second batch in one transaction: flush the first's
+                counters.finish(tx.token, tx.held, tx.writes, unlock=False)
+                tx.writes = {}
+            token = tx.token
+        else:
+            token = secrets.token_hex(8)
+        found = counters.acquire(token, locks, reads) if (locks or reads) else []
+        if tx is not None:
+            tx.held.extend(locks)
+
+        # Which windows Redis covers; the others are read from PostgreSQL too, and merged.
+        redis_contacts: dict[tuple[str, str], list[str]] = {}
+        redis_subjects: dict[tuple[str, str], list[str]] = {}
+        uncovered: set[tuple[str, str]] = set()
+        uncovered_subjects: set[tuple[str, str]] = set()
+        results = iter(found)
+        for key, since in number_since.items():
+            horizon, members = next(results)
+            redis_contacts[key] = members
+            if horizon == "" or since < float(horizon):
+                uncovered.add(key)
+        for key, since in subject_since.items():
+            horizon, members = next(results)
+            redis_subjects[key] = members
+            if horizon == "" or since < float(horizon):
+                uncovered_subjects.add(key)
+
+        loaded = Loaded(queries)
+        loaded.add(self._state_rows(queries, contacts_for=uncovered, subjects_for=uncovered_subjects))
+        contacts = {key: self._merge(key[0], key, redis_contacts[key], loaded.contact_rows.get(key, ()),
+                                     key in uncovered, counters.number_key(*key), number_since[key], tx)
+                    for key in number_since}
+        subjects = {key: self._merge(key[0], key, redis_subjects[key], loaded.subject_rows.get(key, ()),
+                                     key in uncovered_subjects, counters.subject_key(*key), subject_since[key], tx)
+                    for key in subject_since}
+        return loaded.finish(queries, contacts, subjects)
+
+    @staticmethod
+    def _merge(org: str, key: tuple, members: list[str], rows: Sequence[tuple], uncovered: bool, zkey: str,
+               since: float, tx: _RedisTx | None) -> list[ContactRecord]:
+        seen = set(members)
+        records = [parse_member(org, text) for text in members]
+        if uncovered:
+            missing: list[tuple[float, str]] = []
+            for row in rows:
+                text, record = _row_member(row)
+                if text not in seen:
+                    seen.add(text)
+                    records.append(record)
+                    missing.append((record.at, text))
+            if tx is not None:
+                tx.hydrate(zkey, since, missing)
+            records.sort(key=lambda c: c.at)
+        return records
+
+    # --- writes -------------------------------------------------------------------------
+
+    def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        if not contacts:
+            return
+        s = self._session()
+        counters = self.counters
+        tx = self._rtx(s) if s.depth else _RedisTx()
+        rows = []
+        for c, attempt_id, agent, code in contacts:
+            token = secrets.token_hex(8)
+            text = member(c, token)
+            tx.add(counters.number_key(c.org, c.number), c.at, text)
+            if c.subject is not None:
+                tx.add(counters.subject_key(c.org, c.subject), c.at, text)
+            rows.append((c.org, c.number, c.channel, c.purpose, c.relation, c.subject, c.at, attempt_id, agent, code, token))
+        if not s.depth:
+            counters.finish(tx.token, [], tx.writes, unlock=True)
+        self._insert_contacts(rows)
+
+    def close(self) -> None:
+        super().close()
+        self.counters.close()
+
+
+__all__ = ["PostgresRedisStore", "RedisCounters", "member", "parse_member"]
