@@ -1,0 +1,124 @@
+"""`reachguard db upgrade|current|chain`: the store's schema (Alembic migrations on PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from reachguard.cli import app
+
+db_app = typer.Typer(
+    name="db",
+    help="The store's schema: run the migrations before starting new replicas.\n\n"
+    "Example: reachguard db upgrade --db postgresql://reachguard@db.internal/reachguard",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+_DB_HELP = "Store path or URL: a file, sqlite:///…, or postgresql://… (default: $REACHGUARD_DB_URL or ./reachguard.db)."
+
+
+def _url(db: str | None) -> str:
+    if db:
+        return db
+    try:
+        from reachguard.core.config import load_settings
+
+        return load_settings().db_url
+    except Exception:  # noqa: BLE001 - no service config: the plain default
+        import os
+
+        return os.environ.get("REACHGUARD_DB_URL") or "reachguard.db"
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def upgrade(
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+    revision: str = typer.Option("head", "--revision", help="Target revision (default: the newest)."),
+) -> None:
+    """Create or migrate the schema (PostgreSQL: Alembic, one upgrader at a time; SQLite: created on open).
+
+    Safe to run from every replica at start-up: a database already at the target is left alone.
+
+    Example: reachguard db upgrade --db postgresql://postgres@127.0.0.1:5432/test
+    """
+    url = _url(db)
+    from reachguard.store import StoreUnavailable
+    from reachguard.store.postgres import engine_for, is_postgres_url, upgrade as run_upgrade
+
+    if not is_postgres_url(url):
+        from reachguard.store import SQLiteStore
+
+        try:
+            SQLiteStore(url).close()
+        except StoreUnavailable as exc:
+            _fail(str(exc))
+        typer.echo(f"SQLite store {url}: schema is current (created on open)")
+        return
+    import sqlalchemy as sa
+
+    engine, schema = engine_for(url)
+    try:
+        before, after = run_upgrade(engine, schema, revision)
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot reach PostgreSQL: {exc.orig or exc}")
+    where = f" (schema {schema})" if schema else ""
+    if before == after:
+        typer.echo(f"PostgreSQL{where}: already at {after}")
+    else:
+        typer.echo(f"PostgreSQL{where}: upgraded {before or 'empty'} -> {after}")
+
+
+@db_app.command("current")
+def current(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Show the schema revision of the database and the one this ReachGuard needs.
+
+    Example: reachguard db current --db postgresql://postgres@127.0.0.1:5432/test
+    """
+    url = _url(db)
+    from reachguard.store.postgres import current_revision, engine_for, head_revision, is_postgres_url
+
+    if not is_postgres_url(url):
+        typer.echo("SQLite: the schema is created and kept current when the store is opened")
+        return
+    import sqlalchemy as sa
+
+    engine, schema = engine_for(url)
+    try:
+        have = current_revision(engine, schema)
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot reach PostgreSQL: {exc.orig or exc}")
+    need = head_revision()
+    state = "current" if have == need else "needs `reachguard db upgrade`"
+    typer.echo(f"database: {have or 'empty'}   this ReachGuard: {need}   ({state})")
+    if have != need:
+        raise typer.Exit(1)
+
+
+@db_app.command("chain")
+def chain(
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+    org: Optional[str] = typer.Option(None, "--org", help="Only this org's chain."),
+) -> None:
+    """Chain the ledger entries still pending (PostgreSQL; replicas also do it every second).
+
+    Example: reachguard db chain --db postgresql://postgres@127.0.0.1:5432/test
+    """
+    from reachguard.store import StoreUnavailable, open_store
+
+    try:
+        store = open_store(_url(db))
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    try:
+        chain_ledger = getattr(store, "chain_ledger", None)
+        done = chain_ledger(org) if chain_ledger else 0
+    finally:
+        store.close()
+    typer.echo(f"chained {done} pending ledger entries")
