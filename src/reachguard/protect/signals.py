@@ -81,7 +81,7 @@ SPECS: dict[str, SignalSpec] = {
         SignalSpec("LOAN_LURE", "marketing", 2.0, "loan offer wording: 额度, 借款, 下款, 低息 with an invitation"),
         SignalSpec("OPT_OUT_TEXT", "marketing", 1.5, "an opt-out instruction (回T退订, 拒收请回R)"),
         SignalSpec("SENDER_SIGNATURE", "fraud", -1.0, "a 【签名】 at the start or end: registered senders sign"),
-        SignalSpec("VERIFICATION_CODE", "normal", 2.5, "a one-time code with a do-not-share warning"),
+        SignalSpec("VERIFICATION_CODE", "normal", 2.5, "a one-time code: 验证码 123456, 取件码 …"),
         SignalSpec("CODE_REQUEST", "fraud", 3.0, "asks the recipient to send or tell a verification code"),
         SignalSpec("SERVICE_NOTICE", "normal", 1.5, "transaction/service wording: 尾号, 余额, 取件码, 已签收, 扣款成功 …"),
         SignalSpec("NO_OFFER", "marketing", -1.5, "no commercial marker at all (price, discount, 领取, 退订, 咨询, link …)"),
