@@ -1,0 +1,119 @@
+"""Every class of bad input is a 4xx in the one error shape — never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import AT, NUMBER, Api, assert_error, attempt
+
+CONSENT = {"type": "consent", "org": "acme", "to": NUMBER, "purpose": "marketing", "at": AT}
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/v1/events", "/v1/decisions:batch", "/v1/inbound/sms"])
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b'{"type": "attempt", ', 400, "MALFORMED_JSON"),
+        (b"", 400, "MALFORMED_JSON"),
+        (b"\xff\xfe{}", 400, None),  # INVALID_UTF8 or MALFORMED_JSON, depending on where the decoder stops
+        (b'"just a string"', 400, "NOT_AN_OBJECT"),
+    ],
+)
+def test_malformed_bodies(api: Api, path: str, body: bytes, status: int, code: str | None) -> None:
+    role = "compliance" if path == "/v1/events" else "sender"
+    response = api.post(path, body, role=role)
+    if body.startswith(b'{"type"') and path in ("/v1/decisions:batch", "/v1/inbound/sms"):
+        # decoded against one type, the first wrong token is the object itself, or its type tag
+        error = assert_error(response, response.status_code)
+        assert response.status_code in (400, 422) and error["code"] in ("NOT_AN_OBJECT", "UNKNOWN_EVENT_TYPE", "INVALID_FIELD")
+        return
+    if path == "/v1/decisions:batch" and body == b'"just a string"':
+        code = "NOT_AN_OBJECT"
+    error = assert_error(response, status, code)
+    if body.startswith(b"\xff"):
+        assert error["code"] in ("INVALID_UTF8", "MALFORMED_JSON")
+
+
+def test_invalid_utf8_inside_a_string(api: Api) -> None:
+    body = b'{"type":"attempt","org":"acme","channel":"sms","purpose":"marketing","to":"1\xff","at":"2026-11-23T10:00:00+08:00"}'
+    assert_error(api.post("/v1/decisions", body), 400, "INVALID_UTF8")
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"chanel": "sms"}, "UNKNOWN_FIELD"),
+        ({"at": "2026-11-23T10:00:00"}, "TIME_WITHOUT_OFFSET"),
+        ({"at": "23/11/2026 10:00"}, "INVALID_TIME"),
+        ({"channel": "fax"}, "INVALID_FIELD"),
+        ({"content": "x" * 10_001}, "INVALID_FIELD"),
+        ({"type": "nonsense"}, "UNKNOWN_EVENT_TYPE"),
+        ({"org": 7}, "INVALID_FIELD"),
+    ],
+)
+def test_invalid_attempts(api: Api, change: dict, code: str) -> None:
+    assert_error(api.post("/v1/decisions", attempt(**change)), 422, code)
+    if change.get("type") != "nonsense":
+        assert_error(api.post("/v1/decisions:batch", [attempt(), attempt(**change)]), 422, code)
+
+
+def test_missing_field(api: Api) -> None:
+    body = attempt()
+    del body["channel"]
+    assert_error(api.post("/v1/decisions", body), 422, "MISSING_FIELD")
+    consent = dict(CONSENT)
+    del consent["purpose"]
+    assert_error(api.post("/v1/events", consent, role="compliance"), 422, "MISSING_FIELD")
+
+
+def test_invalid_number_in_a_state_event(api: Api) -> None:
+    error = assert_error(api.post("/v1/events", {**CONSENT, "to": "12345"}, role="compliance"), 422, "INVALID_NUMBER")
+    assert "12345" in error["message"]
+    assert_error(api.get("/v1/numbers/notanumber"), 422, "INVALID_NUMBER")
+
+
+def test_oversize_bodies_are_refused_above_the_limit(api: Api) -> None:
+    big = json.dumps(attempt(id="x" * 100, content="好" * 9_000)).encode() + b" " * (1 << 20)
+    assert_error(api.post("/v1/decisions", big), 413, "TOO_LARGE")
+    assert_error(api.post("/v1/events", big, role="compliance"), 413, "TOO_LARGE")
+
+    async def chunks():  # no Content-Length: counted as it streams
+        for _ in range(40):
+            yield b" " * 65536
+
+    assert_error(api.client.post("/v1/decisions", content=chunks(), headers=api.headers()), 413, "TOO_LARGE")
+
+
+def test_limit_is_configurable(api: Api) -> None:
+    api.app.user_middleware  # the middleware reads its limits at build time: use a fresh app
+    from conftest import make_api
+
+    gen = make_api(max_body_bytes=2048)
+    small = next(gen)
+    try:
+        assert_error(small.post("/v1/decisions", attempt(content="x" * 3000)), 413, "TOO_LARGE")
+        assert small.post("/v1/decisions", attempt(content="x" * 100)).status_code == 200
+    finally:
+        gen.close()
+
+
+def test_unknown_route_method_and_query(api: Api) -> None:
+    assert_error(api.client.get("/v2/nothing"), 404, "NOT_FOUND")
+    assert_error(api.client.request("PUT", "/v1/events", headers=api.headers()), 405, "METHOD_NOT_ALLOWED")
+    assert_error(api.get("/v1/decisions", params={"limit": "many"}), 400, "BAD_REQUEST")
+    assert_error(api.get("/v1/decisions", params={"limit": 0}), 400, "BAD_REQUEST")
+    assert_error(api.client.get("/v1/verify"), 400, "BAD_REQUEST")
+
+
+def test_bad_content_length(api: Api) -> None:
+    response = api.client.post("/v1/decisions", content=b"{}", headers={**api.headers(), "content-length": "abc"})
+    assert response.status_code == 400
+
+
+def test_import_errors(api: Api) -> None:
+    assert_error(api.post("/v1/import/consents", b"to,at\n", role="compliance", headers={"content-type": "text/plain"}), 415,
+                 "UNSUPPORTED_MEDIA_TYPE")
+    assert_error(api.post("/v1/import/consents", b"to,when\n", role="compliance", headers={"content-type": "text/csv"}), 422,
+                 "UNKNOWN_FIELD")
