@@ -1,0 +1,295 @@
+"""What only the production backends have: migrations, per-debt locks, the ledger chainer,
+Redis leases, Redis losing its data, Redis going down and coming back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from conftest import PG_URL, REDIS_URL, make_store
+from reachguard.engine import Gateway
+from reachguard.events import decode_event
+from reachguard.ledger.verify import verify_chain
+from reachguard.state import ContactRecord
+from reachguard.store import StateQuery, StoreUnavailable, open_store
+
+BORROWER = "+8613900139000"
+AT = "2026-11-23T10:00:00+08:00"
+
+
+def _event(**fields) -> object:
+    return decode_event(json.dumps(fields))
+
+
+def _account(gateway: Gateway, subject: str = "L1", borrower: str = BORROWER) -> None:
+    gateway.handle(_event(type="account", org="acme", subject=subject, borrower=borrower, days_past_due=10,
+                          at="2026-11-01T10:00:00+08:00"))
+
+
+def _call(gateway: Gateway, i: int, at: str = AT):
+    return gateway.decide(_event(type="attempt", id=f"c{i}", org="acme", channel="call", purpose="collection",
+                                 to=BORROWER, subject="L1", at=at))
+
+
+@pytest.fixture(params=["postgres", "postgres+redis"])
+def pg_store(request: pytest.FixtureRequest):
+    return make_store(request.param, request)
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_schema(pg_url: str):
+    name = f"rg_mig_{int(time.time() * 1000) % 10**9}"
+    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"schema={name}"
+    yield url, name
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def test_db_upgrade_command_creates_then_leaves_the_schema(empty_schema, monkeypatch) -> None:
+    from reachguard.cli import app
+    from reachguard.store.postgres import PostgresStore
+
+    url, name = empty_schema
+    with pytest.raises(StoreUnavailable, match="reachguard db upgrade"):
+        PostgresStore(url, upgrade=False)
+    runner = CliRunner()
+    first = runner.invoke(app, ["db", "upgrade", "--db", url])
+    assert first.exit_code == 0, first.output
+    assert "upgraded empty ->" in first.output
+    again = runner.invoke(app, ["db", "upgrade", "--db", url])
+    assert again.exit_code == 0 and "already at" in again.output
+    assert runner.invoke(app, ["db", "current", "--db", url]).exit_code == 0
+    monkeypatch.setenv("REACHGUARD_DB_URL", url)
+    store = open_store()
+    assert type(store).__name__ == "PostgresStore"
+    store.set_meta("k", "v")
+    assert store.get_meta("k") == "v"
+    store.close()
+
+
+def test_a_newer_schema_is_refused_and_downgrade_works(empty_schema) -> None:
+    from alembic import command
+
+    from reachguard.store.postgres import PostgresStore, _alembic_config, _CURRENT, engine_for
+
+    url, name = empty_schema
+    PostgresStore(url, chain_interval=0).close()
+    engine, _ = engine_for(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    _CURRENT.clear()
+    with pytest.raises(StoreUnavailable, match="newer"):
+        PostgresStore(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+        command.downgrade(_alembic_config(conn), "base")
+        assert conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").scalar() == 1
+
+
+def test_unreachable_postgres_is_store_unavailable() -> None:
+    from reachguard.store.postgres import PostgresStore
+
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        PostgresStore("postgresql://postgres@127.0.0.1:1/test")
+    assert time.monotonic() - started < 10
+
+
+# --- locks -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("per_debt", [True, False])
+def test_per_debt_caps_lock_the_debt_across_numbers(pg_store, per_debt: bool) -> None:
+    """Two numbers of one debt: a decision reading the debt's contacts waits for the other."""
+    since = 0.0
+    holding, entered = threading.Event(), []
+
+    def first() -> None:
+        with pg_store.transaction("acme", "+8613900000001"):
+            pg_store.load_state(StateQuery("acme", "+8613900000001", "collection", "L1", since, per_debt))
+            holding.set()
+            time.sleep(0.6)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    holding.wait(5)
+    started = time.monotonic()
+    with pg_store.transaction("acme", "+8613900000002"):
+        pg_store.load_state(StateQuery("acme", "+8613900000002", "collection", "L1", since, per_debt))
+        entered.append(time.monotonic() - started)
+    thread.join()
+    if per_debt:
+        assert entered[0] > 0.3
+    else:
+        assert entered[0] < 0.3
+
+
+def test_same_number_waits_other_numbers_do_not(pg_store) -> None:
+    holding = threading.Event()
+
+    def first() -> None:
+        with pg_store.transaction("acme", BORROWER):
+            pg_store.load_state(StateQuery("acme", BORROWER, "marketing", None, 0.0))
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    holding.wait(5)
+    timings = {}
+    for number in ("+8613900000009", BORROWER):
+        started = time.monotonic()
+        with pg_store.transaction("acme", number):
+            pg_store.load_state(StateQuery("acme", number, "marketing", None, 0.0))
+        timings[number] = time.monotonic() - started
+    thread.join()
+    assert timings["+8613900000009"] < 0.25
+    assert timings[BORROWER] > 0.2
+
+
+# --- ledger ------------------------------------------------------------------------------------
+
+
+def test_background_chainer_chains_without_readers(pg_url: str, request: pytest.FixtureRequest) -> None:
+    store = make_store("postgres", request)
+    store._chain_interval = 0.1
+    gateway = Gateway(store, secret=b"test")
+    _account(gateway)
+    for i in range(5):
+        _call(gateway, i)
+    deadline = time.monotonic() + 5
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True, options=f"-c search_path={store.schema}") as conn:
+        while conn.execute("SELECT count(*) FROM ledger_pending").fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert conn.execute("SELECT count(*) FROM ledger_pending").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM ledger WHERE org = 'acme'").fetchone()[0] == 6
+    assert verify_chain(store.ledger_entries("acme")) == (6, None)
+
+
+def test_ledger_matches_sqlite_hash_for_hash(pg_store, request: pytest.FixtureRequest) -> None:
+    """One writer: the PostgreSQL chain is the SQLite chain, entry for entry."""
+    sqlite = make_store("sqlite", request)
+    heads = []
+    for store in (sqlite, pg_store):
+        gateway = Gateway(store, secret=b"test")
+        _account(gateway)
+        for i in range(8):
+            _call(gateway, i, at=f"2026-11-23T{10 + i}:00:00+08:00")
+        gateway.decide_many([_event(type="attempt", id=f"b{i}", org="acme", channel="sms", purpose="collection",
+                                    to=BORROWER, subject="L1", at=AT) for i in range(3)])
+        heads.append(store.ledger_head("acme"))
+    assert heads[0] == heads[1]
+
+
+# --- Redis -------------------------------------------------------------------------------------
+
+
+def test_lease_expired_before_commit_records_nothing(pg_url: str, redis_prefix: str) -> None:
+    from reachguard.store.postgres import truncate_all
+    from reachguard.store.redis_counters import PostgresRedisStore
+
+    store = PostgresRedisStore(pg_url, REDIS_URL, prefix=redis_prefix + "lease:", lock_ttl=0.2, chain_interval=0)
+    truncate_all(store)
+    try:
+        contact = ContactRecord("acme", BORROWER, "call", "collection", "borrower", "L1", 1795399200.0)
+        with pytest.raises(StoreUnavailable, match="expired"):
+            with store.transaction("acme", BORROWER):
+                store.load_state(StateQuery("acme", BORROWER, "collection", "L1", 0.0))
+                time.sleep(0.4)
+                store.record_contacts([(contact, "x", None, None)])
+        with store.read() as conn:
+            assert conn.execute("SELECT count(*) FROM contacts").fetchone()[0] == 0
+        assert store.counters.client.zcard(store.counters.number_key("acme", BORROWER)) <= 1  # the horizon only
+    finally:
+        store.counters.clear()
+        store.close()
+
+
+def test_redis_losing_its_data_loses_no_contact(request: pytest.FixtureRequest) -> None:
+    store = make_store("postgres+redis", request)
+    gateway = Gateway(store, secret=b"test")
+    _account(gateway)
+    assert [_call(gateway, i).verdict for i in range(6)] == ["allow"] * 6
+    assert store.counters.clear() > 0  # as after a restart without persistence
+    decision = _call(gateway, 7)
+    assert decision.verdict == "defer" and decision.reasons[0].code == "FREQUENCY_CAP"
+    key = store.counters.number_key("acme", BORROWER)
+    assert store.counters.client.zcard(key) == 7  # rebuilt from PostgreSQL: six contacts + the horizon
+
+
+def _free_port(start: int = 6390) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError("no free port")
+
+
+class _OwnRedis:
+    """A redis-server of our own on another port, to stop and start."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_redis_down_fails_closed_and_recovers_by_itself(pg_url: str) -> None:
+    from reachguard.store.postgres import truncate_all
+    from reachguard.store.redis_counters import PostgresRedisStore
+
+    redis = _OwnRedis(_free_port())
+    redis.start()
+    store = PostgresRedisStore(pg_url, f"redis://127.0.0.1:{redis.port}/0", prefix="down:", chain_interval=0)
+    truncate_all(store)
+    try:
+        gateway = Gateway(store, secret=b"test")
+        _account(gateway)
+        assert [_call(gateway, i).verdict for i in range(3)] == ["allow"] * 3
+        redis.stop()
+        started = time.monotonic()
+        for i in range(3, 6):
+            with pytest.raises(StoreUnavailable):
+                _call(gateway, i)
+        assert time.monotonic() - started < 10  # fails fast, never open
+        # state events do not need Redis: an opt-out still lands
+        gateway.handle(_event(type="outcome", org="acme", to=BORROWER, subject="L1", result="no_answer", at=AT))
+        redis.start()  # empty: no persistence
+        verdicts = [_call(gateway, i).verdict for i in range(6, 10)]
+        assert verdicts == ["allow"] * 3 + ["defer"]  # the 3 contacts before the outage still count
+        decisions = [e for e in store.ledger_entries("acme") if e.kind == "decision"]
+        assert len(decisions) == 7  # the failed decisions left nothing behind
+        assert verify_chain(store.ledger_entries("acme"))[1] is None
+    finally:
+        store.close()
+        redis.stop()
