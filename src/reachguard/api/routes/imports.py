@@ -29,6 +29,7 @@ router = APIRouter(tags=["imports"])
 CHUNK_LINES = 2_000
 MAX_LINE = 1 << 20
 MAX_ERRORS = 1_000
+csv.field_size_limit(MAX_LINE)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -83,7 +84,7 @@ async def _lines(request: Request) -> Any:
                 break
             line, pending = pending[:cut], pending[cut + 1:]
             number += 1
-            if skipping:
+            if skipping or len(line) > MAX_LINE:
                 skipping = False
                 yield number, None
             else:

@@ -1,0 +1,41 @@
+"""GET /v1/verify: genuine codes vs forged ones; exactly three fields; rate limited per client."""
+
+from __future__ import annotations
+
+from conftest import NUMBER, Api, assert_error, make_api
+
+
+def test_genuine_code(api: Api) -> None:
+    api.consent()
+    code = api.decide(content="【某某金融】测试 回T退订")["verification_code"]
+    answer = api.client.get("/v1/verify", params={"code": code, "to": "138 0013 8000"})
+    assert answer.status_code == 200
+    assert answer.json() == {"genuine": True, "org": "acme", "sent_at": "2026-11-23T10:00:00+08:00"}
+    sloppy = code.lower()[:4] + "-" + code.lower()[4:]
+    assert api.client.get("/v1/verify", params={"code": sloppy, "to": NUMBER}).json()["genuine"] is True
+
+
+def test_forged_codes(api: Api) -> None:
+    api.consent()
+    code = api.decide()["verification_code"]
+    forged = ("Z" if code[0] != "Z" else "Y") + code[1:]
+    nothing = {"genuine": False, "org": None, "sent_at": None}
+    for params in ({"code": forged, "to": NUMBER}, {"code": code, "to": "+8613900139000"}, {"code": "short", "to": NUMBER},
+                   {"code": code, "to": "not a number"}, {"code": "UUUUUUUU", "to": NUMBER}):
+        response = api.client.get("/v1/verify", params=params)
+        assert response.status_code == 200 and response.json() == nothing, params
+    denied = api.decide(at="2026-11-23T23:00:00+08:00")
+    assert denied["verification_code"] is None
+
+
+def test_rate_limited_per_client() -> None:
+    gen = make_api(verify_rate_limit=3)
+    api = next(gen)
+    try:
+        codes = [api.client.get("/v1/verify", params={"code": "ABCDEFGH", "to": NUMBER}).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        limited = api.client.get("/v1/verify", params={"code": "ABCDEFGH", "to": NUMBER})
+        assert_error(limited, 429, "RATE_LIMITED")
+        assert int(limited.headers["retry-after"]) >= 1
+    finally:
+        gen.close()
