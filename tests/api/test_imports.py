@@ -75,6 +75,6 @@ def test_streamed_import_in_chunks(api: Api) -> None:
 
 
 def test_overlong_line_is_one_error(api: Api) -> None:
-    body = f"to,at,evidence\n{NUMBER},{AT},{"x" * ((1 << 20) + 1)}\n{NUMBER},{AT},ok\n"
+    body = f"to,at,evidence\n{NUMBER},{AT},{'x' * ((1 << 20) + 1)}\n{NUMBER},{AT},ok\n"
     report = _import(api, "/v1/import/consents", body, CSV)
     assert report["accepted"] == 1 and report["errors"][0] == {"line": 2, "code": "TOO_LARGE", "message": report["errors"][0]["message"]}
