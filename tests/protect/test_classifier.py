@@ -168,7 +168,7 @@ def test_labelled_set_is_large_and_well_formed() -> None:
     rows = load_labelled()
     assert len(rows) >= 300
     assert {r["label"] for r in rows} == set(LABELS)
-    assert {r["split"] for r in rows} <= {"train", "holdout", "fresh"}
+    assert {r["split"] for r in rows} <= {"train", "holdout", "fresh", "fresh2"}
     assert len({r["id"] for r in rows}) == len(rows)
     assert len({r["text"] for r in rows}) == len(rows)
 
