@@ -136,6 +136,23 @@ def make_store(backend: str, request: pytest.FixtureRequest) -> Any:
     return store
 
 
+@pytest.fixture
+def new_store(request: pytest.FixtureRequest) -> Any:
+    """make_store as a fixture: `new_store("postgres+redis")` (tests need not import conftest)."""
+    return lambda backend: make_store(backend, request)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """The test server's URL without a schema (pg_url is this run's schema on it)."""
+    return PG_URL
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param

@@ -13,7 +13,6 @@ import threading
 
 import pytest
 
-from conftest import REDIS_URL, make_store
 from reachguard.engine import Gateway
 from reachguard.ledger.verify import verify_chain
 from store_worker import ORGS, hammer, seed
@@ -23,10 +22,10 @@ CAPS = {"collection": 6, "marketing": 1}  # cn profile: calls per day; marketing
 
 
 @pytest.fixture(params=["postgres", "postgres+redis"])
-def shared(request: pytest.FixtureRequest):
-    store = make_store(request.param, request)
+def shared(request: pytest.FixtureRequest, new_store, redis_url: str):
+    store = new_store(request.param)
     prefix = getattr(getattr(store, "counters", None), "prefix", "")
-    return request.param, store, prefix
+    return request.param, store, prefix, redis_url
 
 
 def _check(store, verdicts: list[tuple[str, str, str, str]]) -> None:
@@ -47,12 +46,12 @@ def _check(store, verdicts: list[tuple[str, str, str, str]]) -> None:
 
 @pytest.mark.slow
 def test_four_processes_never_exceed_a_cap(shared, pg_url: str) -> None:
-    backend, store, prefix = shared
+    backend, store, prefix, redis_url = shared
     seed(store, NUMBERS)
     context = multiprocessing.get_context("spawn")
     with context.Pool(PROCESSES) as pool:
         results = pool.starmap(
-            hammer, [(backend, pg_url, REDIS_URL, prefix, w, THREADS, PER_THREAD, NUMBERS) for w in range(PROCESSES)]
+            hammer, [(backend, pg_url, redis_url, prefix, w, THREADS, PER_THREAD, NUMBERS) for w in range(PROCESSES)]
         )
     verdicts = [v for chunk in results for v in chunk]
     assert len(verdicts) == PROCESSES * THREADS * PER_THREAD
@@ -60,7 +59,7 @@ def test_four_processes_never_exceed_a_cap(shared, pg_url: str) -> None:
 
 
 def test_sixteen_threads_on_one_store_never_exceed_a_cap(shared, pg_url: str) -> None:
-    backend, store, prefix = shared
+    backend, store, prefix, redis_url = shared
     seed(store, 4)
-    verdicts = hammer(backend, pg_url, REDIS_URL, prefix, 0, 16, 12, 4)
+    verdicts = hammer(backend, pg_url, redis_url, prefix, 0, 16, 12, 4)
     _check(store, verdicts)

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from conftest import PG_URL, REDIS_URL, make_store
 from reachguard.engine import Gateway
 from reachguard.events import decode_event
 from reachguard.ledger.verify import verify_chain
@@ -40,19 +39,19 @@ def _call(gateway: Gateway, i: int, at: str = AT):
 
 
 @pytest.fixture(params=["postgres", "postgres+redis"])
-def pg_store(request: pytest.FixtureRequest):
-    return make_store(request.param, request)
+def pg_store(request: pytest.FixtureRequest, new_store):
+    return new_store(request.param)
 
 
 # --- schema ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def empty_schema(pg_url: str):
+def empty_schema(pg_url: str, pg_server_url: str):
     name = f"rg_mig_{int(time.time() * 1000) % 10**9}"
-    url = PG_URL + ("&" if "?" in PG_URL else "?") + f"schema={name}"
+    url = pg_server_url + ("&" if "?" in pg_server_url else "?") + f"schema={name}"
     yield url, name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
@@ -161,8 +160,8 @@ def test_same_number_waits_other_numbers_do_not(pg_store) -> None:
 # --- ledger ------------------------------------------------------------------------------------
 
 
-def test_background_chainer_chains_without_readers(pg_url: str, request: pytest.FixtureRequest) -> None:
-    store = make_store("postgres", request)
+def test_background_chainer_chains_without_readers(pg_url: str, new_store) -> None:
+    store = new_store("postgres")
     store._chain_interval = 0.1
     gateway = Gateway(store, secret=b"test")
     _account(gateway)
@@ -177,9 +176,9 @@ def test_background_chainer_chains_without_readers(pg_url: str, request: pytest.
     assert verify_chain(store.ledger_entries("acme")) == (6, None)
 
 
-def test_ledger_matches_sqlite_hash_for_hash(pg_store, request: pytest.FixtureRequest) -> None:
+def test_ledger_matches_sqlite_hash_for_hash(pg_store, new_store) -> None:
     """One writer: the PostgreSQL chain is the SQLite chain, entry for entry."""
-    sqlite = make_store("sqlite", request)
+    sqlite = new_store("sqlite")
     heads = []
     for store in (sqlite, pg_store):
         gateway = Gateway(store, secret=b"test")
@@ -195,11 +194,11 @@ def test_ledger_matches_sqlite_hash_for_hash(pg_store, request: pytest.FixtureRe
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def test_lease_expired_before_commit_records_nothing(pg_url: str, redis_prefix: str) -> None:
+def test_lease_expired_before_commit_records_nothing(pg_url: str, redis_prefix: str, redis_url: str) -> None:
     from reachguard.store.postgres import truncate_all
     from reachguard.store.redis_counters import PostgresRedisStore
 
-    store = PostgresRedisStore(pg_url, REDIS_URL, prefix=redis_prefix + "lease:", lock_ttl=0.2, chain_interval=0)
+    store = PostgresRedisStore(pg_url, redis_url, prefix=redis_prefix + "lease:", lock_ttl=0.2, chain_interval=0)
     truncate_all(store)
     try:
         contact = ContactRecord("acme", BORROWER, "call", "collection", "borrower", "L1", 1795399200.0)
@@ -216,8 +215,8 @@ def test_lease_expired_before_commit_records_nothing(pg_url: str, redis_prefix: 
         store.close()
 
 
-def test_redis_losing_its_data_loses_no_contact(request: pytest.FixtureRequest) -> None:
-    store = make_store("postgres+redis", request)
+def test_redis_losing_its_data_loses_no_contact(new_store) -> None:
+    store = new_store("postgres+redis")
     gateway = Gateway(store, secret=b"test")
     _account(gateway)
     assert [_call(gateway, i).verdict for i in range(6)] == ["allow"] * 6
