@@ -1,0 +1,157 @@
+"""Signed checkpoints, `reachguard audit verify|export`, and the standalone verifier of an export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import World
+from reachguard.cli import app
+from reachguard.ledger.chain import GENESIS, make_entry
+from reachguard.store import SQLiteStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(path)))
+    world.consent()
+    for hour in range(10, 16):
+        world.attempt(f"2026-11-23T{hour}:00:00+08:00")
+    world.consent(org="xinghe")
+    world.attempt("2026-11-23T10:00:00+08:00", org="xinghe")
+    world.gateway.store.close()
+    return path
+
+
+def _sql(db: Path, sql: str, *params) -> None:
+    store = SQLiteStore(str(db))
+    with store.read() as conn:
+        conn.execute(sql, params)
+    store.close()
+
+
+def _verify(db: Path):
+    return runner.invoke(app, ["audit", "verify", "--db", str(db)])
+
+
+def test_intact_ledger_verifies(db: Path) -> None:
+    result = _verify(db)
+    assert result.exit_code == 0, result.output
+    assert "ok      acme: 7 entries" in result.output and "ok      xinghe: 2 entries" in result.output
+
+
+def test_edit_is_reported_with_the_first_broken_entry(db: Path) -> None:
+    _sql(db, "UPDATE ledger SET body = replace(body, 'defer', 'allow') WHERE org='acme' AND seq=4")
+    result = _verify(db)
+    assert result.exit_code == 1
+    assert "BROKEN  acme: first broken entry seq 4" in result.output and "ok      xinghe" in result.output
+
+
+def test_deletion_is_detected(db: Path) -> None:
+    _sql(db, "DELETE FROM ledger WHERE org='acme' AND seq=3")
+    result = _verify(db)
+    assert result.exit_code == 1 and "seq 4" in result.output and "gap" in result.output
+
+
+def test_reordering_is_detected(db: Path) -> None:
+    _sql(db, "UPDATE ledger SET seq = -1 WHERE org='acme' AND seq=3")
+    _sql(db, "UPDATE ledger SET seq = 3 WHERE org='acme' AND seq=4")
+    _sql(db, "UPDATE ledger SET seq = 4 WHERE org='acme' AND seq=-1")
+    result = _verify(db)
+    assert result.exit_code == 1 and "first broken entry seq 3" in result.output
+
+
+def _rewrite_chain(db: Path, org: str) -> None:
+    """What an attacker with database access does: change an entry and recompute every hash."""
+    store = SQLiteStore(str(db))
+    entries = list(store.ledger_entries(org))
+    with store.read() as conn:
+        prev = GENESIS
+        for e in entries:
+            body = e.body.replace('"defer"', '"allow"').encode()
+            new = make_entry(e.org, e.seq, e.kind, e.at, e.number, e.tag, body, prev)
+            conn.execute("UPDATE ledger SET body=?, body_hash=?, prev_hash=?, entry_hash=? WHERE org=? AND seq=?",
+                         (new.body, new.body_hash, new.prev_hash, new.entry_hash, org, e.seq))
+            prev = new.entry_hash
+    store.close()
+
+
+def test_a_recomputed_chain_passes_the_hashes_but_not_the_checkpoint(db: Path) -> None:
+    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
+    _rewrite_chain(db, "acme")
+    result = _verify(db)
+    assert result.exit_code == 1 and "chain rewritten" in result.output
+
+
+def test_truncation_after_a_checkpoint_is_detected(db: Path) -> None:
+    runner.invoke(app, ["audit", "checkpoint", "--db", str(db)])
+    _sql(db, "DELETE FROM ledger WHERE org='acme' AND seq=7")
+    result = _verify(db)
+    assert result.exit_code == 1 and "truncated" in result.output
+
+
+def test_forged_checkpoint_signature_is_detected(db: Path) -> None:
+    runner.invoke(app, ["audit", "checkpoint", "--db", str(db)])
+    _sql(db, "UPDATE checkpoints SET signature = replace(signature, substr(signature, 1, 2), 'ff') WHERE org='acme'")
+    result = _verify(db)
+    assert result.exit_code == 1 and "bad signature" in result.output
+
+
+def _export(db: Path, out: Path, *extra: str) -> None:
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db), *extra])
+    assert result.exit_code == 0, result.output
+
+
+def _external_check(out: Path) -> subprocess.CompletedProcess:
+    # A bare interpreter, no ReachGuard on the path: only the exported files and the standard library.
+    return subprocess.run([sys.executable, "-S", "-I", str(out / "verify.py"), str(out)], capture_output=True, text=True, timeout=60)
+
+
+def test_export_verifies_without_reachguard(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    _export(db, out, "--from", "2026-11-23T11:00:00+08:00", "--to", "2026-11-23T13:00:00+08:00")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["entries_in_range"] == 2 and manifest["checkpoints"] >= 1
+    checked = _external_check(out)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK:")
+    public = runner.invoke(app, ["audit", "public-key", "--db", str(db)])
+    assert "BEGIN PUBLIC KEY" in public.output
+    assert json.loads((out / "public_keys.json").read_text()).popitem()[1]["pem"].strip() in public.output
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "swap"])
+def test_tampered_export_is_detected_by_the_standalone_script(db: Path, tmp_path: Path, tamper: str) -> None:
+    out = tmp_path / "export"
+    _export(db, out)
+    path = out / "entries.jsonl"
+    lines = path.read_text().splitlines()
+    if tamper == "edit":
+        lines[2] = lines[2].replace("defer", "allow")
+    elif tamper == "delete":
+        del lines[3]
+    else:
+        lines[2], lines[3] = lines[3], lines[2]
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(data)
+    manifest = json.loads((out / "manifest.json").read_text())  # a careful forger also fixes the manifest's digest
+    manifest["sha256"]["entries.jsonl"] = hashlib.sha256(data).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    checked = _external_check(out)
+    assert checked.returncode == 1 and checked.stdout.startswith("BROKEN"), checked.stdout
+
+
+def test_export_of_nothing_and_bad_times(db: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["audit", "export", "--org", "nobody", "--out", str(tmp_path / "x"), "--db", str(db)])
+    assert result.exit_code == 1 and "no ledger entries" in result.output
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--from", "2026-11-23", "--db", str(db)])
+    assert result.exit_code == 2
