@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
-            service.close()
+            service.stop()  # the store stays open: `reachguard serve` closes it when uvicorn returns
 
     app = FastAPI(
         title="ReachGuard",

@@ -77,9 +77,11 @@ class Writer:
         self._jobs: collections.deque[_Job] = collections.deque()
         self._cv = threading.Condition()
         self._stopping = False
+        self.used = False
         self._thread = threading.Thread(target=self._run, name="reachguard-writer", daemon=True)
 
     def start(self) -> None:
+        self.used = True
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -267,8 +269,12 @@ class Service:
         self.started = False
 
     def start(self) -> None:
+        """Start the writer (and checkpoint) threads; after stop() it can start again."""
         if self.started:
             return
+        if self.writer.used:
+            self.writer = Writer(self.gateway, self.metrics, max_group=self.writer.max_group)
+        self._stop = threading.Event()
         self.writer.start()
         if self.settings.checkpoint_interval_seconds > 0:
             self._checkpointer = threading.Thread(target=self._checkpoints, name="reachguard-checkpoints", daemon=True)

@@ -60,4 +60,7 @@ def serve(
     except Exception as exc:  # a store or key file that cannot be opened
         typer.echo(f"error: cannot start: {exc}", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(application, **common)
+    try:
+        uvicorn.run(application, **common)
+    finally:
+        application.state.service.close()
