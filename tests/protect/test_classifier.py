@@ -212,3 +212,10 @@ def test_speed_gates_never_change_a_signal() -> None:
     for text in texts:
         f = fold(text)
         assert signals_mod.own_signals(f) == signals_mod.own_signals(f, gated=False), text
+
+
+def test_odd_input_is_classified_not_crashed(clf: Classifier) -> None:
+    results = clf.classify_many(["", "   ", "a\ud800b", "😀" * 50, "x" * 10_000])
+    assert len(results) == 5
+    assert all(abs(sum(r.scores.values()) - 1) < 1e-9 for r in results)
+    assert clf.classify_many([]) == []

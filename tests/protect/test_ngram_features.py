@@ -40,3 +40,9 @@ def test_same_number_of_distinct_ngrams_as_sklearn(texts: list[str]) -> None:
     # on whitespace-free input.)
     texts = [t.replace(" ", "") for t in texts]
     assert H.transform(texts).getnnz(axis=1).tolist() == SK.transform(texts).getnnz(axis=1).tolist()
+
+
+def test_lone_surrogates_do_not_crash() -> None:
+    """A JSON body may carry "\\ud800"; one bad character must not fail the whole batch."""
+    x = H.transform(["a\ud800b", "ok"])
+    assert x.shape[0] == 2 and x.getnnz(axis=1).tolist()[0] > 0

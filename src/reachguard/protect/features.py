@@ -54,7 +54,7 @@ class CharNgramHasher:
         """Bucket of each whole term (used to map explanation n-grams to features)."""
         out = np.empty(len(terms), dtype=np.int64)
         for i, t in enumerate(terms):
-            cp = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+            cp = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
             out[i] = self._hash(cp, len(t), 1)[0]
         return out
 
@@ -63,7 +63,7 @@ class CharNgramHasher:
         n_docs = len(texts)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n_docs)
         total = int(lengths.sum())
-        cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        cp = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
         # characters left in the message from each position (1 at its last character)
         left = np.repeat(lengths + np.cumsum(lengths) - lengths, lengths) - np.arange(total)
