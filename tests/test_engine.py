@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import BORROWER, PROSPECT, World, codes
+from worldkit import BORROWER, PROSPECT, World, codes
 from reachguard.engine import Gateway
 from reachguard.events import decode_event
 from reachguard.numbers import InvalidNumber

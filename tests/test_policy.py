@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import World, codes
+from worldkit import World, codes
 from reachguard.policy import PolicyBook, PolicyError, load_policy_file, load_profile
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import PROSPECT, World, codes
+from worldkit import PROSPECT, World, codes
 from reachguard.cli import app
 from reachguard.templates import TemplateError, TemplateRegistry
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from conftest import AT, NUMBER, Api, assert_error, attempt
+from conftest import AT, NUMBER, Api, assert_error, attempt, make_api
 
 CONSENT = {"type": "consent", "org": "acme", "to": NUMBER, "purpose": "marketing", "at": AT}
 
@@ -94,8 +94,6 @@ def test_revocation_from_the_cli_store_reaches_a_running_app(api: Api) -> None:
 
 
 def test_api_rate_limit_per_key() -> None:
-    from conftest import make_api
-
     gen = make_api(api_rate_limit=3)
     api = next(gen)
     try:

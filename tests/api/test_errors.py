@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import AT, NUMBER, Api, assert_error, attempt
+from conftest import AT, NUMBER, Api, assert_error, attempt, make_api
 
 CONSENT = {"type": "consent", "org": "acme", "to": NUMBER, "purpose": "marketing", "at": AT}
 
@@ -88,8 +88,6 @@ def test_oversize_bodies_are_refused_above_the_limit(api: Api) -> None:
 
 def test_limit_is_configurable(api: Api) -> None:
     api.app.user_middleware  # the middleware reads its limits at build time: use a fresh app
-    from conftest import make_api
-
     gen = make_api(max_body_bytes=2048)
     small = next(gen)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import World
+from worldkit import World
 from reachguard.cli import app
 from reachguard.ledger.chain import GENESIS, make_entry
 from reachguard.store import SQLiteStore

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import World
+from worldkit import World
 from reachguard.ledger.verify import verify_chain
 
 

@@ -1,6 +1,6 @@
 """Account-bound collection rules (rules/collection.py): subject, stage, wrong number, cooldown."""
 
-from conftest import BORROWER, World, codes
+from worldkit import BORROWER, World, codes
 
 
 def test_collection_needs_a_known_account(world: World) -> None:

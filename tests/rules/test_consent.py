@@ -1,6 +1,6 @@
 """Marketing consent and opt-outs (rules/consent.py)."""
 
-from conftest import PROSPECT, World, codes
+from worldkit import PROSPECT, World, codes
 
 
 def test_marketing_without_consent_is_denied(world: World) -> None:

@@ -1,6 +1,6 @@
 """Frequency caps (rules/frequency.py): the 6th vs the 7th call, day and window rollover."""
 
-from conftest import World, codes
+from worldkit import World, codes
 
 
 def test_sixth_collection_call_allowed_seventh_deferred_to_next_morning(world: World) -> None:

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from conftest import World, codes
+from worldkit import World, codes
 
 
 def test_collection_quiet_hours_boundaries(world: World) -> None:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from conftest import BORROWER, PROSPECT, World, codes
+from worldkit import BORROWER, PROSPECT, World, codes
 from reachguard.policy import load_policy_file
 
 

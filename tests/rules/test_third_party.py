@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import BORROWER, CONTACT, World, codes
+from worldkit import BORROWER, CONTACT, World, codes
 
 
 def _unreachable(world: World, days: tuple[int, ...] = (20, 21, 22), per_day: int = 2) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import PROSPECT, World, codes
+from worldkit import PROSPECT, World, codes
 from reachguard.inbound import classify_reply
 
 
