@@ -83,3 +83,9 @@ def test_help_has_an_example() -> None:
     result = runner.invoke(app, ["classify", "--help"])
     assert result.exit_code == 0
     assert "reachguard classify" in result.output and "normal" in result.output
+
+
+def test_weights_are_short_decimals() -> None:
+    result = runner.invoke(app, ["classify", "--json", "-"], input="您的借款已逾期3天，请尽快还款\n")
+    for s in _lines(result.output)[0]["signals"]:
+        assert len(repr(s["weight"])) <= 8, s

@@ -151,7 +151,8 @@ class Classifier:
         ranked = np.argsort(-logits, axis=1)
         top = ranked[:, 0]
         rows = np.arange(n)
-        margins = (logits[rows, top] - logits[rows, ranked[:, 1]]).round(3).tolist()
+        # float64 before rounding: a rounded float32 prints as 4.421999931335449
+        margins = (logits[rows, top] - logits[rows, ranked[:, 1]]).astype(np.float64).round(3).tolist()
         evidence = self._evidence.quote_batch(x, top, norm)
         labels = self.labels
         out: list[Classification] = []
