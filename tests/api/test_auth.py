@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from conftest import AT, NUMBER, Api, assert_error, attempt, make_api
+from apikit import AT, NUMBER, Api, assert_error, attempt, make_api
 
 CONSENT = {"type": "consent", "org": "acme", "to": NUMBER, "purpose": "marketing", "at": AT}
 

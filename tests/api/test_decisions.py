@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 
-from conftest import AT, NUMBER, Api, assert_error, attempt
+from apikit import AT, NUMBER, Api, assert_error, attempt
 
 
 def test_single_decision_is_the_contract_decision(api: Api) -> None:

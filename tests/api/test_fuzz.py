@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from conftest import ROLES, make_api
+from apikit import ROLES, make_api
 
 _gen = make_api(verify_rate_limit=1_000_000)
 API = next(_gen)

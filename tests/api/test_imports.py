@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import AT, NUMBER, Api
+from apikit import AT, NUMBER, Api
 
 CSV = "text/csv"
 JSONL = "application/x-ndjson"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import AT, NUMBER, Api
+from apikit import AT, NUMBER, Api
 
 
 def test_opt_out_reply_is_visible_at_once_and_stops_marketing(api: Api) -> None:

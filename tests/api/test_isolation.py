@@ -6,7 +6,7 @@ import io
 import json
 import zipfile
 
-from conftest import AT, NUMBER, Api, assert_error, attempt
+from apikit import AT, NUMBER, Api, assert_error, attempt
 
 CONSENT = {"type": "consent", "org": "xinghe", "to": NUMBER, "purpose": "marketing", "at": AT}
 

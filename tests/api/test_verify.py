@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import NUMBER, Api, assert_error, make_api
+from apikit import NUMBER, Api, assert_error, make_api
 
 
 def test_genuine_code(api: Api) -> None:
