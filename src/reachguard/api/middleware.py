@@ -144,7 +144,7 @@ class ServiceMiddleware:
             label = state["route"] or getattr(scope.get("route"), "path", None) or "unmatched"
             status = state["status"]
             self.service.metrics.observe_request(scope["method"], label, status, elapsed)
-            if self.access_log:
+            if self.service.settings.access_log:
                 principal = state["org"]
                 if principal is None and isinstance(scope.get("state"), dict):
                     principal = getattr(scope["state"].get("principal"), "org", None)
