@@ -98,3 +98,10 @@ def test_fast_and_mapped_paths_agree_on_any_unicode(text: str) -> None:
 @given(st.text(alphabet=st.sampled_from(list("ab贷款\x00\x01😀\U0010ffff\u0100")), max_size=12))
 def test_has_adjacent_repeat_matches_the_naive_definition(text: str) -> None:
     assert has_adjacent_repeat(text) == any(a == b for a, b in zip(text, text[1:]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("a贷11222\x00\x01😀٣٣")), max_size=12))
+def test_has_adjacent_repeat_can_ignore_digits(text: str) -> None:
+    expected = any(a == b and not a.isdecimal() for a, b in zip(text, text[1:]))
+    assert has_adjacent_repeat(text, skip_digits=True) == expected
