@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="time bound of each phase")
     parser.add_argument("--requests", type=int, default=40_000, help="request bound of the single phases")
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=1000, help="attempts per batch request")
     parser.add_argument("--batch-requests", type=int, default=200)
     parser.add_argument("--batch-connections", type=int, default=2)
@@ -172,7 +172,8 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         raise SystemExit("the server did not start")
                     time.sleep(0.1)
-            print(f"server: reachguard serve --workers {args.workers} on {HOST}:{port}, SQLite file, access log on (to /dev/null)")
+            print(f"server: reachguard serve --workers {args.workers} on {HOST}:{port}, SQLite file, log level warning (no access lines); "
+                  f"{args.connections} connections (single), {args.batch_connections} (batch)")
             rows = []
             warm = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(90_000_000, 500, rng)]
             asyncio.run(drive(port, warm, 8, 10))
