@@ -13,7 +13,7 @@ import msgspec
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from reachguard import inbound, rules
+from reachguard import content, inbound, rules
 from reachguard.model import (
     Account,
     Attempt,
@@ -226,12 +226,6 @@ def _review(attempt: Attempt, relation: str, policy: Policy, store: Store) -> _R
 
 def _review_text(attempt: Attempt, relation: str, policy: Policy) -> _Review:
     if attempt.content is None:
-        return _NO_REVIEW
-    try:
-        from reachguard import content
-    except ImportError:  # the content-review package is optional at this layer
-        return _NO_REVIEW
-    if not hasattr(content, "review"):
         return _NO_REVIEW
     result = content.review(attempt.content, attempt.purpose, relation, attempt.channel)
     blocking = content.blocking(policy, result.findings, attempt.purpose, attempt.channel)
