@@ -224,7 +224,9 @@ def test_redis_losing_its_data_loses_no_contact(new_store) -> None:
     decision = _call(gateway, 7)
     assert decision.verdict == "defer" and decision.reasons[0].code == "FREQUENCY_CAP"
     key = store.counters.number_key("acme", BORROWER)
-    assert store.counters.client.zcard(key) == 7  # rebuilt from PostgreSQL: six contacts + the horizon
+    assert store.counters.client.zcard(key) == 0  # a deferred attempt writes nothing
+    assert _call(gateway, 8, at="2026-11-24T10:00:00+08:00").verdict == "allow"
+    assert store.counters.client.zcard(key) == 8  # rebuilt from PostgreSQL: 6 + the new contact + the horizon
 
 
 def _free_port(start: int = 6390) -> int:

@@ -91,7 +91,7 @@ def _lock_sql(count: int) -> str:
     if count == 1:
         return "SELECT pg_advisory_xact_lock(%s::bigint)"
     # A function scan yields the array in order: the locks are taken in the order given.
-    return "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k)"
+    return "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS t(k)"
 
 
 # --- URL, engine, schema --------------------------------------------------------------------------
@@ -269,22 +269,22 @@ def _typed(parts: list[str]) -> str:
 # Batches: q* arrays are (number, org) pairs, a* (org, subject) pairs, c*/sc* the subsets
 # whose contacts are read; since is the smallest contacts_since of the batch.
 _B_CONSENTS = ("SELECT 0, " + _cols("c.number", "c.org", f=("c.at", "c.expires_at"), i=("c.seq", "c.channels"), b="c.withdrawn")
-               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
-_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)s::text[])"
-_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)s::text[])"
+               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
+_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)b::text[])"
+_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)b::text[])"
 _B_OUTCOMES = ("SELECT 4, " + _cols("c.number", "c.org", t=("c.result", "c.subject"), f=("c.at",), i=("c.seq",))
-               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
+               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
 _B_CONTACTS = ("SELECT 3, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-               + ", c.token FROM unnest(%(cn)s::text[], %(co)s::text[]) AS q(n, o) JOIN contacts c"
+               + ", c.token FROM unnest(%(cn)b::text[], %(co)b::text[]) AS q(n, o) JOIN contacts c"
                " ON c.number = q.n AND c.org = q.o AND c.at >= %(since)s")
 _B_ACCOUNT = ("SELECT 5, " + _cols("c.borrower", "c.org", t=("c.subject", "c.contacts::text"), f=("c.at",), i=("c.days_past_due",))
-              + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
+              + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
 _B_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
-                        + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s)"
+                        + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s)"
                         " JOIN accounts a ON a.org = q.o AND a.subject = q.s"
                         " JOIN outcomes o ON o.number = a.borrower AND o.org = a.org")
 _B_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-                       + ", c.token FROM unnest(%(so)s::text[], %(ss)s::text[]) AS q(o, s) JOIN contacts c"
+                       + ", c.token FROM unnest(%(so)b::text[], %(ss)b::text[]) AS q(o, s) JOIN contacts c"
                        " ON c.org = q.o AND c.subject = q.s AND c.at >= %(since)s")
 
 
@@ -453,6 +453,24 @@ class _Session:
         self.close()
 
 
+def _merge_inserts(stmts: list[tuple]) -> tuple | None:
+    """Several single-row INSERTs (no ON CONFLICT) as one statement of data-modifying CTEs,
+    or None when they cannot be merged. Plain inserts neither read nor touch each other's
+    rows, so running them in one statement (one snapshot) changes nothing but the cost."""
+    if not stmts or len(stmts) > 16:
+        return None
+    if len(stmts) == 1:
+        sql, params, many = stmts[0]
+        return stmts[0] if many is None and sql.startswith("INSERT ") else None
+    parts, values = [], []
+    for index, (sql, params, many) in enumerate(stmts):
+        if many is not None or not sql.startswith("INSERT ") or " ON CONFLICT " in sql or "%(" in sql:
+            return None
+        parts.append(f"w{index} AS ({sql})")
+        values.extend(params)
+    return ("WITH " + ", ".join(parts) + " SELECT 1", tuple(values), None)
+
+
 class _Local(threading.local):
     session: _Session | None = None
 
@@ -610,9 +628,18 @@ class PostgresStore(Store):
     def _commit(self, s: _Session) -> None:
         aborted = s.aborted
         if s.begun and not aborted:
-            stmts = s.outbox + [("COMMIT", None, None)]
+            outbox = s.outbox
             try:
-                self._send(s, stmts)
+                if not s.sent and outbox and outbox[0][0] == "BEGIN":
+                    # Nothing sent yet (no lock, no read in the transaction): its writes alone.
+                    merged = _merge_inserts(outbox[1:])
+                    if merged is not None:
+                        self._send(s, [merged])  # one statement: atomic by itself
+                        return
+                    self._send(s, outbox + [("COMMIT", None, None)])
+                    return
+                merged = _merge_inserts(outbox)
+                self._send(s, ([merged] if merged is not None else outbox) + [("COMMIT", None, None)])
             finally:
                 s.reset()
         else:
@@ -720,11 +747,19 @@ class PostgresStore(Store):
         ]
         self._insert_contacts(rows)
 
+    _INSERT_CONTACTS = (
+        "INSERT INTO contacts(org, number, channel, purpose, relation, subject, at, attempt_id, agent, code, token) "
+        "SELECT org, number, channel, purpose, relation, subject, at, attempt_id, agent, code, token FROM unnest("
+        "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::text[], %b::text[], "
+        "%b::text[], %b::text[]) WITH ORDINALITY AS t(org, number, channel, purpose, relation, subject, at, attempt_id, "
+        "agent, code, token, i) ORDER BY i"
+    )
+
     def _insert_contacts(self, rows: list[tuple]) -> None:
         if len(rows) == 1:
             self._write(self._INSERT_CONTACT, rows[0])
-        else:
-            self._write(self._INSERT_CONTACT, many=rows)
+        else:  # one statement for the batch
+            self._write(self._INSERT_CONTACTS, tuple(list(column) for column in zip(*rows)))
 
     def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None:
         self._write(
@@ -792,8 +827,13 @@ class PostgresStore(Store):
         rows = [(org, kind, at, number, tag, body.decode("utf-8")) for org, kind, at, number, tag, body in entries]
         if len(rows) == 1:
             self._write(self._INSERT_PENDING, rows[0])
-        else:
-            self._write(self._INSERT_PENDING, many=rows)
+        else:  # one statement; ids (the chain order) follow the list order
+            self._write(
+                "INSERT INTO ledger_pending(org, kind, at, number, tag, body) SELECT org, kind, at, number, tag, body "
+                "FROM unnest(%b::text[], %b::text[], %b::float8[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY "
+                "AS t(org, kind, at, number, tag, body, i) ORDER BY i",
+                tuple(list(column) for column in zip(*rows)),
+            )
         if self._chain_interval and self._chainer is None:
             self._start_chainer()
 
@@ -840,11 +880,11 @@ class PostgresStore(Store):
                     rows.append((org, seq, kind, at, number, tag, entry.body, entry.body_hash, entry.prev_hash, entry.entry_hash))
                 columns = [list(c) for c in zip(*rows)]
                 self._write(
-                    f"INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], "
-                    "%s::float8[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
+                    f"INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], "
+                    "%b::float8[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])",
                     tuple(columns),
                 )
-                self._write("DELETE FROM ledger_pending WHERE id = ANY(%s::bigint[])", ([r[0] for r in pending],))
+                self._write("DELETE FROM ledger_pending WHERE id = ANY(%b::bigint[])", ([r[0] for r in pending],))
                 done += len(rows)
                 if own:
                     self._commit(s)

@@ -39,9 +39,11 @@ go on. The client reconnects by itself on the next decision once Redis answers a
 
 from __future__ import annotations
 
-import os
+import hashlib
 import random
 import secrets
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -135,6 +137,104 @@ _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError
                  OSError)
 
 
+class _NoScript(Exception):
+    pass
+
+
+class _Wire:
+    """A thread's own connection for the three scripts: RESP2 written and read directly.
+
+    redis-py sets the connection up (AUTH, SELECT, TLS, timeouts); after that, EVALSHA goes
+    over its socket without the client's per-command machinery (pool checkout, encoders,
+    observability hooks), which cost several times the round trip itself. Every script is
+    idempotent for the same arguments (same token, same members), so a call that failed on
+    a stale connection is retried once on a fresh one.
+    """
+
+    __slots__ = ("pool", "conn", "sock", "buf")
+
+    def __init__(self, pool: redis.ConnectionPool):
+        self.pool = pool
+        self.conn = None
+        self.sock = None
+        self.buf = bytearray()
+
+    def _connect(self) -> None:
+        conn = self.pool.connection_class(**self.pool.connection_kwargs)
+        conn.connect()
+        self.conn, self.sock, self.buf = conn, conn._sock, bytearray()
+
+    def drop(self) -> None:
+        conn, self.conn, self.sock = self.conn, None, None
+        if conn is not None:
+            try:
+                conn.disconnect()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def call(self, args: list) -> Any:
+        for attempt in (0, 1):
+            fresh = self.sock is None
+            try:
+                if fresh:
+                    self._connect()
+                self.sock.sendall(_pack(args))
+                return self._read()
+            except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, EOFError) as exc:
+                self.drop()
+                if fresh or attempt:
+                    raise redis.exceptions.ConnectionError(str(exc) or type(exc).__name__) from exc
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("Redis closed the connection")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end >= 0:
+                line = bytes(self.buf[:end])
+                del self.buf[:end + 2]
+                return line
+            self._fill()
+
+    def _read(self) -> Any:
+        line = self._line()
+        kind = line[:1]
+        if kind == b"*":
+            count = int(line[1:])
+            return None if count < 0 else [self._read() for _ in range(count)]
+        if kind == b"$":
+            size = int(line[1:])
+            if size < 0:
+                return None
+            while len(self.buf) < size + 2:
+                self._fill()
+            data = bytes(self.buf[:size])
+            del self.buf[:size + 2]
+            return data.decode("utf-8")
+        if kind == b":":
+            return int(line[1:])
+        if kind == b"+":
+            return line[1:].decode()
+        if kind == b"-":
+            message = line[1:].decode("utf-8", "replace")
+            if message.startswith("NOSCRIPT"):
+                raise _NoScript(message)
+            raise redis.exceptions.ResponseError(message)
+        raise redis.exceptions.ConnectionError(f"unexpected reply from Redis: {line[:40]!r}")
+
+
+def _pack(args: list) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode("utf-8")
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 def member(c: ContactRecord, token: str) -> str:
     """A contact as a sorted-set member: identical for the Redis copy and the PostgreSQL row."""
     return f"{c.at!r}|{c.number}|{c.channel}|{c.purpose}|{c.relation}|{c.subject or ''}|{token}"
@@ -169,15 +269,27 @@ class RedisCounters:
         self.prefix = prefix if prefix is not None else (url_prefix if url_prefix is not None else "rg:")
         self.client = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=socket_timeout, socket_connect_timeout=min(socket_timeout, 1.0),
-            retry=Retry(NoBackoff(), 1), health_check_interval=0,
+            retry=Retry(NoBackoff(), 1), health_check_interval=0, protocol=2,
         )
+        self._local = threading.local()
+        self._scripts = {name: (hashlib.sha1(text.encode()).hexdigest(), text)
+                         for name, text in (("acquire", _ACQUIRE), ("finish", _FINISH), ("release", _RELEASE))}
         self.retention = retention_days * 86400.0
         self.lock_ttl_ms = int(lock_ttl * 1000)
         self.key_ttl_ms = int(max(retention_days, 1.0) * 86400 * 1000)
         self.lock_timeout = lock_timeout
-        self._acquire = self.client.register_script(_ACQUIRE)
-        self._finish = self.client.register_script(_FINISH)
-        self._release = self.client.register_script(_RELEASE)
+
+    def _eval(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        wire = getattr(self._local, "wire", None)
+        if wire is None:
+            wire = self._local.wire = _Wire(self.client.connection_pool)
+        sha, text = self._scripts[name]
+        command = ["EVALSHA", sha, len(keys), *keys, *args]
+        try:
+            return wire.call(command)
+        except _NoScript:  # a restarted (or flushed) Redis: load the script and go on
+            wire.call(["SCRIPT", "LOAD", text])
+            return wire.call(command)
 
     # key names: contacts per (org, number) and per (org, debt), and their locks
     def number_key(self, org: str, number: str) -> str:
@@ -197,7 +309,7 @@ class RedisCounters:
         delay = 0.0002
         while True:
             try:
-                out = self._acquire(keys=keys, args=args)
+                out = self._eval("acquire", keys, args)
             except _REDIS_ERRORS as exc:
                 raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
             if out[0] == 1:
@@ -216,7 +328,7 @@ class RedisCounters:
             for score, text in members:
                 args += [repr(score), text]
         try:
-            ok = self._finish(keys=keys, args=args)
+            ok = self._eval("finish", keys, args)
         except _REDIS_ERRORS as exc:
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         if not ok:
@@ -226,7 +338,7 @@ class RedisCounters:
         if not locks:
             return
         try:
-            self._release(keys=list(locks), args=[token])
+            self._eval("release", list(locks), [token])
         except _REDIS_ERRORS:
             pass  # the leases expire by themselves
 
@@ -244,6 +356,9 @@ class RedisCounters:
         return removed
 
     def close(self) -> None:
+        wire = getattr(self._local, "wire", None)
+        if wire is not None:
+            wire.drop()
         try:
             self.client.close()
         except Exception:  # noqa: BLE001
@@ -258,8 +373,15 @@ class _RedisTx:
     wanted: set[str] = field(default_factory=set)  # lock keys from transaction(org, number)
     held: list[str] = field(default_factory=list)
     writes: dict[str, tuple[str, list[tuple[float, str]]]] = field(default_factory=dict)
+    # (since, members from PostgreSQL) of the windows read but not covered: written to Redis
+    # with the first contact appended to that key (a key nobody appends to stays as it is,
+    # and is read from PostgreSQL again next time, in the same statement anyway)
+    cold: dict[str, tuple[float, list[tuple[float, str]]]] = field(default_factory=dict)
 
     def add(self, key: str, score: float, text: str) -> None:
+        cold = self.cold.pop(key, None)
+        if cold is not None:
+            self.hydrate(key, *cold)
         horizon, members = self.writes.get(key, ("", []))
         members.append((score, text))
         self.writes[key] = (horizon, members)
@@ -392,7 +514,10 @@ class PostgresRedisStore(PostgresStore):
                     records.append(record)
                     missing.append((record.at, text))
             if tx is not None:
-                tx.hydrate(zkey, since, missing)
+                if zkey in tx.writes:
+                    tx.hydrate(zkey, since, missing)
+                else:
+                    tx.cold[zkey] = (since, missing)
             records.sort(key=lambda c: c.at)
         return records
 

@@ -1,0 +1,375 @@
+"""Gateway.decide on the production backends: PostgreSQL, and PostgreSQL + Redis.
+
+Same population and attempt mix as bench/decide.py (imported from it): 1,000,000 numbers, 30%
+with history; 60% marketing, 30% collection, 10% service. The population is generated into
+an SQLite file by decide.populate and copied into a fresh PostgreSQL schema (dropped at the
+end); Redis starts empty under a key prefix of its own (deleted at the end), so the counters
+fill from PostgreSQL as numbers are first decided, as after a Redis restart.
+
+Workers are PROCESSES (no shared GIL), each with its own store, connection and Gateway,
+deciding one attempt at a time (Gateway.decide: lock, load, judge, record, ledger entry,
+commit) — like N API replicas each with one writer. Printed for 1, 4 and 16 workers:
+decisions/s (all workers together, over the wall time from a common start) and p50/p99 of
+single decisions; beside, in the same run: the SQLite figure (Gateway.decide on the same
+population, one process, its WAL file) and the raw `SELECT 1` round-trip rate on the same
+PostgreSQL server with the same number of worker processes.
+
+Run: .venv/bin/python bench/decide_backends.py --backend postgres+redis
+     [--db postgresql://…] [--redis redis://…] [--numbers N] [--decisions N] [--workers 1,4,16]
+Add `?synchronous_commit=off` to --db to measure without waiting for the WAL flush.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, percentile  # noqa: E402
+from decide import attempts, populate  # noqa: E402
+
+from reachguard.engine import Gateway  # noqa: E402
+from reachguard.store import SQLiteStore  # noqa: E402
+
+TABLES = {
+    "consents": "org, number, channels, at, expires_at, withdrawn, evidence",
+    "opt_outs": "number, org, channels, at, kind, note",
+    "dnc": "number, list, at",
+    "accounts": "org, subject, borrower, days_past_due, contacts, at",
+    "outcomes": "org, number, subject, result, at",
+    "contacts": "org, number, channel, purpose, relation, subject, at, attempt_id, agent, code",
+}
+
+
+def _with_schema(url: str, schema: str) -> str:
+    return url + ("&" if "?" in url else "?") + f"schema={schema}"
+
+
+def open_backend(backend: str, url: str, redis_url: str, prefix: str):
+    if backend.startswith("sqlite:"):
+        return SQLiteStore(backend[len("sqlite:"):])
+    if backend == "postgres":
+        from reachguard.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    from reachguard.store.redis_counters import PostgresRedisStore
+
+    return PostgresRedisStore(url, redis_url, prefix=prefix)
+
+
+def copy_population(sqlite_path: str, url: str) -> None:
+    """Copy the generated tables into PostgreSQL with COPY, then ANALYZE."""
+    import sqlite3
+
+    from reachguard.store.postgres import PostgresStore
+
+    store = PostgresStore(url, chain_interval=0)
+    source = sqlite3.connect(sqlite_path)
+    with store.read() as conn:
+        for table, columns in TABLES.items():
+            rows = source.execute(f"SELECT {columns} FROM {table}")
+            with conn.cursor() as cur, cur.copy(f"COPY {table}({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    if table == "consents":
+                        row = row[:5] + (bool(row[5]),) + row[6:]
+                    copy.write_row(row)
+        conn.execute("ANALYZE")
+    source.close()
+    store.close()
+
+
+class _Events:
+    """Attempts from decide.attempts, generated in chunks as a timed run needs them."""
+
+    def __init__(self, seed: int, population: int, accounts: list[int]):
+        self.rng = random.Random(seed)
+        self.population = population
+        self.accounts = accounts
+        self.chunk: list = []
+
+    def next(self):
+        if not self.chunk:
+            self.chunk = attempts(500, self.population, self.accounts, self.rng)
+            self.chunk.reverse()
+        return self.chunk.pop()
+
+
+class _GroupWriter:
+    """What `reachguard serve` does: one writer thread decides whatever is queued together
+    (Gateway.decide_many, one transaction), each caller waits for its own answer."""
+
+    def __init__(self, gateway: Gateway):
+        import threading
+
+        self.gateway = gateway
+        self.cv = threading.Condition()
+        self.queue: list = []
+        self.stop = False
+        self.sizes: list[int] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def decide(self, attempt):
+        import threading
+
+        done = threading.Event()
+        slot: list = [attempt, done, None]
+        with self.cv:
+            self.queue.append(slot)
+            self.cv.notify()
+        done.wait()
+        return slot[2]
+
+    def _run(self) -> None:
+        while True:
+            with self.cv:
+                while not self.queue and not self.stop:
+                    self.cv.wait()
+                if self.stop and not self.queue:
+                    return
+                group, self.queue = self.queue, []
+            decisions = self.gateway.decide_many([slot[0] for slot in group])
+            self.sizes.append(len(group))
+            for slot, decision in zip(group, decisions):
+                slot[2] = decision
+                slot[1].set()
+
+    def close(self) -> None:
+        with self.cv:
+            self.stop = True
+            self.cv.notify()
+        self.thread.join()
+
+
+def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: int, threads: int, seconds: float,
+                   population: int, accounts: list[int], barrier, results) -> None:
+    """One process: `threads` clients; threads == 0 means one client calling Gateway.decide
+    directly, else the clients go through a group-commit writer (as `reachguard serve`)."""
+    import threading
+
+    store = open_backend(backend, url, redis_url, prefix)
+    gateway = Gateway(store, secret=b"bench")
+    writer = _GroupWriter(gateway) if threads else None
+    decide = writer.decide if writer else gateway.decide
+    clients = max(threads, 1)
+    sources = [_Events(seed * 100 + t, population, accounts) for t in range(clients)]
+    for source in sources:
+        for _ in range(10):  # warm the connection and the prepared statements
+            decide(source.next())
+    latencies: list[float] = []
+    lock = threading.Lock()
+    clock = time.perf_counter
+    barrier.wait()
+    start = clock()
+    deadline = start + seconds
+
+    def client(source: _Events) -> None:
+        mine = []
+        while True:
+            event = source.next()
+            t0 = clock()
+            decide(event)
+            t1 = clock()
+            mine.append(t1 - t0)
+            if t1 >= deadline:
+                break
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=client, args=(source,)) for source in sources]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    end = clock()
+    sizes = writer.sizes if writer else []
+    if writer:
+        writer.close()
+    results.put((start, end, latencies, sizes))
+    store.close()
+
+
+def _select1_worker(url: str, seconds: float, barrier, results) -> None:
+    from reachguard.store.postgres import parse_url
+
+    import psycopg
+
+    sa_url, _ = parse_url(url)
+    conn = psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    for _ in range(20):
+        conn.execute("SELECT 1", prepare=True).fetchone()
+    clock = time.perf_counter
+    latencies = []
+    barrier.wait()
+    start = clock()
+    deadline = start + seconds
+    while True:
+        t0 = clock()
+        conn.execute("SELECT 1", prepare=True).fetchone()
+        t1 = clock()
+        latencies.append(t1 - t0)
+        if t1 >= deadline:
+            break
+    results.put((start, t1, latencies, []))
+    conn.close()
+
+
+def run_workers(workers: int, target, args_for) -> tuple[float, float, float, float]:
+    """(rate over the common wall time, p50 ms, p99 ms, mean group) of `workers` processes."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers)
+    results = context.Queue()
+    procs = [context.Process(target=target, args=args_for(w) + (barrier, results)) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    outs = [results.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            raise SystemExit(f"a worker failed (exit {proc.exitcode})")
+    start = min(o[0] for o in outs)
+    end = max(o[1] for o in outs)
+    latencies = [x for o in outs for x in o[2]]
+    sizes = [x for o in outs for x in o[3]]
+    group = sum(sizes) / len(sizes) if sizes else 1.0
+    return len(latencies) / (end - start), percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3, group
+
+
+def server_info(url: str, redis_url: str, backends: list[str]) -> str:
+    from reachguard.store.postgres import PostgresStore
+
+    store = PostgresStore(url, chain_interval=0)
+    with store.read() as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        sync = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    store.close()
+    text = f"PostgreSQL {version} (synchronous_commit={sync})"
+    if "postgres+redis" in backends:
+        import redis
+
+        info = redis.Redis.from_url(redis_url.split("?")[0]).info("server")
+        text += f", Redis {info['redis_version']}"
+    return text
+
+
+def _url_with(url: str, **params: str) -> str:
+    for key, value in params.items():
+        url += ("&" if "?" in url else "?") + f"{key}={value}"
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="postgres,postgres+redis",
+                        help="postgres, postgres+redis, or both comma-separated (default)")
+    parser.add_argument("--db", default=os.environ.get("REACHGUARD_BENCH_DB", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis", default=os.environ.get("REACHGUARD_BENCH_REDIS", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--numbers", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per configuration")
+    parser.add_argument("--workers", default="1,4,16")
+    parser.add_argument("--mode", default="direct,grouped",
+                        help="direct: each worker a process calling Gateway.decide; grouped: workers are client "
+                             "threads of up to 4 replica processes, each deciding what is queued together "
+                             "(group commit, as `reachguard serve`)")
+    parser.add_argument("--synchronous-commit", default="on",
+                        help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
+    args = parser.parse_args()
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in ("postgres", "postgres+redis"):
+            parser.error(f"unknown backend {backend!r}")
+    counts = [int(w) for w in args.workers.split(",")]
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    syncs = [v.strip() for v in args.synchronous_commit.split(",") if v.strip()]
+    rng = random.Random(20261123)
+    tag = f"{os.getpid()}_{secrets.token_hex(2)}"
+    schema = f"rg_bench_{tag}"
+    url = _with_schema(args.db, schema)
+    prefix = f"rgbench:{tag}:"
+
+    print(f"machine: {machine()}")
+    rows: list[tuple[str, dict]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "population.db")
+        sqlite = SQLiteStore(path)
+        t0 = time.perf_counter()
+        accounts = populate(sqlite, args.numbers, 0.3, rng)
+        sqlite.close()
+        t1 = time.perf_counter()
+        try:
+            copy_population(path, url)
+            print(f"server: {server_info(url, args.redis, backends)}")
+            print(f"population: {args.numbers:,} numbers, 30% with history (bench/decide.py); generated in "
+                  f"{t1 - t0:.1f} s, copied to PostgreSQL in {time.perf_counter() - t1:.1f} s")
+            print(f"each figure: {args.seconds:g} s measured after a common start; workers: "
+                  "direct = that many processes, each calling Gateway.decide one at a time; "
+                  "grouped = that many client threads over min(workers, 4) replica processes, each with a "
+                  "group-commit writer (Gateway.decide_many of whatever is queued)\n", flush=True)
+
+            def measure(name: str, backend: str, target_url: str, mode: str) -> None:
+                figures = {}
+                for w in counts:
+                    if mode == "direct":
+                        procs, threads = w, 0
+                    else:
+                        procs = min(w, 4)
+                        threads = w // procs
+                    figures[w] = run_workers(
+                        procs, _decide_worker,
+                        lambda i, w=w, threads=threads: (backend, target_url, args.redis, prefix, 1000 * w + i, threads,
+                                                         args.seconds, args.numbers, accounts),
+                    )
+                rows.append((name, figures))
+                _print_row(name, figures, counts)
+
+            print(f"{'':44}" + "".join(f"{f'{w} worker' + ('s' if w > 1 else ''):>34}" for w in counts))
+            select1 = {w: run_workers(w, _select1_worker, lambda i: (url, args.seconds)) for w in counts}
+            rows.append(("raw SELECT 1 round trips (processes)", select1))
+            _print_row(rows[-1][0], select1, counts)
+            for mode in modes:
+                measure(f"SQLite file, {mode}", "sqlite:" + path, "", mode)
+            for backend in backends:
+                for sync in syncs:
+                    target = _url_with(url, synchronous_commit=sync)
+                    for mode in modes:
+                        measure(f"{backend} sc={sync}, {mode}", backend, target, mode)
+        finally:
+            cleanup(args.db, schema, args.redis, prefix)
+    print("\n(rate: decisions, or round trips, per second for all workers together; p50/p99: ms per call "
+          "as the caller waits for it; g: mean decisions per store transaction)")
+
+
+def _print_row(name: str, figures: dict, counts: list[int]) -> None:
+    line = f"{name:44}"
+    for w in counts:
+        rate, p50, p99, group = figures[w]
+        cell = f"{rate:,.0f}/s p50 {p50:.2f} p99 {p99:.2f}" + (f" g{group:.1f}" if group > 1.05 else "")
+        line += f"{cell:>34}"
+    print(line, flush=True)
+
+
+def cleanup(db: str, schema: str, redis_url: str, prefix: str) -> None:
+    import psycopg
+
+    from reachguard.store.postgres import parse_url
+
+    sa_url, _ = parse_url(db)
+    with psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    try:
+        from reachguard.store.redis_counters import RedisCounters
+
+        RedisCounters(redis_url, prefix=prefix).clear()
+    except Exception:  # noqa: BLE001 - no Redis in this run
+        pass
+
+
+if __name__ == "__main__":
+    main()
