@@ -1,0 +1,337 @@
+"""`run_scrub`: a campaign list in, allowed and rejected rows out, same answers as `decide`.
+
+The steps, and why in this order:
+1. open one snapshot of the store (snapshot.py) and, in a background thread, reduce its
+   tables to sets (export.py) while DuckDB loads the list (source.py) — SQLite and DuckDB both
+   release the GIL, so the two overlap;
+2. normalise every number (numbers_sql.py), mark bad subject/relation cells, keep the first
+   row of each number (the later ones are DUPLICATE);
+3. reduce each kept row's state to a signature (features.py) and let the engine judge a real
+   row per signature, or judge rows one by one where the sets cannot decide (judge.py);
+4. write allowed and rejected rows (output.py), record --reserve contacts, commit, publish.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from reachguard.model import CHANNELS
+from reachguard.policy import PolicyBook
+from reachguard.scrub import features, numbers_sql, output, source as source_mod
+from reachguard.scrub.export import ExportPlan, export, plan_for
+from reachguard.scrub.judge import Judge, Outcome
+from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
+from reachguard.scrub.snapshot import open_snapshot
+from reachguard.scrub.source import ScrubInputError, Source, text_sql
+from reachguard.store import SQLiteStore
+
+Progress = Callable[[str, float], None]
+"""progress(stage, fraction of the whole scrub done, 0..1); stages: read, numbers, state, judge, write."""
+
+PURPOSES = ("marketing", "collection", "service")
+RELATIONS = ("borrower", "contact", "guarantor", "prospect")
+_WEIGHTS = {"read": (0.0, 0.30), "numbers": (0.30, 0.40), "state": (0.40, 0.50), "judge": (0.50, 0.65), "write": (0.65, 1.0)}
+_SIG = ", ".join(features.SIGNATURE)
+
+
+def run_scrub(
+    source: str | Path,
+    *,
+    store: str | Path | SQLiteStore,
+    org: str,
+    purpose: str,
+    channel: str,
+    at: datetime,
+    out: str | Path,
+    rejected: str | Path | None = None,
+    column: str | None = None,
+    reserve: bool = False,
+    policies: PolicyBook | None = None,
+    progress: Progress | None = None,
+    threads: int | None = None,
+    memory_limit: str = "3GB",
+) -> ScrubReport:
+    """Scrub the list at `source` against `store` for one org, purpose, channel and time.
+
+    Writes the allowed rows to `out` and the rejected ones (plus a `reasons` column) to
+    `rejected` (default `<out stem>.rejected<suffix>`), both only once everything succeeded.
+    With `reserve`, allowed rows are recorded as contacts in the same transaction that read
+    the state. Raises ScrubInputError for unusable input; stored data is never changed then.
+    """
+    started = time.perf_counter()
+    _check_options(org, purpose, channel, at)
+    src_path, out_path = Path(source), Path(out)
+    rej_path = Path(rejected) if rejected is not None else output.default_rejected(out_path)
+    _check_paths(src_path, out_path, rej_path)
+    policies = policies if policies is not None else PolicyBook.profile("cn")
+    policy = policies.for_org(org)
+    plan = plan_for(policy, org, purpose, channel, at)
+    report_progress = _stages(progress)
+    temps = (output.temp_path(out_path), output.temp_path(rej_path))
+    with tempfile.TemporaryDirectory(prefix="reachguard-scrub-") as spill:
+        con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1, "memory_limit": memory_limit,
+                                     "temp_directory": spill, "preserve_insertion_order": True})
+        try:
+            with open_snapshot(store, reserve=reserve) as (snap, db):
+                exporter = _Background(lambda: export(db, plan) if plan.set_based else {})
+                try:
+                    report_progress("read", 0.0)
+                    src = source_mod.load(con, src_path, column)
+                except BaseException:
+                    db.interrupt()
+                    exporter.wait()
+                    raise
+                report_progress("read", 1.0)
+                state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress)
+                report = state.run(exporter, (out_path, rej_path))
+            output.publish(temps, (out_path, rej_path))
+        except BaseException:
+            output.discard(temps)
+            raise
+        finally:
+            con.close()
+    report.seconds = time.perf_counter() - started
+    report_progress("write", 1.0)
+    return report
+
+
+class _Background:
+    """Run one function in a thread; `result()` re-raises its exception in the caller."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="reachguard-scrub-export", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as exc:  # handed to the caller
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _Scrub:
+    """The steps after loading; one instance per run (holds the reason-set registry)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, src: Source, plan: ExportPlan, policies: PolicyBook, snap: SQLiteStore,
+                 org: str, purpose: str, channel: str, at: datetime, reserve: bool, progress: Progress):
+        self.con, self.src, self.plan, self.policies = con, src, plan, policies
+        self.progress = progress
+        self.judge = Judge(snap, policies, org=org, purpose=purpose, channel=channel, at=at, reserve=reserve)
+        self.reserve = reserve
+        self.outcomes: list[Outcome] = [Outcome("allow", ())]
+        self.ids: dict[Outcome, int] = {self.outcomes[0]: 0}
+        self.notes: list[str] = []
+        self.meta = {"org": org, "purpose": purpose, "channel": channel, "at": at.isoformat()}
+
+    def code(self, outcome: Outcome) -> int:
+        if outcome not in self.ids:
+            self.ids[outcome] = len(self.outcomes)
+            self.outcomes.append(outcome)
+        return self.ids[outcome]
+
+    def run(self, exporter: _Background, targets: tuple[Path, Path]) -> ScrubReport:
+        con = self.con
+        in_sql, in_python = self._numbers()
+        self.progress("numbers", 1.0)
+        tables = exporter.result()
+        self.progress("state", 0.5)
+        set_wise = self.plan.set_based and self.plan.purpose in ("marketing", "service")
+        if set_wise:
+            zones = None
+            policy = self.policies.for_org(self.plan.org)
+            if policy.timezone == "recipient":
+                zones = lambda number: "|".join(z.key for z in policy.zones_for(number))  # noqa: E731
+            features.build(con, self.plan, tables, policy, zones)
+        self.progress("state", 1.0)
+        decided, signatures = self._judge_signatures() if set_wise else ({}, 0)
+        exact = self._judge_rows(set_wise)
+        codes = self._codes(decided, exact)
+        self.progress("judge", 1.0)
+        if self.src.subject_column is None and self.plan.purpose == "collection":
+            self.notes.append("the list has no `subject` column: every collection row is UNKNOWN_SUBJECT")
+        labels = [";".join(o.codes) for o in self.outcomes]
+        total = max(1, len(codes))
+        output.write_outputs(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total))
+        reserved = self._reserve(codes, exact) if self.reserve else 0
+        return self._report(codes, targets, in_sql, in_python, signatures, len(exact), reserved)
+
+    # --- numbers, fields, duplicates ------------------------------------------------------
+
+    def _numbers(self) -> tuple[int, int]:
+        src, con = self.src, self.con
+        subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL"
+        relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL"
+        allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE rg_rows AS
+            SELECT rid, raw, {numbers_sql.fast_path_sql('raw')} AS num, subject, relation,
+                   (relation IS NULL OR relation IN ({allowed})) AND (subject IS NULL OR length(subject) <= 128) AS field_ok
+            FROM (SELECT rowid AS rid, {text_sql(src, src.number_column)} AS raw, {subject} AS subject, {relation} AS relation
+                  FROM rg_src)"""
+        )
+        fast = con.execute("SELECT count(num) FROM rg_rows").fetchall()[0][0]
+        self.progress("numbers", 0.5)
+        con.execute("CREATE OR REPLACE TEMP TABLE rg_pending AS SELECT DISTINCT raw FROM rg_rows WHERE num IS NULL AND raw IS NOT NULL")
+        _, in_python = numbers_sql.settle_distinct(con, "rg_pending", "rg_settled")
+        con.execute(
+            "UPDATE rg_rows SET num = s.num FROM rg_settled s "
+            "WHERE rg_rows.num IS NULL AND rg_rows.raw = s.raw AND s.num IS NOT NULL"
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE rg_kept AS
+            SELECT num, min(rid) AS rid, arg_min_null(raw, rid) AS raw, arg_min_null(subject, rid) AS subject,
+                   arg_min_null(relation, rid) AS relation
+            FROM rg_rows WHERE num IS NOT NULL AND field_ok GROUP BY num"""
+        )
+        return fast, in_python
+
+    # --- judging --------------------------------------------------------------------------
+
+    def _rows(self, where: str) -> dict[int, tuple[str, str | None, str | None]]:
+        found = self.con.execute(f"SELECT rid, raw, subject, relation FROM rg_kept WHERE {where} ORDER BY rid").fetchall()
+        return {row[0]: (row[1], row[2], row[3]) for row in found}
+
+    def _judge_signatures(self) -> tuple[dict[tuple, int], int]:
+        """One engine judgement per signature (two representatives must agree)."""
+        con = self.con
+        groups = con.execute(
+            f"SELECT {_SIG}, min(rid), max(rid) FROM rg_feat WHERE NOT exact GROUP BY {_SIG}"
+        ).fetchall()
+        reps = sorted({g[-2] for g in groups} | {g[-1] for g in groups})
+        con.register("rg_reps", pa.table({"rid": pa.array(reps, pa.int64())}))
+        rows = self._rows("rid IN (SELECT rid FROM rg_reps)")
+        con.unregister("rg_reps")
+        decided: dict[tuple, int] = {}
+        split = []
+        for index, group in enumerate(groups):
+            first = self.judge.one(*rows[group[-2]])
+            second = first if group[-1] == group[-2] else self.judge.one(*rows[group[-1]])
+            if first == second:
+                decided[tuple(group[:-2])] = self.code(first)
+            else:
+                split.append(tuple(group[:-2]))
+            self.progress("judge", 0.3 * (index + 1) / max(1, len(groups)))
+        if split:
+            self.notes.append(f"{len(split)} state signature(s) did not determine the verdict; their rows were judged one by one")
+            table = pa.Table.from_pylist([dict(zip(features.SIGNATURE, key)) for key in split])
+            con.register("rg_split", table)
+            con.execute(f"UPDATE rg_feat SET exact = true WHERE ({_SIG}) IN (SELECT ({_SIG}) FROM rg_split)")
+            con.unregister("rg_split")
+        return decided, len(groups)
+
+    def _judge_rows(self, set_wise: bool) -> dict[int, int]:
+        """Rows the engine judges one by one, in list order (all of them off the set-wise path)."""
+        where = "rid IN (SELECT rid FROM rg_feat WHERE exact)" if set_wise else "true"
+        rows = self._rows(where)
+        rids = list(rows)
+        total = max(1, len(rids))
+        outcomes = self.judge.many([rows[r] for r in rids], lambda n: self.progress("judge", 0.3 + 0.7 * n / total))
+        return {rid: self.code(o) for rid, o in zip(rids, outcomes)}
+
+    def _codes(self, decided: dict[tuple, int], exact: dict[int, int]) -> np.ndarray:
+        """The status of every row, in row order: 0 allowed, else an index into self.outcomes."""
+        con = self.con
+        count = self.src.rows
+        codes = np.full(count, self.code(Outcome("duplicate", (DUPLICATE,))), dtype=np.int32)
+        invalid_number = self.code(Outcome("deny", (INVALID_NUMBER,)))
+        invalid_field = self.code(Outcome("deny", (INVALID_FIELD,)))
+        bad = con.sql("SELECT rid, field_ok FROM rg_rows WHERE num IS NULL OR NOT field_ok").fetchnumpy()
+        codes[bad["rid"]] = np.where(np.asarray(bad["field_ok"], dtype=bool), invalid_number, invalid_field)
+        if decided:
+            table = pa.Table.from_pylist([dict(zip(features.SIGNATURE, key), code=code) for key, code in decided.items()])
+            con.register("rg_sigcode", table)
+            joined = con.sql(
+                f"SELECT f.rid, s.code FROM rg_feat f JOIN rg_sigcode s USING ({_SIG}) WHERE NOT f.exact"
+            ).fetchnumpy()
+            con.unregister("rg_sigcode")
+            codes[joined["rid"]] = joined["code"]
+        if exact:
+            codes[np.fromiter(exact.keys(), np.int64, len(exact))] = np.fromiter(exact.values(), np.int32, len(exact))
+        return codes
+
+    def _reserve(self, codes: np.ndarray, exact: dict[int, int]) -> int:
+        """Record the set-wise allowed rows (the engine recorded its own as it went)."""
+        allowed = np.flatnonzero(codes == 0)
+        engine_allowed = sum(1 for code in exact.values() if code == 0)
+        self.con.register("rg_allowed", pa.table({"rid": pa.array(allowed, pa.int64())}))
+        rows = self.con.execute(
+            "SELECT num, subject, relation FROM rg_kept WHERE rid IN (SELECT rid FROM rg_allowed) "
+            "AND rid NOT IN (SELECT rid FROM rg_feat WHERE exact) ORDER BY rid"
+            if self._has_feat() else "SELECT num, subject, relation FROM rg_kept WHERE false"
+        ).fetchall()
+        self.con.unregister("rg_allowed")
+        return self.judge.reserve_rows(rows) + engine_allowed
+
+    def _has_feat(self) -> bool:
+        return bool(self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rg_feat'").fetchall()[0][0])
+
+    def _report(self, codes: np.ndarray, targets: tuple[Path, Path], in_sql: int, in_python: int, signatures: int,
+                row_by_row: int, reserved: int) -> ScrubReport:
+        counts = np.bincount(codes, minlength=len(self.outcomes))
+        by_verdict: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for outcome, count in zip(self.outcomes, counts.tolist()):
+            by_verdict[outcome.verdict] = by_verdict.get(outcome.verdict, 0) + count
+            for code in outcome.codes:
+                if count:
+                    reasons[code] = reasons.get(code, 0) + count
+        allowed = int(counts[0]) if len(counts) else 0
+        kept = int(self.con.execute("SELECT count(*) FROM rg_kept").fetchall()[0][0])
+        return ScrubReport(
+            rows=len(codes), allowed=allowed, rejected=len(codes) - allowed,
+            denied=by_verdict.get("deny", 0) - reasons.get(INVALID_NUMBER, 0) - reasons.get(INVALID_FIELD, 0),
+            deferred=by_verdict.get("defer", 0), invalid_numbers=reasons.get(INVALID_NUMBER, 0),
+            duplicates=reasons.get(DUPLICATE, 0), invalid_fields=reasons.get(INVALID_FIELD, 0), reasons=reasons,
+            number_column=self.src.number_column, out=targets[0], rejected_out=targets[1], reserved=reserved,
+            numbers_in_sql=in_sql, numbers_in_python=in_python, signatures=signatures,
+            judged_set_wise=kept - row_by_row, judged_row_by_row=row_by_row, notes=self.notes, **self.meta,
+        )
+
+
+def _stages(progress: Progress | None) -> Progress:
+    def report(stage: str, fraction: float) -> None:
+        if progress is not None:
+            start, end = _WEIGHTS[stage]
+            progress(stage, start + (end - start) * min(1.0, max(0.0, fraction)))
+    return report
+
+
+def _check_options(org: str, purpose: str, channel: str, at: datetime) -> None:
+    if not org or len(org) > 128:
+        raise ScrubInputError("INVALID_OPTION", "--org must be 1 to 128 characters")
+    if purpose not in PURPOSES:
+        raise ScrubInputError("INVALID_OPTION", f"--purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+    if channel not in CHANNELS:
+        raise ScrubInputError("INVALID_OPTION", f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ScrubInputError("INVALID_OPTION", "--at needs an offset, e.g. 2026-11-23T10:00:00+08:00")
+
+
+def _check_paths(src: Path, out: Path, rejected: Path) -> None:
+    resolved = {"--out": out.resolve(), "--rejected": rejected.resolve()}
+    if resolved["--out"] == resolved["--rejected"]:
+        raise ScrubInputError("INVALID_OPTION", "--out and --rejected must be different files")
+    for name, path in resolved.items():
+        if src.exists() and path == src.resolve():
+            raise ScrubInputError("INVALID_OPTION", f"{name} would overwrite the input list {src}")

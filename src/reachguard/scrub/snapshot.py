@@ -1,0 +1,123 @@
+"""One consistent view of the store for a whole scrub, and the engine's access to it.
+
+Why a snapshot: the set-based export (export.py) and the engine's own per-row loading must see
+the same state, or a row could be judged on a mix of before and after a concurrent write. Both
+therefore run on one SQLite connection inside one transaction: a plain (deferred) read
+transaction for an ordinary scrub — WAL readers never block deciders — and `BEGIN IMMEDIATE`
+for `--reserve`, which makes the check and the recording of the allowed rows atomic exactly as
+`Gateway.decide` does for one attempt (concurrent deciders wait, caps cannot be overshot).
+
+`SnapshotStore` lets an ordinary `Gateway` run inside that transaction: its own `transaction()`
+becomes a no-op (the scrub holds the real one) and contacts are recorded only when reserving.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from reachguard.scrub.source import ScrubInputError
+from reachguard.state import AccountRecord, RecipientState
+from reachguard.store import SQLiteStore, StateQuery, Store
+from reachguard.store.base import NewContact, PendingEntry
+
+
+class SnapshotStore(Store):
+    """A Store view for the engine inside the scrub's transaction (see module docstring)."""
+
+    def __init__(self, inner: SQLiteStore, *, record: bool):
+        self.inner = inner
+        self.record = record
+        self.recorded = 0
+
+    def transaction(self, org: str | None = None, number: str | None = None):  # type: ignore[override]
+        return nullcontext()
+
+    def load_state(self, query: StateQuery) -> RecipientState:
+        return self.inner.load_states([query])[0]
+
+    def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
+        return self.inner.load_states(queries)
+
+    def record_contacts(self, contacts: Sequence[NewContact]) -> None:
+        if self.record and contacts:
+            self.inner.record_contacts(contacts)
+            self.recorded += len(contacts)
+
+    def get_meta(self, key: str) -> str | None:
+        return self.inner.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.inner.set_meta(key, value)
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a scrub snapshot only reads state (and records reserved contacts)")
+
+    add_consent = withdraw_consent = add_opt_out = set_listed = _read_only  # type: ignore[assignment]
+    add_outcome = add_inbound = _read_only  # type: ignore[assignment]
+
+    def upsert_account(self, account: AccountRecord) -> None:
+        self._read_only()
+
+    def close(self) -> None:
+        pass
+
+    def ledger_append(self, entries: Sequence[PendingEntry]) -> None:
+        """Dropped: judging a list row is not a decision acted on (the scrub ledgers one summary)."""
+
+    def __getattr__(self, name: str) -> Any:  # reads the engine may need (templates, ledger views)
+        return getattr(self.inner, name)
+
+
+def _delegate(name: str) -> Any:
+    def method(self: SnapshotStore, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.inner, name)(*args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+for _name in sorted(getattr(Store, "__abstractmethods__", ())):
+    if _name not in SnapshotStore.__dict__:
+        setattr(SnapshotStore, _name, _delegate(_name))
+SnapshotStore.__abstractmethods__ = frozenset()
+
+
+@contextmanager
+def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
+    """(store, connection) inside one transaction; committed only if the block succeeds.
+
+    A file store gets a connection of its own, so a long scrub never holds the lock of a store
+    object other threads share (the API's). An in-memory store can only be read through the
+    object itself.
+    """
+    own: SQLiteStore | None = None
+    if isinstance(store, SQLiteStore):
+        target = store if store.path == ":memory:" else None
+        path = store.path
+    else:
+        target = None
+        path = str(store)
+    if target is None:
+        if path != ":memory:" and not path.startswith("sqlite://") and not Path(path).is_file():
+            raise ScrubInputError("NO_STORE", f"no store at {path}: pass the --db of the gateway (it is never created by a scrub)")
+        try:
+            own = target = SQLiteStore(path)
+        except Exception as exc:  # StoreUnavailable, sqlite3.DatabaseError (not a database)
+            raise ScrubInputError("NO_STORE", f"cannot open the store {path}: {exc}") from exc
+    try:
+        if reserve:
+            with target.transaction(), target.read() as db:
+                yield target, db
+        else:
+            with target.read() as db:
+                db.execute("BEGIN")
+                db.execute("SELECT count(*) FROM meta").fetchall()  # the read snapshot starts here
+                try:
+                    yield target, db
+                finally:
+                    db.execute("ROLLBACK")
+    finally:
+        if own is not None:
+            own.close()

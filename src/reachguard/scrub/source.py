@@ -1,0 +1,192 @@
+"""Reading a campaign list (CSV or Parquet) into DuckDB, without guessing behind the user's back.
+
+Why not DuckDB's CSV sniffer: on a malformed file it can pick a dialect that silently skips
+rows (seen: a row with one field too many made it skip the header and every row). A scrub that
+loses rows without saying so is worse than one that stops, so the dialect is pinned here: the
+header line is read in Python (UTF-8, optional BOM), the delimiter is the candidate that splits
+it into the most fields, and DuckDB then reads every cell as text in strict mode, so a bad row
+is an error with its line number and a bad byte is an error that says "not UTF-8".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from reachguard.scrub.numbers_sql import sql_quote
+
+NUMBER_COLUMNS = ("phone", "mobile", "to", "number", "手机号", "电话")
+SUBJECT_COLUMNS = ("subject",)
+RELATION_COLUMNS = ("relation",)
+_DELIMITERS = (",", "\t", ";", "|")
+_HEADER_LIMIT = 1 << 20
+PARQUET_MAGIC = b"PAR1"
+
+
+class ScrubInputError(ValueError):
+    """The list cannot be scrubbed as given; `code` is stable, the message says what to do."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class Source:
+    """The input as loaded into table `rg_src` (every input column, in order, `rowid` = row)."""
+
+    path: Path
+    kind: str  # "csv" | "parquet"
+    columns: list[str]
+    number_column: str
+    subject_column: str | None
+    relation_column: str | None
+    rows: int = 0
+    delimiter: str = ","
+    types: dict[str, str] = field(default_factory=dict)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str | None:
+    """The column named `wanted` (exact, then ignoring case and spaces), else the first candidate."""
+    folded = {c.strip().casefold(): c for c in reversed(columns)}
+    if wanted is not None:
+        if wanted in columns:
+            return wanted
+        hit = folded.get(wanted.strip().casefold())
+        if hit is None:
+            raise ScrubInputError(
+                "MISSING_COLUMN", f"no column named {wanted!r} for the {what}; the columns are: {', '.join(columns) or '(none)'}"
+            )
+        return hit
+    for name in candidates:
+        if name.casefold() in folded:
+            return folded[name.casefold()]
+    return None
+
+
+def is_parquet(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == PARQUET_MAGIC
+
+
+def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None) -> Source:
+    """Load the list into `rg_src`; raise ScrubInputError for anything that is not a usable list."""
+    if not path.is_file():
+        raise ScrubInputError("NOT_FOUND", f"cannot read {path}: no such file")
+    if path.stat().st_size == 0:
+        raise ScrubInputError("EMPTY_FILE", f"{path} is empty: expected a header line naming the columns")
+    if is_parquet(path):
+        source = _load_parquet(con, path, column)
+    else:
+        source = _load_csv(con, path, column)
+    source.rows = con.execute("SELECT count(*) FROM rg_src").fetchall()[0][0]
+    return source
+
+
+def _columns_or_fail(path: Path, columns: list[str], column: str | None) -> tuple[str, str | None, str | None]:
+    number = find_column(columns, column, NUMBER_COLUMNS, "phone number")
+    if number is None:
+        raise ScrubInputError(
+            "MISSING_COLUMN",
+            f"{path}: no phone-number column; name it one of {', '.join(NUMBER_COLUMNS)} or pass --column NAME "
+            f"(the columns are: {', '.join(columns)})",
+        )
+    subject = find_column(columns, None, SUBJECT_COLUMNS, "subject")
+    relation = find_column(columns, None, RELATION_COLUMNS, "relation")
+    return number, subject, relation
+
+
+def read_header(path: Path) -> tuple[list[str], str]:
+    """Column names and delimiter from the first line (UTF-8, BOM allowed)."""
+    with open(path, "rb") as handle:
+        head = handle.read(_HEADER_LIMIT)
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScrubInputError(
+            "INVALID_UTF8",
+            f"{path}: the header line is not valid UTF-8 (byte {exc.start}); save the file as UTF-8 "
+            "(e.g. `iconv -f GB18030 -t UTF-8 in.csv > out.csv`)",
+        ) from exc
+    if not text.strip():
+        raise ScrubInputError("EMPTY_FILE", f"{path}: the first line is blank; expected a header line naming the columns")
+    best: list[str] = []
+    best_delim = ","
+    for delim in _DELIMITERS:
+        fields = next(csv.reader(io.StringIO(text), delimiter=delim, quotechar='"', doublequote=True))
+        if len(fields) > len(best):
+            best, best_delim = fields, delim
+    names = [name.strip() for name in best]
+    if any(not name for name in names):
+        raise ScrubInputError("BAD_HEADER", f"{path}: the header has an empty column name: {text[:200]!r}")
+    seen: set[str] = set()
+    for name in names:
+        if name.casefold() in seen:
+            raise ScrubInputError("BAD_HEADER", f"{path}: the column {name!r} appears twice in the header")
+        seen.add(name.casefold())
+    return names, best_delim
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None) -> Source:
+    names, delim = read_header(path)
+    number, subject, relation = _columns_or_fail(path, names, column)
+    spec = "{" + ", ".join(f"{sql_quote(n)}: 'VARCHAR'" for n in names) + "}"
+    sql = (
+        f"CREATE OR REPLACE TEMP TABLE rg_src AS SELECT * FROM read_csv({sql_quote(str(path))}, header = true, "
+        f"auto_detect = false, delim = {sql_quote(delim)}, quote = '\"', escape = '\"', strict_mode = true, "
+        f"null_padding = false, columns = {spec})"
+    )
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        raise _csv_error(path, exc) from exc
+    return Source(path, "csv", names, number, subject, relation, delimiter=delim, types={n: "VARCHAR" for n in names})
+
+
+def _csv_error(path: Path, exc: duckdb.Error) -> ScrubInputError:
+    text = str(exc)
+    where = ""
+    for line in text.splitlines():
+        if line.startswith("CSV Error on Line:"):
+            where = " (line " + line.split(":", 1)[1].strip() + ")"
+            break
+    if "Invalid unicode" in text or "not utf-8" in text.lower():
+        return ScrubInputError(
+            "INVALID_UTF8",
+            f"{path}: not valid UTF-8{where}; save the file as UTF-8 (e.g. `iconv -f GB18030 -t UTF-8 in.csv > out.csv`)",
+        )
+    reason = next((ln.strip() for ln in text.splitlines() if ln.startswith(("Expected Number of Columns", "Value with unterminated"))), "")
+    return ScrubInputError("MALFORMED_CSV", f"{path}: malformed CSV{where}: {reason or text.splitlines()[0]}")
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, column: str | None) -> Source:
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_quote(str(path))})").fetchall()
+        names = [row[0] for row in described]
+        number, subject, relation = _columns_or_fail(path, names, column)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS SELECT * FROM read_parquet({sql_quote(str(path))})")
+    except duckdb.Error as exc:
+        raise ScrubInputError("MALFORMED_PARQUET", f"{path}: cannot read the Parquet file: {str(exc).splitlines()[0]}") from exc
+    return Source(path, "parquet", names, number, subject, relation, types={row[0]: row[1] for row in described})
+
+
+def text_sql(source: Source, name: str) -> str:
+    """The column as text the way a person wrote it (whole floats lose their `.0`)."""
+    ident = quote_ident(name)
+    kind = source.types.get(name, "VARCHAR").upper()
+    if kind == "VARCHAR":
+        return ident
+    if kind in ("FLOAT", "DOUBLE", "REAL") or kind.startswith("DECIMAL"):
+        return (f"CASE WHEN {ident} = floor({ident}) AND abs({ident}) < 1e18 THEN CAST(CAST({ident} AS HUGEINT) AS VARCHAR) "
+                f"ELSE CAST({ident} AS VARCHAR) END")
+    return f"CAST({ident} AS VARCHAR)"
