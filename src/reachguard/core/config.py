@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     # --- ledger ---
     checkpoint_interval_seconds: float = Field(60.0, ge=0, description="sign a checkpoint of every chain this often (0: off)")
 
+    # --- web console and public pages (docs/console.md) ---
+    console_session_hours: float = Field(8.0, gt=0, le=24 * 30, description="how long a console login lasts")
+    login_rate_limit: int = Field(10, ge=1, description="console login attempts per client per minute")
+    report_rate_limit: int = Field(5, ge=1, description="public reports per client per hour")
+    complaint_ack_working_days: int = Field(3, ge=1, le=60, description="acknowledge a complaint within this many working days")
+    complaint_resolve_working_days: int = Field(15, ge=1, le=120, description="resolve a complaint within this many working days")
+
     # --- logging ---
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
     access_log: bool = Field(True, description="one JSON line per request")
