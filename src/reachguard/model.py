@@ -31,6 +31,8 @@ Purpose = Literal["marketing", "collection", "service"]
 Relation = Literal["borrower", "contact", "guarantor", "prospect"]
 OutcomeResult = Literal["conversation", "no_answer", "voicemail", "wrong_number", "refused"]
 Verdict = Literal["allow", "deny", "defer"]
+ReportLabel = Literal["harassment", "collection", "loan_marketing", "fraud", "other"]
+REPORT_LABELS: tuple[ReportLabel, ...] = ("harassment", "collection", "loan_marketing", "fraud", "other")
 
 CHANNELS: tuple[Channel, ...] = ("sms", "call", "robocall", "push")
 VOICE_CHANNELS: frozenset[str] = frozenset({"call", "robocall"})
@@ -136,7 +138,18 @@ class Attempt(_Event, tag="attempt"):
         return "prospect" if self.purpose == "marketing" else "borrower"
 
 
-Event = Union[Consent, ConsentWithdrawn, OptOut, Dnc, Account, InboundSms, Outcome, Complaint, Attempt]
+class Report(_Event, tag="report"):
+    """A recipient reports a number (reputation/). `reporter` is an opaque id that is kept
+    only as a keyed hash (HMAC with a server secret), never as sent."""
+
+    to: NumberText
+    label: ReportLabel
+    reporter: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    at: AwareTime
+    text: Text | None = None
+
+
+Event = Union[Consent, ConsentWithdrawn, OptOut, Dnc, Account, InboundSms, Outcome, Complaint, Attempt, Report]
 STATE_EVENTS = (Consent, ConsentWithdrawn, OptOut, Dnc, Account, InboundSms, Outcome, Complaint)
 
 

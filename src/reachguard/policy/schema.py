@@ -105,6 +105,41 @@ class ContentPolicy(_Strict):
     block_sms: list[str] = []
 
 
+class ReputationPolicy(_Strict):
+    """Number reputation from reports (reputation/): every weight and time constant, in one place.
+
+    Each field's description is shown by `reachguard lookup` and the reputation API, so a
+    reader sees why a number got its label. Docs: docs/reputation.md.
+    """
+
+    half_life_days: float = Field(90.0, gt=0, le=3650, description="a report's weight halves every this many days")
+    new_reporter_weight: float = Field(0.5, ge=0, le=1, description="weight of a reporter at their first report")
+    established_after_days: float = Field(30.0, gt=0, le=3650,
+                                          description="a reporter's weight grows linearly to 1 over this many days since their first report")
+    burst_half_life_hours: float = Field(1.0, gt=0, le=720,
+                                         description="the reporter's recent-report counter halves every this many hours")
+    burst_allowance: float = Field(10.0, ge=1, le=10_000,
+                                   description="recent reports a reporter may file without damping; above it weight x allowance/peak")
+    consensus_min_reporters: int = Field(3, ge=1, le=1000,
+                                         description="other reporters a number needs before a report can agree or disagree with it")
+    consensus_share: float = Field(0.6, gt=0, le=1, description="share of those reporters the top label needs to be a consensus")
+    agreement_prior: float = Field(2.0, gt=0, le=1000,
+                                   description="pseudo-agreements added to a reporter's record (new reporters start trusted)")
+    contrarian_floor: float = Field(0.2, ge=0, le=1, description="lowest weight factor a reporter who keeps disagreeing falls to")
+    evidence_prior: float = Field(1.0, gt=0, le=1000,
+                                  description="weight added to the total before confidence = top label weight / total")
+    traffic_window_days: float = Field(90.0, gt=0, le=3650,
+                                       description="the gatewayed sender's own traffic is counted over this many days")
+    traffic_min_contacts: int = Field(50, ge=1, description="fewest allowed contacts before traffic rates count")
+    complaint_rate_weight: float = Field(3.0, ge=0, description="harassment weight of a complaint rate at its reference")
+    complaint_rate_reference: float = Field(0.01, gt=0, le=1, description="complaint rate (per allowed contact) that counts fully")
+    opt_out_rate_weight: float = Field(1.0, ge=0, description="harassment weight of an opt-out rate at its reference")
+    opt_out_rate_reference: float = Field(0.05, gt=0, le=1, description="opt-out rate (per allowed contact) that counts fully")
+    denied_share_weight: float = Field(2.0, ge=0, description="harassment weight of a denied-attempt share at its reference")
+    denied_share_reference: float = Field(0.3, gt=0, le=1, description="share of denied attempts that counts fully")
+    traffic_cache_seconds: float = Field(300.0, ge=0, le=86_400, description="how long a sender's traffic figures are cached")
+
+
 class Policy(_Strict):
     """One organisation's effective policy: a profile plus its overrides."""
 
@@ -116,6 +151,7 @@ class Policy(_Strict):
     service: ServicePolicy = ServicePolicy()
     content: ContentPolicy = ContentPolicy()
     templates: TemplatePolicy = TemplatePolicy()
+    reputation: ReputationPolicy = ReputationPolicy()
     citations: dict[str, str] = {}
 
     @field_validator("timezone", "fallback_timezone")
