@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     # --- rate limits ---
     verify_rate_limit: int = Field(30, ge=0, description="GET /v1/verify requests per client per minute")
     api_rate_limit: int = Field(0, ge=0, description="requests per API key per second (0: unlimited)")
+    reputation_rate_limit: int = Field(60, ge=1, description="GET /v1/numbers/{number}/reputation requests per client per minute")
+    report_rate_limit: int = Field(20, ge=1, description="POST /v1/reports per reporter (and per client) per hour")
+    reporter_secret_file: Path | None = Field(
+        None, description="HMAC secret for reporter ids (else generated and kept in the store); also read by the CLI from the env"
+    )
 
     # --- policy ---
     profile: Literal["cn", "us"] = Field("cn", description="built-in policy profile")
@@ -164,7 +169,7 @@ class Settings(BaseSettings):
             )
         if self.workers > 1 and self.is_memory_db:
             raise ValueError("workers > 1 needs a database file or server; :memory: is private to one process")
-        for name in ("verification_secret_file", "signing_key_file", "ssl_keyfile"):
+        for name in ("verification_secret_file", "signing_key_file", "ssl_keyfile", "reporter_secret_file"):
             path = getattr(self, name)
             if path is not None and path.exists():
                 mode = path.stat().st_mode
