@@ -255,7 +255,7 @@ class Service:
 
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
-        self.store = store if store is not None else open_store(settings.db_url)
+        self.store = store if store is not None else open_store(settings.db_url, redis_url=settings.redis_url)
         self.policies = load_policy_file(settings.policy_file) if settings.policy_file else PolicyBook.profile(settings.profile)
         self.gateway = Gateway(self.store, self.policies, secret=settings.verification_secret())
         self.metrics = Metrics()

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     # --- storage ---
     db_url: str = Field("./reachguard.db", description="SQLite path, `sqlite:///path`, `:memory:` or a postgresql:// URL")
-    redis_url: str | None = Field(None, description="redis://… for rate-limit counters shared by several processes")
+    redis_url: str | None = Field(None, description="redis://… for rate-limit counters shared by several processes and, with a postgresql:// db_url, the frequency counters (docs/deploy.md)")
 
     # --- listening ---
     host: str = Field("127.0.0.1", description="address to bind")
