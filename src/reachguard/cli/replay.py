@@ -19,7 +19,7 @@ from reachguard.engine import Gateway
 from reachguard.events import EventError, decode_event, error_line, iter_lines
 from reachguard.model import Attempt
 from reachguard.numbers import InvalidNumber
-from reachguard.store import SQLiteStore
+from reachguard.store import SQLiteStore, Store, StoreUnavailable, open_store
 
 REPLAY_SECRET = b"reachguard-replay: deterministic codes for an in-memory replay"
 _CHUNK = 2_000  # events per store transaction
@@ -29,7 +29,7 @@ _BATCH = 500  # consecutive attempts decided together
 @app.command()
 def replay(
     file: str = typer.Argument(..., help="JSON Lines event stream, or - for standard input."),
-    db: Optional[str] = typer.Option(None, "--db", help="Start from (and write to) this store instead of an empty one."),
+    db: Optional[str] = typer.Option(None, "--db", help="Start from (and write to) this store instead of an empty one: a file, sqlite:///…, or postgresql://… (+ env REACHGUARD_REDIS_URL)."),
     profile: str = typer.Option("cn", "--profile", help="Built-in policy profile: cn or us."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
@@ -43,11 +43,18 @@ def replay(
     Example: reachguard replay examples/events.jsonl
     """
     policies = load_policies(profile, policy)
-    with _open_store(db) as (store, secret):
-        gateway = Gateway(store, policies, secret=secret)
-        source = sys.stdin.buffer if file == "-" else _open_input(file)
-        total = None if file == "-" else os.path.getsize(file)
-        _run(gateway, source, sys.stdout.buffer, total, progress and total is not None)
+    try:
+        with _open_store(db) as (store, secret):
+            gateway = Gateway(store, policies, secret=secret)
+            source = sys.stdin.buffer if file == "-" else _open_input(file)
+            total = None if file == "-" else os.path.getsize(file)
+            _run(gateway, source, sys.stdout.buffer, total, progress and total is not None)
+    except StoreUnavailable as exc:
+        # Fail closed: lines are printed only for committed chunks; what follows the last
+        # printed line was not recorded. Replay the rest once the store is back.
+        sys.stdout.flush()
+        typer.echo(f"error: the store is unavailable, replay stopped: {exc}", err=True)
+        raise typer.Exit(3) from exc
 
 
 def _open_input(file: str) -> BinaryIO:
@@ -64,12 +71,12 @@ class _open_store:
         self.db = db
         self.tmp: tempfile.TemporaryDirectory | None = None
 
-    def __enter__(self) -> tuple[SQLiteStore, bytes | None]:
+    def __enter__(self) -> tuple[Store, bytes | None]:
         if self.db:
-            self.store = SQLiteStore(self.db)
+            self.store = open_store(self.db)
             return self.store, None
         self.tmp = tempfile.TemporaryDirectory(prefix="reachguard-replay-")
-        self.store = SQLiteStore(os.path.join(self.tmp.name, "replay.db"), synchronous="OFF")
+        self.store: Store = SQLiteStore(os.path.join(self.tmp.name, "replay.db"), synchronous="OFF")
         return self.store, REPLAY_SECRET
 
     def __exit__(self, *exc: object) -> None:
@@ -83,19 +90,26 @@ def _run(gateway: Gateway, source: BinaryIO, out: BinaryIO, total: int | None, s
 
     Consecutive attempts are decided together with `decide_many` (same answers: a batch judges
     in order and each attempt sees the contacts recorded before it), which saves a store round
-    trip per attempt.
+    trip per attempt. A chunk's lines are written once its transaction has committed, so a
+    store failure never leaves a printed decision unrecorded (fail closed).
     """
     encode = msgspec.json.Encoder().encode
     console = Console(stderr=True)
     store = gateway.store
     attempts: list[tuple[int, Attempt]] = []
+    sink = bytearray()  # this chunk's output, written after its commit
 
     def flush() -> None:
         if attempts:
             for decision in gateway.decide_many([a for _, a in attempts]):
-                out.write(encode(decision))
-                out.write(b"\n")
+                sink.extend(encode(decision))
+                sink.extend(b"\n")
             attempts.clear()
+
+    def commit(tx) -> None:
+        tx.__exit__(None, None, None)
+        out.write(sink)
+        sink.clear()
 
     with Progress(
         TextColumn("replay"), BarColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
@@ -113,7 +127,7 @@ def _run(gateway: Gateway, source: BinaryIO, out: BinaryIO, total: int | None, s
                     event = decode_event(line)
                 except EventError as exc:
                     flush()
-                    out.write(error_line(exc.code, exc.message, number) + b"\n")
+                    sink.extend(error_line(exc.code, exc.message, number) + b"\n")
                     continue
                 if isinstance(event, Attempt):
                     attempts.append((number, event))
@@ -124,17 +138,20 @@ def _run(gateway: Gateway, source: BinaryIO, out: BinaryIO, total: int | None, s
                     try:
                         gateway.apply(event)
                     except InvalidNumber as exc:
-                        out.write(error_line("INVALID_NUMBER", str(exc), number) + b"\n")
+                        sink.extend(error_line("INVALID_NUMBER", str(exc), number) + b"\n")
                 since_commit += 1
                 if since_commit >= _CHUNK:
                     flush()
-                    tx.__exit__(None, None, None)
+                    commit(tx)
                     tx = store.transaction()
                     tx.__enter__()
                     since_commit = 0
                     bar.update(task, completed=done_bytes)
             flush()
-        finally:
-            tx.__exit__(None, None, None)
+        except BaseException:
+            if not tx.__exit__(*sys.exc_info()):
+                raise
+        else:
+            commit(tx)
         bar.update(task, completed=total or done_bytes)
     out.flush()
