@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     # --- web console and public pages (docs/console.md) ---
     console_session_hours: float = Field(8.0, gt=0, le=24 * 30, description="how long a console login lasts")
     login_rate_limit: int = Field(10, ge=1, description="console login attempts per client per minute")
-    report_rate_limit: int = Field(5, ge=1, description="public reports per client per hour")
+    public_form_rate_limit: int = Field(5, ge=1, description="/public/report submissions per client per hour")
     complaint_ack_working_days: int = Field(3, ge=1, le=60, description="acknowledge a complaint within this many working days")
     complaint_resolve_working_days: int = Field(15, ge=1, le=120, description="resolve a complaint within this many working days")
 
