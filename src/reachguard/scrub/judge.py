@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
 from reachguard.engine import Gateway
+from reachguard.ledger.chain import canonical
 from reachguard.model import Attempt, Decision
 from reachguard.policy import PolicyBook
 from reachguard.scrub.snapshot import SnapshotStore
@@ -41,13 +42,13 @@ class Judge:
     """Attempts built from list rows, decided by real gateways over the snapshot."""
 
     def __init__(self, snap: SQLiteStore, policies: PolicyBook, *, org: str, purpose: str, channel: str,
-                 at: datetime, reserve: bool):
+                 at: datetime, reserve: bool, secret: bytes | None = None):
         self.org, self.purpose, self.channel, self.at = org, purpose, channel, at
         self.reserve = reserve
         self.probe = Gateway(SnapshotStore(snap, record=False), policies, secret=PROBE_SECRET)
         self.recorder = SnapshotStore(snap, record=reserve)
         # With --reserve the codes recorded must be the store's own, as decide would issue them.
-        self.exact = Gateway(self.recorder, policies, secret=None if reserve else PROBE_SECRET)
+        self.exact = Gateway(self.recorder, policies, secret=(secret if reserve else PROBE_SECRET))
         self.snap = snap
 
     def attempt(self, raw: str, subject: str | None, relation: str | None) -> Attempt:
@@ -82,7 +83,16 @@ class Judge:
             record = ContactRecord(self.org, number, self.channel, self.purpose, attempt.effective_relation, attempt.subject, ts)
             contacts.append((record, None, None, code))
             if len(contacts) >= 50_000:
-                self.snap.record_contacts(contacts)
+                self.recorder.record_contacts(contacts)
                 contacts = []
-        self.snap.record_contacts(contacts)
+        self.recorder.record_contacts(contacts)
         return count
+
+    def ledger_summary(self, report: dict) -> None:
+        """One ledger entry for a reserving scrub: what was reserved, and a digest of the numbers.
+
+        Per-row entries would double a big scrub's time; the digest lets an auditor check a
+        list of reserved numbers against the chain (sha256 of `number\n`, in recording order).
+        """
+        body = canonical({**report, "reserved": self.recorder.recorded, "numbers_sha256": self.recorder.digest.hexdigest()})
+        self.snap.ledger_append([(self.org, "scrub_reserve", self.at.timestamp(), None, None, body)])

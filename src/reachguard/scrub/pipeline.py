@@ -60,13 +60,15 @@ def run_scrub(
     progress: Progress | None = None,
     threads: int | None = None,
     memory_limit: str = "3GB",
+    secret: bytes | None = None,
 ) -> ScrubReport:
     """Scrub the list at `source` against `store` for one org, purpose, channel and time.
 
     Writes the allowed rows to `out` and the rejected ones (plus a `reasons` column) to
     `rejected` (default `<out stem>.rejected<suffix>`), both only once everything succeeded.
     With `reserve`, allowed rows are recorded as contacts in the same transaction that read
-    the state. Raises ScrubInputError for unusable input; stored data is never changed then.
+    the state (their verification codes use `secret`, else the store's, as the gateway's
+    would). Raises ScrubInputError for unusable input; stored data is never changed then.
     """
     started = time.perf_counter()
     _check_options(org, purpose, channel, at)
@@ -92,7 +94,7 @@ def run_scrub(
                     exporter.wait()
                     raise
                 report_progress("read", 1.0)
-                state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress)
+                state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
                 report = state.run(exporter, (out_path, rej_path))
             output.publish(temps, (out_path, rej_path))
         except BaseException:
@@ -134,10 +136,11 @@ class _Scrub:
     """The steps after loading; one instance per run (holds the reason-set registry)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, src: Source, plan: ExportPlan, policies: PolicyBook, snap: SQLiteStore,
-                 org: str, purpose: str, channel: str, at: datetime, reserve: bool, progress: Progress):
+                 org: str, purpose: str, channel: str, at: datetime, reserve: bool, progress: Progress,
+                 secret: bytes | None = None):
         self.con, self.src, self.plan, self.policies = con, src, plan, policies
         self.progress = progress
-        self.judge = Judge(snap, policies, org=org, purpose=purpose, channel=channel, at=at, reserve=reserve)
+        self.judge = Judge(snap, policies, org=org, purpose=purpose, channel=channel, at=at, reserve=reserve, secret=secret)
         self.reserve = reserve
         self.outcomes: list[Outcome] = [Outcome("allow", ())]
         self.ids: dict[Outcome, int] = {self.outcomes[0]: 0}
@@ -281,7 +284,9 @@ class _Scrub:
             if self._has_feat() else "SELECT num, subject, relation FROM rg_kept WHERE false"
         ).fetchall()
         self.con.unregister("rg_allowed")
-        return self.judge.reserve_rows(rows) + engine_allowed
+        reserved = self.judge.reserve_rows(rows) + engine_allowed
+        self.judge.ledger_summary({**self.meta, "list": self.src.path.name, "rows": self.src.rows})
+        return reserved
 
     def _has_feat(self) -> bool:
         return bool(self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rg_feat'").fetchall()[0][0])

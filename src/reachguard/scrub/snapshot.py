@@ -13,6 +13,7 @@ becomes a no-op (the scrub holds the real one) and contacts are recorded only wh
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -31,6 +32,7 @@ class SnapshotStore(Store):
         self.inner = inner
         self.record = record
         self.recorded = 0
+        self.digest = hashlib.sha256()  # of the recorded numbers, in recording order (the ledger entry)
 
     def transaction(self, org: str | None = None, number: str | None = None):  # type: ignore[override]
         return nullcontext()
@@ -39,12 +41,26 @@ class SnapshotStore(Store):
         return self.inner.load_states([query])[0]
 
     def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
-        return self.inner.load_states(queries)
+        """The states; without recording, each row gets lists of its own.
+
+        `decide_many` appends an allowed attempt's contact to the loaded lists (and the store
+        shares one subject's contacts across a batch). A plain scrub must judge every row
+        against the stored state alone — allowed rows are not contacts until sent — so the
+        lists are copied; with --reserve they stay shared, exactly as sequential decides.
+        """
+        states = self.inner.load_states(queries)
+        if not self.record:
+            for state in states:
+                state.contacts = list(state.contacts)
+                state.subject_contacts = list(state.subject_contacts)
+        return states
 
     def record_contacts(self, contacts: Sequence[NewContact]) -> None:
         if self.record and contacts:
             self.inner.record_contacts(contacts)
             self.recorded += len(contacts)
+            for contact in contacts:
+                self.digest.update(contact[0].number.encode() + b"\n")
 
     def get_meta(self, key: str) -> str | None:
         return self.inner.get_meta(key)
