@@ -28,6 +28,7 @@ from reachguard.cli import keys as _keys  # noqa: E402,F401
 from reachguard.cli import serve as _serve  # noqa: E402,F401
 from reachguard.cli import audit as _audit  # noqa: E402,F401
 from reachguard.cli import db as _db  # noqa: E402,F401
+from reachguard.cli import scrub as _scrub  # noqa: E402,F401
 
 
 def main() -> None:
