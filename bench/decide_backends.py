@@ -86,19 +86,16 @@ def copy_population(sqlite_path: str, url: str) -> None:
 
 
 class _Events:
-    """Attempts from decide.attempts, generated in chunks as a timed run needs them."""
+    """Attempts from decide.attempts, generated before the clock starts (then reused in turn)."""
 
-    def __init__(self, seed: int, population: int, accounts: list[int]):
-        self.rng = random.Random(seed)
-        self.population = population
-        self.accounts = accounts
-        self.chunk: list = []
+    def __init__(self, seed: int, population: int, accounts: list[int], count: int):
+        self.events = attempts(count, population, accounts, random.Random(seed))
+        self.index = 0
 
     def next(self):
-        if not self.chunk:
-            self.chunk = attempts(500, self.population, self.accounts, self.rng)
-            self.chunk.reverse()
-        return self.chunk.pop()
+        event = self.events[self.index]
+        self.index = (self.index + 1) % len(self.events)
+        return event
 
 
 class _GroupWriter:
@@ -159,7 +156,8 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
     writer = _GroupWriter(gateway) if threads else None
     decide = writer.decide if writer else gateway.decide
     clients = max(threads, 1)
-    sources = [_Events(seed * 100 + t, population, accounts) for t in range(clients)]
+    per_client = int(12_000 * seconds / clients) + 100  # more than this machine can decide in `seconds`
+    sources = [_Events(seed * 100 + t, population, accounts, per_client) for t in range(clients)]
     for source in sources:
         for _ in range(10):  # warm the connection and the prepared statements
             decide(source.next())
@@ -221,6 +219,34 @@ def _select1_worker(url: str, seconds: float, barrier, results) -> None:
     conn.close()
 
 
+def _evalsha_worker(redis_url: str, seconds: float, barrier, results) -> None:
+    """Baseline: EVALSHA of a script that returns 1, over the store's own lean RESP path."""
+    import redis
+
+    from reachguard.store.redis_counters import _Wire, split_redis_url
+
+    client = redis.Redis.from_url(split_redis_url(redis_url)[0])
+    wire = _Wire(client.connection_pool)
+    sha = wire.call(["SCRIPT", "LOAD", "return 1"])
+    command = ["EVALSHA", sha, 0]
+    for _ in range(20):
+        wire.call(command)
+    clock = time.perf_counter
+    latencies = []
+    barrier.wait()
+    start = clock()
+    deadline = start + seconds
+    while True:
+        t0 = clock()
+        wire.call(command)
+        t1 = clock()
+        latencies.append(t1 - t0)
+        if t1 >= deadline:
+            break
+    results.put((start, t1, latencies, []))
+    wire.drop()
+
+
 def run_workers(workers: int, target, args_for) -> tuple[float, float, float, float]:
     """(rate over the common wall time, p50 ms, p99 ms, mean group) of `workers` processes."""
     context = multiprocessing.get_context("spawn")
@@ -276,8 +302,10 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4,16")
     parser.add_argument("--mode", default="direct,grouped",
                         help="direct: each worker a process calling Gateway.decide; grouped: workers are client "
-                             "threads of up to 4 replica processes, each deciding what is queued together "
+                             "threads of up to --replicas processes, each deciding what is queued together "
                              "(group commit, as `reachguard serve`)")
+    parser.add_argument("--replicas", type=int, default=os.cpu_count() or 2,
+                        help="grouped mode: at most this many replica processes (default: one per CPU)")
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
@@ -310,7 +338,7 @@ def main() -> None:
                   f"{t1 - t0:.1f} s, copied to PostgreSQL in {time.perf_counter() - t1:.1f} s")
             print(f"each figure: {args.seconds:g} s measured after a common start; workers: "
                   "direct = that many processes, each calling Gateway.decide one at a time; "
-                  "grouped = that many client threads over min(workers, 4) replica processes, each with a "
+                  f"grouped = that many client threads over min(workers, {args.replicas}) replica processes, each with a "
                   "group-commit writer (Gateway.decide_many of whatever is queued)\n", flush=True)
 
             def measure(name: str, backend: str, target_url: str, mode: str) -> None:
@@ -319,7 +347,7 @@ def main() -> None:
                     if mode == "direct":
                         procs, threads = w, 0
                     else:
-                        procs = min(w, 4)
+                        procs = min(w, args.replicas)
                         threads = w // procs
                     figures[w] = run_workers(
                         procs, _decide_worker,
@@ -333,6 +361,10 @@ def main() -> None:
             select1 = {w: run_workers(w, _select1_worker, lambda i: (url, args.seconds)) for w in counts}
             rows.append(("raw SELECT 1 round trips (processes)", select1))
             _print_row(rows[-1][0], select1, counts)
+            if "postgres+redis" in backends:
+                evalsha = {w: run_workers(w, _evalsha_worker, lambda i: (args.redis, args.seconds)) for w in counts}
+                rows.append(("raw Redis EVALSHA round trips (processes)", evalsha))
+                _print_row(rows[-1][0], evalsha, counts)
             for mode in modes:
                 measure(f"SQLite file, {mode}", "sqlite:" + path, "", mode)
             for backend in backends:

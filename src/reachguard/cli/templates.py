@@ -12,7 +12,7 @@ from rich.table import Table
 
 from reachguard.cli import app
 from reachguard.cli.common import load_policies
-from reachguard.store import open_store
+from reachguard.store import StoreUnavailable, open_store
 from reachguard.templates import TemplateError, TemplateRegistry
 
 templates_app = typer.Typer(help="Message templates: submit, review level by level, inspect.", no_args_is_help=True)
@@ -26,7 +26,11 @@ POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides -
 
 def _registry(db: str, org: str, profile: str, policy: Optional[Path]) -> TemplateRegistry:
     levels = load_policies(profile, policy).for_org(org).templates.levels
-    return TemplateRegistry(open_store(db), levels)
+    try:
+        return TemplateRegistry(open_store(db), levels)
+    except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _fail(exc: TemplateError) -> None:
