@@ -41,7 +41,8 @@ class ServiceMiddleware:
         self.service = service
         s = service.settings
         self.default_limit = s.max_body_bytes
-        self.limits = (("/v1/decisions:batch", s.max_batch_body_bytes), ("/v1/import/", s.max_import_bytes))
+        self.limits = (("/v1/decisions:batch", s.max_batch_body_bytes), ("/v1/import/", s.max_import_bytes),
+                       ("/v1/scrubs", s.max_import_bytes))  # a campaign list upload is an import
         self.access_log = s.access_log
         self.prefix = os.urandom(4).hex() + "-"  # request ids: random per process, then a counter
         self.counter = 0
