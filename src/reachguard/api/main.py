@@ -17,6 +17,7 @@ from reachguard.api import errors, logs, schemas
 from reachguard.api.middleware import ServiceMiddleware
 from reachguard.api.routes import decisions, events, health, imports, keys, ledger, numbers, verify
 from reachguard.api.service import Service
+from reachguard import web
 from reachguard.core.config import Settings, load_settings
 from reachguard.store.base import Store
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     errors.install(app)
     for module in (decisions, events, imports, numbers, verify, ledger, keys, health):
         app.include_router(module.router)
+    web.install(app)  # the console (/console) and the public pages (/public): docs/console.md
     app.add_middleware(ServiceMiddleware, service=service)
     app.add_middleware(_StartOnFirstRequest, service=service)
 

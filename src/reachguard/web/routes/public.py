@@ -1,0 +1,98 @@
+"""Public pages (no login): check a number, verify an SMS code, report / complain.
+
+Every form is rate limited per client address; the report form also needs the CSRF token
+its page set, so another site cannot file complaints in a visitor's name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from reachguard.api.routes.common import iso, write
+from reachguard.api.routes.verify import _ALPHABET, client_address
+from reachguard.api.service import Service
+from reachguard.model import Complaint
+from reachguard.numbers import try_normalize
+from reachguard.verification import CODE_LENGTH, canonical_code
+from reachguard.web.deps import WebError, blocking, form
+from reachguard.web.render import render, web_state
+from reachguard.web.reputation import public_view
+
+router = APIRouter()
+_ORG_MAX = 128
+
+
+@router.get("/public")
+async def index(request: Request) -> Response:
+    return render(request, "public_verify.html", result=None, code="", to="")
+
+
+@router.get("/public/number")
+async def number(request: Request, n: str = Query("", max_length=64)) -> Response:
+    if not n.strip():
+        return render(request, "public_number.html", n="", view=None)
+    svc: Service = request.app.state.service
+    if await svc.verify_limiter.hit(client_address(request, svc)) is not None:
+        raise WebError(429, "pub.report.limited")
+    e164 = try_normalize(n)
+    if e164 is None:
+        return render(request, "public_number.html", status=422, n=n, view=None, error="num.invalid")
+    view = await blocking(public_view, svc, e164)
+    return render(request, "public_number.html", n=n, view=view)
+
+
+@router.get("/public/verify")
+async def verify(request: Request, code: str = Query("", max_length=32), to: str = Query("", max_length=64)) -> Response:
+    if not code.strip() and not to.strip():
+        return render(request, "public_verify.html", result=None, code="", to="")
+    svc: Service = request.app.state.service
+    if await svc.verify_limiter.hit(client_address(request, svc)) is not None:
+        raise WebError(429, "pub.report.limited")
+    wanted, e164 = canonical_code(code), try_normalize(to)
+    found = None
+    if e164 is not None and len(wanted) == CODE_LENGTH and set(wanted) <= _ALPHABET:
+        found = await blocking(svc.store.contact_by_code, wanted, e164)
+    svc.metrics.verifications.labels("true" if found else "false").inc()
+    result = None
+    if found is not None:
+        org, at = found
+        zones = svc.policies.for_org(org).zones_for(e164)
+        sent = (iso(at, zones[0] if zones else timezone.utc) or "")[:19].replace("T", " ")
+        result = {"genuine": True, "org": org, "sent_at": sent}
+    return render(request, "public_verify.html", result=result or {"genuine": False}, code=code, to=to)
+
+
+@router.get("/public/report")
+async def report_page(request: Request) -> Response:
+    return render(request, "public_report.html", values={}, done=None)
+
+
+@router.post("/public/report")
+async def report(request: Request) -> Response:
+    svc: Service = request.app.state.service
+    values = await form(request, {"to": 64, "org": _ORG_MAX, "from": 64, "text": 1000})
+    errors = []
+    to = try_normalize(values["to"]) if values["to"] else None
+    if to is None:
+        errors.append("num.invalid")
+    if values["from"] and try_normalize(values["from"]) is None:
+        errors.append("num.invalid")
+    if errors:
+        return render(request, "public_report.html", status=422, values=values, done=None, error=errors[0])
+    if await web_state(request).report_limiter.hit(client_address(request, svc)) is not None:
+        return render(request, "public_report.html", status=429, values=values, done=None, error="pub.report.limited")
+    text = values["text"]
+    if values["from"]:
+        text = f"[{try_normalize(values['from'])}] {text}".strip()
+    event = Complaint(to=to, at=datetime.now(timezone.utc), org=values["org"] or None, text=text or None)
+
+    def apply() -> str:
+        svc.gateway.apply(event)
+        head = svc.store.ledger_head(event.org or "*")
+        return f"{event.org or '*'}-{head[0] if head else 0}"
+
+    ref = await write(svc, apply)
+    return render(request, "public_report.html", values={}, done=ref)
