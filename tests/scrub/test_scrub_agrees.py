@@ -52,7 +52,7 @@ def build_store(path: Path) -> tuple[list[str], list[str]]:
     send = w.send
     at = lambda day, time="10:00:00": DAYS.format(day, time)  # noqa: E731
     m = [num(i) for i in range(40)]
-    for n in m[:30]:
+    for n in m[:24]:
         w.consent(to=n, at=at(1))
     w.consent(to=m[1], at=at(2), expires_at=at(20))                       # expired
     send(type="consent_withdrawn", org="acme", to=m[2], at=at(3))         # withdrawn
@@ -78,6 +78,12 @@ def build_store(path: Path) -> tuple[list[str], list[str]]:
     for n, days in ((m[18], [23]), (m[19], [2, 9, 15, 21]), (m[20], [22]), (m[21], [24]), (m[22], [1, 9])):
         for day in days:
             w.attempt(at(day, "10:00:00"), to=n)
+    send(type="opt_out", to=m[24], at=at(5))
+    w.consent(to=m[24], at=at(5))                                         # same instant: still out
+    send(type="opt_out", to=m[25], at=at(5))
+    w.consent(to=m[25], at=at(6), expires_at=at(10))                      # after, but expired
+    send(type="complaint", to=m[26], at=at(5), org="acme", text="投诉")
+    w.consent(to=m[26], at=at(8))                                         # complaint, then consent anew
     send(type="consent_withdrawn", org="acme", to=m[23], at=at(3))
     w.consent(to=m[23], at=at(4), expires_at=at(30))                      # re-consented, still valid
     # collection: accounts at several stages, contacts authorised or not, outcomes

@@ -11,9 +11,10 @@ contacts dated after `--at`) marks the number for the engine's own row-by-row ju
 What each rule needs (rules/*.py), for the marketing and service paths:
   dnc          numbers on a list that stops this purpose for this org (policy + own lists)
   opt_out      numbers with an opt-out (or complaint, if the policy counts them) covering the
-               channel, for every org or this one
+               channel, for every org or this one, with its time (a later consent lifts it)
   consent      the status of the newest consent record of this org covering the channel:
-               W(ithdrawn), E(xpired at --at) or A(ctive) — newest by (at, seq), as the rule
+               W(ithdrawn), E(xpired at --at) or A(ctive) — newest by (at, seq), as the rule —
+               and its time
   frequency    per contact of this org and purpose: a bit per per-number cap it counts for,
                and a bit for "dated after --at"
 """
@@ -36,6 +37,9 @@ from reachguard.timeutil import local_day, start_of_day
 
 DAY = 86_400.0
 FUTURE_BIT = 30
+# Times travel as integer microseconds: exact for every time an event can carry (datetime has
+# microsecond resolution) and order-preserving, so "consent after the opt-out" compares right.
+_MICROS = "CAST(round(at * 1000000) AS INTEGER)"
 # The rules the set-based path knows how to reduce to features. If the engine ever registers
 # another rule for a purpose, that purpose falls back to row-by-row judgement (never drifts).
 SET_BASED_RULES = {"marketing": {"consent", "opt_out", "dnc", "quiet_hours", "frequency"},
@@ -101,7 +105,8 @@ def _strings(db: sqlite3.Connection, sql: str, params: tuple) -> pa.Array:
 
 
 def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
-    """Arrow tables rg_dnc(number), rg_optout(number), rg_consent(number, status), rg_contact(number, flags)."""
+    """Arrow tables rg_dnc(number), rg_optout("number:micros"), rg_consent("number:status:micros"),
+    rg_contact("number:flags")."""
     tables: dict[str, pa.Table] = {}
     bit = CHANNEL_BITS[plan.channel]
     if "dnc" in plan.rule_names:
@@ -110,17 +115,17 @@ def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
             db, f"SELECT group_concat(number, char(10)) FROM dnc WHERE list IN ({marks})", tuple(plan.lists))})
     if "opt_out" in plan.rule_names:
         kinds = "kind = 'opt_out' OR kind = 'complaint'" if plan.complaints_count else "kind = 'opt_out'"
-        tables["rg_optout"] = pa.table({"number": _strings(
+        tables["rg_optout"] = pa.table({"pair": _strings(
             db,
-            "SELECT group_concat(number, char(10)) FROM opt_outs "
+            f"SELECT group_concat(number || ':' || {_MICROS}, char(10)) FROM opt_outs "
             f"WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
             (plan.org, bit))})
     if "consent" in plan.rule_names:
         tables["rg_consent"] = pa.table({"pair": _strings(
             db,
-            "SELECT group_concat(number || ':' || status, char(10)) FROM ("
+            "SELECT group_concat(number || ':' || status || ':' || micros, char(10)) FROM ("
             " SELECT number, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END"
-            " AS status, row_number() OVER (PARTITION BY number ORDER BY at DESC, seq DESC) AS newest"
+            f" AS status, {_MICROS} AS micros, row_number() OVER (PARTITION BY number ORDER BY at DESC, seq DESC) AS newest"
             " FROM consents WHERE org = ? AND (channels & ?) != 0) WHERE newest = 1",
             (plan.at_ts, plan.org, bit))})
     if "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):

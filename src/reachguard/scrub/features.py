@@ -1,13 +1,13 @@
 """Each kept row's state reduced to a signature, set-wise in DuckDB (marketing and service).
 
 Why signatures: the rules' answer for a row depends only on a few facts about its state — is
-the number on a list that applies, did it opt out, what is its newest consent's status, which
+the number on a list that applies, does an opt-out stand (none, or one not followed by a
+newer consent), what is its newest consent's status, which
 caps are full, which zones govern it, which relation the row names. Rows sharing those facts
 get the same verdict and reasons, so the engine judges one real row per signature (two, as a
 check) instead of every row. Rows whose facts need time arithmetic the sets do not carry go to
 the engine one by one (`exact`):
 
-* an opt-out together with a non-withdrawn consent (does the consent come after it?);
 * contacts dated after --at (the cap windows have no upper bound);
 * a row naming a subject when the policy has a per-subject cap;
 * any contact when calendar days depend on the recipient's zone (`us`).
@@ -40,17 +40,23 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
         con.execute("CREATE OR REPLACE TEMP TABLE rg_dnc_set AS SELECT DISTINCT CAST(number AS VARCHAR) AS number FROM rg_dnc_arrow")
         joins.append("LEFT JOIN rg_dnc_set d ON d.number = k.num")
         listed = "d.number IS NOT NULL"
-    if "rg_optout" in tables:
-        con.execute("CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT DISTINCT CAST(number AS VARCHAR) AS number FROM rg_optout_arrow")
-        joins.append("LEFT JOIN rg_opt_set o ON o.number = k.num")
-        opted = "o.number IS NOT NULL"
     if "rg_consent" in tables:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT split_part(pair, ':', 1) AS number, "
-            "split_part(pair, ':', 2) AS status FROM rg_consent_arrow"
+            "split_part(pair, ':', 2) AS status, CAST(split_part(pair, ':', 3) AS BIGINT) AS micros FROM rg_consent_arrow"
         )
         joins.append("LEFT JOIN rg_consent_set c ON c.number = k.num")
         consent = "coalesce(c.status, 'N')"
+    if "rg_optout" in tables:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT split_part(pair, ':', 1) AS number, "
+            "max(CAST(split_part(pair, ':', 2) AS BIGINT)) AS micros FROM rg_optout_arrow GROUP BY 1"
+        )
+        joins.append("LEFT JOIN rg_opt_set o ON o.number = k.num")
+        # rules/consent.py: an opt-out stands unless the newest consent is not withdrawn and
+        # came after it (every applicable opt-out, i.e. the latest one).
+        lifted = "(c.status IN ('E', 'A') AND c.micros > o.micros)" if "rg_consent" in tables else "false"
+        opted = f"(o.number IS NOT NULL AND NOT coalesce({lifted}, false))"
     if "rg_contact" in tables:
         bits = " | ".join(
             f"((sum((flags >> {i}) & 1) >= {cap.max})::INTEGER << {i})" for i, cap in enumerate(plan.caps)
@@ -70,7 +76,7 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
                                                  "zkey": pa.array([zones(n) for n in nums], pa.string())}))
         joins.append("LEFT JOIN rg_zone_arrow z ON z.num = k.num")
         zkey = "z.zkey"
-    exact = [f"(({opted}) AND ({consent}) IN ('E', 'A'))", f"({future})"]
+    exact = [f"({future})"]
     if plan.subject_caps:
         exact.append("k.subject IS NOT NULL")
     if plan.contacts_exact:
