@@ -99,6 +99,23 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    # --- complaint cases (web console: docs/console.md) ----------------------------------
+    # Not abstract: a backend without them serves the console's complaint queue read-only.
+
+    def complaint_cases_add(self, cases: "Sequence[ComplaintCase]") -> None:
+        """Open a case for each complaint not seen before (key: org + its ledger seq)."""
+        raise NotImplementedError("this store keeps no complaint cases")
+
+    def complaint_cases(self, org: str, limit: int = 500) -> "list[ComplaintCase]":
+        """The org's cases: unresolved first, then by time received."""
+        raise NotImplementedError("this store keeps no complaint cases")
+
+    def complaint_case_update(self, org: str, seq: int, status: str, assignee: str | None, reply: str | None,
+                              at: float) -> bool:
+        """Set a case's status, assignee and reply (stamping acknowledged/resolved times the
+        first time they are reached); False if the org has no such case."""
+        raise NotImplementedError("this store keeps no complaint cases")
+
     # --- service (keys, checkpoints, reads) ---------------------------------------------
     # Added for the HTTP service (api/), the audit commands (cli/audit.py) and checkpoints
     # (ledger/checkpoint.py). Every backend implements them; nothing above changed.
@@ -214,3 +231,20 @@ class Checkpoint:
 
     @abstractmethod
     def template_ids(self, org: str) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintCase:
+    """The handling of one complaint: the complaint is its org's ledger entry `seq`."""
+
+    org: str
+    seq: int
+    number: str | None
+    at: float
+    text: str | None
+    status: str = "new"  # new → acknowledged → resolved
+    assignee: str | None = None
+    reply: str | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    updated_at: float | None = None

@@ -27,6 +27,7 @@ from reachguard.state import (
 )
 from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
 from reachguard.store.base import (
+    ComplaintCase,
     ApiKeyRecord,
     Checkpoint,
     NewContact,
@@ -86,6 +87,10 @@ CREATE TABLE IF NOT EXISTS api_keys(
 CREATE TABLE IF NOT EXISTS checkpoints(
   org TEXT NOT NULL, seq INTEGER NOT NULL, entry_hash TEXT NOT NULL, signed_at REAL NOT NULL,
   key_id TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY(org, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS complaint_cases(
+  org TEXT NOT NULL, seq INTEGER NOT NULL, number TEXT, at REAL NOT NULL, text TEXT, status TEXT NOT NULL,
+  assignee TEXT, reply TEXT, acknowledged_at REAL, resolved_at REAL, updated_at REAL,
+  PRIMARY KEY(org, seq)) WITHOUT ROWID;
 """
 
 
@@ -527,6 +532,31 @@ class SQLiteStore(Store):
     def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
         rows = self._rows("SELECT org, at FROM contacts WHERE code=? AND number=? ORDER BY seq LIMIT 1", (code, number))
         return (rows[0][0], rows[0][1]) if rows else None
+
+    # --- complaint cases (web console) ---------------------------------------------------
+
+    def complaint_cases_add(self, cases: Sequence[ComplaintCase]) -> None:
+        rows = [(c.org, c.seq, c.number, c.at, c.text, c.status) for c in cases]
+        with self.transaction():
+            self._db.executemany("INSERT OR IGNORE INTO complaint_cases(org, seq, number, at, text, status) "
+                                 "VALUES (?,?,?,?,?,?)", rows)
+
+    def complaint_cases(self, org: str, limit: int = 500) -> list[ComplaintCase]:
+        rows = self._rows("SELECT org, seq, number, at, text, status, assignee, reply, acknowledged_at, resolved_at, "
+                          "updated_at FROM complaint_cases WHERE org=? ORDER BY status = 'resolved', at, seq LIMIT ?",
+                          (org, limit))
+        return [ComplaintCase(*row) for row in rows]
+
+    def complaint_case_update(self, org: str, seq: int, status: str, assignee: str | None, reply: str | None,
+                              at: float) -> bool:
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE complaint_cases SET status=:status, assignee=:assignee, reply=:reply, updated_at=:at, "
+                "acknowledged_at=COALESCE(acknowledged_at, CASE WHEN :status IN ('acknowledged', 'resolved') THEN :at END), "
+                "resolved_at=CASE WHEN :status = 'resolved' THEN COALESCE(resolved_at, :at) END "
+                "WHERE org=:org AND seq=:seq",
+                {"status": status, "assignee": assignee, "reply": reply, "at": at, "org": org, "seq": seq})
+            return cursor.rowcount > 0
 
     # --- templates (content review: approval chain) -------------------------------------
 
