@@ -105,7 +105,7 @@ def _strings(db: sqlite3.Connection, sql: str, params: tuple) -> pa.Array:
 
 
 def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
-    """Arrow tables rg_dnc(number), rg_optout("number:micros"), rg_consent("number:status:micros"),
+    """Arrow tables rg_dnc(number), rg_optout("number:micros"), rg_consent("number:status:micros:seq"),
     rg_contact("number:flags")."""
     tables: dict[str, pa.Table] = {}
     bit = CHANNEL_BITS[plan.channel]
@@ -121,12 +121,13 @@ def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
             f"WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
             (plan.org, bit))})
     if "consent" in plan.rule_names:
+        # Every record, not just the newest: SQLite's window functions are slow, DuckDB picks
+        # the newest by (at, seq) in parallel (features.py).
         tables["rg_consent"] = pa.table({"pair": _strings(
             db,
-            "SELECT group_concat(number || ':' || status || ':' || micros, char(10)) FROM ("
-            " SELECT number, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END"
-            f" AS status, {_MICROS} AS micros, row_number() OVER (PARTITION BY number ORDER BY at DESC, seq DESC) AS newest"
-            " FROM consents WHERE org = ? AND (channels & ?) != 0) WHERE newest = 1",
+            "SELECT group_concat(number || ':' || CASE WHEN withdrawn THEN 'W' "
+            "WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END "
+            f"|| ':' || {_MICROS} || ':' || seq, char(10)) FROM consents WHERE org = ? AND (channels & ?) != 0",
             (plan.at_ts, plan.org, bit))})
     if "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):
         terms = [f"((at > ?) << {FUTURE_BIT})"]

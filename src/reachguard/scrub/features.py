@@ -37,14 +37,14 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     capbits = "0"
     future = contacted = "false"
     if "rg_dnc" in tables:
-        con.execute("CREATE OR REPLACE TEMP TABLE rg_dnc_set AS SELECT DISTINCT CAST(number AS VARCHAR) AS number FROM rg_dnc_arrow")
-        joins.append("LEFT JOIN rg_dnc_set d ON d.number = k.num")
-        listed = "d.number IS NOT NULL"
+        listed = "k.num IN (SELECT number FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
     if "rg_consent" in tables:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT split_part(pair, ':', 1) AS number, "
-            "split_part(pair, ':', 2) AS status, CAST(split_part(pair, ':', 3) AS BIGINT) AS micros FROM rg_consent_arrow"
-        )
+            "CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT number, status, micros FROM ("
+            " SELECT split_part(pair, ':', 1) AS number, split_part(pair, ':', 2) AS status,"
+            " CAST(split_part(pair, ':', 3) AS BIGINT) AS micros, CAST(split_part(pair, ':', 4) AS BIGINT) AS seq"
+            " FROM rg_consent_arrow) QUALIFY row_number() OVER (PARTITION BY number ORDER BY micros DESC, seq DESC) = 1"
+        )  # the newest record by (at, seq), as rules/consent.latest_consent
         joins.append("LEFT JOIN rg_consent_set c ON c.number = k.num")
         consent = "coalesce(c.status, 'N')"
     if "rg_optout" in tables:

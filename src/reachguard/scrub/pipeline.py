@@ -188,31 +188,38 @@ class _Scrub:
         allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE rg_rows AS
-            SELECT rid, raw, {numbers_sql.fast_path_sql('raw')} AS num, subject, relation,
+            SELECT rid, raw, {numbers_sql.mobile_sql('x')} AS num, subject, relation,
                    (relation IS NULL OR relation IN ({allowed})) AND (subject IS NULL OR length(subject) <= 128) AS field_ok
-            FROM (SELECT rowid AS rid, {text_sql(src, src.number_column)} AS raw, {subject} AS subject, {relation} AS relation
-                  FROM rg_src)"""
+            FROM (SELECT rid, raw, {numbers_sql.row_compact_sql('raw')} AS x, subject, relation
+                  FROM (SELECT rowid AS rid, {text_sql(src, src.number_column)} AS raw, {subject} AS subject,
+                               {relation} AS relation FROM rg_src))"""
         )
         fast = con.execute("SELECT count(num) FROM rg_rows").fetchall()[0][0]
         self.progress("numbers", 0.5)
         con.execute("CREATE OR REPLACE TEMP TABLE rg_pending AS SELECT DISTINCT raw FROM rg_rows WHERE num IS NULL AND raw IS NOT NULL")
         _, in_python = numbers_sql.settle_distinct(con, "rg_pending", "rg_settled")
+        if con.execute("SELECT count(num) FROM rg_settled").fetchall()[0][0]:
+            con.execute(
+                "UPDATE rg_rows SET num = s.num FROM rg_settled s "
+                "WHERE rg_rows.num IS NULL AND rg_rows.raw = s.raw AND s.num IS NOT NULL"
+            )
+        # The first row of each number is kept (raw is looked up by rid when a row is judged);
+        # subject and relation are carried only when the list has those columns.
+        extra = "".join(f", arg_min_null({name}, rid) AS {name}" if present else f", NULL::VARCHAR AS {name}"
+                        for name, present in (("subject", src.subject_column), ("relation", src.relation_column)))
         con.execute(
-            "UPDATE rg_rows SET num = s.num FROM rg_settled s "
-            "WHERE rg_rows.num IS NULL AND rg_rows.raw = s.raw AND s.num IS NOT NULL"
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE rg_kept AS
-            SELECT num, min(rid) AS rid, arg_min_null(raw, rid) AS raw, arg_min_null(subject, rid) AS subject,
-                   arg_min_null(relation, rid) AS relation
-            FROM rg_rows WHERE num IS NOT NULL AND field_ok GROUP BY num"""
+            f"""CREATE OR REPLACE TEMP TABLE rg_kept AS
+            SELECT num, min(rid) AS rid{extra} FROM rg_rows WHERE num IS NOT NULL AND field_ok GROUP BY num"""
         )
         return fast, in_python
 
     # --- judging --------------------------------------------------------------------------
 
     def _rows(self, where: str) -> dict[int, tuple[str, str | None, str | None]]:
-        found = self.con.execute(f"SELECT rid, raw, subject, relation FROM rg_kept WHERE {where} ORDER BY rid").fetchall()
+        found = self.con.execute(
+            f"SELECT k.rid, r.raw, k.subject, k.relation FROM (SELECT * FROM rg_kept WHERE {where}) k "
+            "JOIN rg_rows r ON r.rid = k.rid ORDER BY k.rid"
+        ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in found}
 
     def _judge_signatures(self) -> tuple[dict[tuple, int], int]:
