@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -32,4 +33,4 @@ async def stats(request: Request, window: str = Query("1h", max_length=8), who: 
     zone = org_zone(svc, who.org)
     figures = await blocking(dashboard, svc.store, who.org, time.time(), _window(window), zone)
     return render(request, "_stats.html", stats=figures, chart_json=json.dumps(figures.chart_data(), ensure_ascii=False),
-                  updated=time.strftime("%H:%M:%S"))
+                  updated=datetime.now(zone).strftime("%H:%M:%S"))

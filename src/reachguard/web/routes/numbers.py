@@ -18,12 +18,12 @@ SECTIONS = ("consents", "opt_outs", "lists", "accounts", "outcomes", "contacts",
 
 
 @router.get("/console/numbers")
-async def search(request: Request, q: str = Query("", max_length=64), who: Officer = Depends(officer)) -> Response:
+async def search(request: Request, q: str = Query("", max_length=4096), who: Officer = Depends(officer)) -> Response:
     if not q.strip():
         return render(request, "numbers.html", q="", view=None)
-    number = try_normalize(q)
+    number = try_normalize(q) if len(q) <= 64 else None
     if number is None:
-        return render(request, "numbers.html", status=422, q=q, view=None, error="num.invalid")
+        return render(request, "numbers.html", status=422, q=q[:64], view=None, error="num.invalid")
     view = await blocking(number_view, request.app.state.service, who.org, number, 500)
     history = [(item, _short(item.body)) for item in reversed(view.history)]
     sections = [(name, view.state.get(name, [])) for name in SECTIONS]

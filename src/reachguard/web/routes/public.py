@@ -31,27 +31,28 @@ async def index(request: Request) -> Response:
 
 
 @router.get("/public/number")
-async def number(request: Request, n: str = Query("", max_length=64)) -> Response:
+async def number(request: Request, n: str = Query("", max_length=4096)) -> Response:
     if not n.strip():
         return render(request, "public_number.html", n="", view=None)
     svc: Service = request.app.state.service
     if await svc.verify_limiter.hit(client_address(request, svc)) is not None:
         raise WebError(429, "pub.report.limited")
-    e164 = try_normalize(n)
+    e164 = try_normalize(n) if len(n) <= 64 else None
     if e164 is None:
-        return render(request, "public_number.html", status=422, n=n, view=None, error="num.invalid")
+        return render(request, "public_number.html", status=422, n=n[:64], view=None, error="num.invalid")
     view = await blocking(public_view, svc, e164)
     return render(request, "public_number.html", n=n, view=view)
 
 
 @router.get("/public/verify")
-async def verify(request: Request, code: str = Query("", max_length=32), to: str = Query("", max_length=64)) -> Response:
+async def verify(request: Request, code: str = Query("", max_length=4096), to: str = Query("", max_length=4096)) -> Response:
     if not code.strip() and not to.strip():
         return render(request, "public_verify.html", result=None, code="", to="")
     svc: Service = request.app.state.service
     if await svc.verify_limiter.hit(client_address(request, svc)) is not None:
         raise WebError(429, "pub.report.limited")
-    wanted, e164 = canonical_code(code), try_normalize(to)
+    wanted = canonical_code(code) if len(code) <= 32 else ""
+    e164 = try_normalize(to) if len(to) <= 64 else None
     found = None
     if e164 is not None and len(wanted) == CODE_LENGTH and set(wanted) <= _ALPHABET:
         found = await blocking(svc.store.contact_by_code, wanted, e164)
@@ -62,7 +63,7 @@ async def verify(request: Request, code: str = Query("", max_length=32), to: str
         zones = svc.policies.for_org(org).zones_for(e164)
         sent = (iso(at, zones[0] if zones else timezone.utc) or "")[:19].replace("T", " ")
         result = {"genuine": True, "org": org, "sent_at": sent}
-    return render(request, "public_verify.html", result=result or {"genuine": False}, code=code, to=to)
+    return render(request, "public_verify.html", result=result or {"genuine": False}, code=code[:32], to=to[:64])
 
 
 @router.get("/public/report")

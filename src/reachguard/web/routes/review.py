@@ -27,10 +27,15 @@ class Segment:
     text: str
     codes: tuple[str, ...] = ()
     blocking: bool = False
+    starts: tuple[str, ...] = ()  # the codes whose span begins here (labelled once)
 
 
 def highlight(text: str, findings: list[Finding], blocks: set[int]) -> list[Segment]:
-    """Cut `text` at every finding boundary; overlapping findings mark the same run."""
+    """Cut `text` at every finding boundary; overlapping findings mark the same run.
+
+    Findings about the text as a whole (a missing disclosure spans all of it) are listed, not marked.
+    """
+    findings = [f for f in findings if not (f.span[0] <= 0 and f.span[1] >= len(text))]
     cuts = {0, len(text)}
     for f in findings:
         cuts.update((max(0, f.span[0]), min(len(text), f.span[1])))
@@ -38,7 +43,8 @@ def highlight(text: str, findings: list[Finding], blocks: set[int]) -> list[Segm
     segments = []
     for start, end in zip(points, points[1:]):
         covering = [f for f in findings if f.span[0] <= start and end <= f.span[1] and f.span[0] < f.span[1]]
-        segments.append(Segment(text[start:end], tuple(f.code for f in covering), any(id(f) in blocks for f in covering)))
+        segments.append(Segment(text[start:end], tuple(f.code for f in covering), any(id(f) in blocks for f in covering),
+                                tuple(f.code for f in covering if f.span[0] == start)))
     return segments
 
 

@@ -13,7 +13,7 @@
   function draw() {
     var island = document.getElementById("chart-data");
     if (!island || typeof window.Chart === "undefined") { return; }
-    var data = JSON.parse(island.textContent);
+    var data = JSON.parse(island.getAttribute("data-json"));
     var label = names();
     var caption = document.getElementById("caption-text");
     var cap = document.getElementById("cap-decisions");
@@ -22,7 +22,7 @@
       return { label: label[v] || v, data: data.decisions[v], backgroundColor: COLORS[v], stack: "d" };
     });
     var events = ["opt_outs", "complaints"].map(function (k) {
-      return { label: label[k] || k, data: data[k], borderColor: COLORS[k], backgroundColor: COLORS[k], tension: 0.2 };
+      return { label: label[k] || k, data: data[k], borderColor: COLORS[k], backgroundColor: COLORS[k], tension: 0.2, pointRadius: 0, borderWidth: 2 };
     });
     update("chart-decisions", "bar", data.labels, verdicts, true);
     update("chart-optouts", "line", data.labels, events, false);
