@@ -5,6 +5,8 @@ docs/screenshots/ and no browser console errors allowed."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import quote
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -80,10 +82,10 @@ def test_number_history_and_other_org_isolation(people: Callable[..., Session], 
 
     bert = people()  # org beta's officer: acme's number shows nothing of acme
     bert.login(site.keys[("beta", "officer")])
-    page = bert.go(f"/console/numbers?q={A_NUMBER}")
+    page = bert.go(f"/console/numbers?q={quote(A_NUMBER)}")
     assert page.locator("#history").count() == 0
     assert "NO_CONSENT" not in page.content()
-    page = bert.go(f"/console/numbers?q={B_NUMBER}")
+    page = bert.go(f"/console/numbers?q={quote(B_NUMBER)}")
     assert "NO_CONSENT" in page.inner_text("#history")  # but its own number's history, yes
     bert.go("/console")
     bert.page.wait_for_selector("#chart-decisions[data-points]")
@@ -152,11 +154,27 @@ def test_complaint_case_assigned_and_acknowledged(people: Callable[..., Session]
     assert case.locator("input[name=assignee]").input_value() == "bob"
 
 
+def test_campaign_scrub_upload_progress_download(people: Callable[..., Session], site: Site, tmp_path: Path) -> None:
+    listing = tmp_path / "campaign.csv"
+    listing.write_text("phone,name\n138 0013 8000,张三\n13700137001,李四\nnot-a-number,王五\n", encoding="utf-8")
+    alice = people()
+    alice.login(site.keys[("acme", "alice")])
+    page = alice.go("/console/scrub")
+    page.set_input_files("#list", str(listing))
+    page.select_option("#purpose", "marketing")
+    page.click("form[action='/console/scrub'] button")
+    link = page.wait_for_selector("[data-testid=scrub-job] a[href*='part=rejected']")
+    rejected = page.request.get(site.url + link.get_attribute("href")).text()
+    assert "NO_CONSENT" in rejected and "INVALID_NUMBER" in rejected and "张三" in rejected
+    allowed = page.request.get(site.url + link.get_attribute("href").replace("rejected", "allowed")).text()
+    assert "张三" not in allowed  # no consent for marketing: nobody may be contacted
+
+
 def test_screenshots_of_every_page(people: Callable[..., Session], site: Site) -> None:
     pages = {
-        "console-dashboard": "/console", "console-numbers": f"/console/numbers?q={A_NUMBER}",
+        "console-dashboard": "/console", "console-numbers": f"/console/numbers?q={quote(A_NUMBER)}",
         "console-templates": "/console/templates", "console-template": "/console/templates/overdue-reminder",
-        "console-review": "/console/review", "console-complaints": "/console/complaints", "console-ledger": "/console/ledger",
+        "console-review": "/console/review", "console-complaints": "/console/complaints", "console-ledger": "/console/ledger", "console-scrub": "/console/scrub",
         "public-number": "/public/number?n=13700137000", "public-verify": "/public/verify", "public-report": "/public/report",
         "console-login": "/console/login",
     }

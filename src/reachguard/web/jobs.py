@@ -8,6 +8,7 @@ process: a restart forgets them (the export is simply started again).
 from __future__ import annotations
 
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ class Job:
     stage: str = "queued"
     fraction: float = 0.0
     result: Path | None = None
+    cleanup: Path | None = None  # a file or folder removed when the job is forgotten
     error: str | None = None
     started: float = field(default_factory=time.time)
 
@@ -38,8 +40,8 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, org: str, work: Callable[[Report], Path]) -> Job:
-        job = Job(secrets.token_urlsafe(12), org)
+    def start(self, org: str, work: Callable[[Report], Path], cleanup: Path | None = None) -> Job:
+        job = Job(secrets.token_urlsafe(12), org, cleanup=cleanup)
         with self._lock:
             if len(self._jobs) >= self.keep:
                 oldest = min(self._jobs.values(), key=lambda j: j.started)
@@ -67,5 +69,8 @@ class Jobs:
 
     def _forget(self, job: Job) -> None:
         self._jobs.pop(job.id, None)
-        if job.result is not None:
-            job.result.unlink(missing_ok=True)
+        for path in (job.result, job.cleanup):
+            if path is not None and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path is not None:
+                path.unlink(missing_ok=True)
