@@ -85,3 +85,30 @@ def hammer(backend: str, pg_url: str, redis_url: str, prefix: str, worker: int, 
         thread.join()
     store.close()
     return out
+
+
+CAPS = {"collection": 6, "marketing": 1}  # cn profile: collection calls per day; marketing contacts per day
+
+
+def check_caps_and_ledger(store, verdicts: list[tuple[str, str, str, str]]) -> None:
+    """No cap exceeded (and none under-used: the k-th asker of a number is allowed while k <= cap),
+    every allowed attempt recorded exactly once, each org's ledger one verifiable chain holding
+    every decision."""
+    import collections
+
+    from reachguard.ledger.verify import verify_chain
+
+    asked = collections.Counter((o, n, p) for o, n, p, _ in verdicts)
+    allowed = collections.Counter((o, n, p) for o, n, p, v in verdicts if v == "allow")
+    for key, count in asked.items():
+        assert allowed[key] == min(count, CAPS[key[2]]), key
+    assert {v for *_, v in verdicts} <= {"allow", "defer"}
+    with store.read() as conn:
+        rows = conn.execute("SELECT org, number, purpose, count(*) FROM contacts GROUP BY 1, 2, 3").fetchall()
+    assert {(o, n, p): c for o, n, p, c in rows} == dict(allowed)
+    for org in ORGS:
+        entries = list(store.ledger_entries(org))
+        _, broken = verify_chain(entries)
+        assert broken is None, broken
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        assert sum(1 for e in entries if e.kind == "decision") == sum(1 for o, *_ in verdicts if o == org)

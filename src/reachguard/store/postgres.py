@@ -122,7 +122,7 @@ def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str |
     sa_url, ours = parse_url(url)
     schema = schema or ours.get("schema")
     synchronous_commit = synchronous_commit or ours.get("synchronous_commit")
-    size = pool_size or int(ours.get("pool_size", 0) or 0) or 20
+    size = pool_size or int(ours.get("pool_size", 0) or 0) or 10
     key = (os.getpid(), sa_url.render_as_string(hide_password=False), schema, synchronous_commit, size)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
@@ -136,7 +136,8 @@ def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str |
             if options:
                 connect_args["options"] = " ".join(options)
             engine = sa.create_engine(
-                sa_url, pool_size=size, max_overflow=4 * size, pool_timeout=30, pool_pre_ping=False,
+                sa_url, pool_size=size, max_overflow=size, pool_timeout=30, pool_pre_ping=False, pool_use_lifo=True,
+                pool_reset_on_return=None,  # a session returns its connection only outside any transaction
                 connect_args=connect_args,
             )
             _ENGINES[key] = engine
@@ -393,26 +394,25 @@ class Loaded:
         return result
 
 
-# --- sessions: one connection per thread ---------------------------------------------------------
+# --- sessions: a thread's transaction, a pooled connection while it works -------------------------
 
 
 class _Session:
-    """A thread's connection and its transaction: depth, statements waiting to be sent, locks."""
+    """A thread's transaction state (depth, statements waiting to be sent, locks) and the pooled
+    connection it holds while it works: checked out by the first statement, returned to the
+    pool (LIFO, so a busy thread keeps getting the same warm connection and its prepared
+    statements) as soon as the thread is outside any transaction. So a replica's connections
+    track its concurrent transactions, not how many threads ever touched the store."""
 
     __slots__ = ("store", "fairy", "conn", "pid", "depth", "begun", "sent", "aborted", "outbox", "held", "wanted", "extra",
-                 "__weakref__")
+                 "pinned", "__weakref__")
 
     def __init__(self, store: "PostgresStore"):
         self.store = store
         self.pid = os.getpid()
-        try:
-            self.fairy = store.engine.raw_connection()
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
-        except sa.exc.TimeoutError as exc:
-            raise StoreUnavailable(f"no free PostgreSQL connection in the pool: {exc}") from exc
-        self.conn: psycopg.Connection = self.fairy.driver_connection  # type: ignore[assignment]
-        self.conn.autocommit = True
+        self.fairy: Any = None
+        self.conn: psycopg.Connection = None  # type: ignore[assignment]
+        self.pinned = 0  # read(): the caller works on the connection itself
         self.depth = 0
         self.begun = False  # BEGIN queued or sent
         self.sent = False  # BEGIN sent to the server
@@ -429,8 +429,36 @@ class _Session:
         self.wanted = set()
         self.extra = None
 
+    def attach(self) -> psycopg.Connection:
+        """The connection, checked out of the pool if this thread holds none."""
+        if self.fairy is None:
+            if self.sent or self.aborted:
+                raise StoreUnavailable("the PostgreSQL connection was lost inside a transaction")
+            try:
+                self.fairy = self.store.engine.raw_connection()
+            except sa.exc.OperationalError as exc:
+                raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
+            except sa.exc.TimeoutError as exc:
+                raise StoreUnavailable(f"no free PostgreSQL connection in the pool: {exc}") from exc
+            self.conn = self.fairy.driver_connection
+            self.conn.autocommit = True
+        return self.conn
+
+    def release(self) -> None:
+        """Outside any transaction: give the connection back to the pool."""
+        if self.fairy is None or self.depth or self.pinned or self.begun or self.outbox:
+            return
+        try:
+            if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                self.conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self.discard()
+            return
+        self.close()
+
     def close(self) -> None:
-        fairy, self.fairy = self.fairy, None
+        fairy, self.fairy = getattr(self, "fairy", None), None
+        self.conn = None  # type: ignore[assignment]
         if fairy is not None:
             try:
                 if self.pid == os.getpid():
@@ -443,6 +471,7 @@ class _Session:
     def discard(self) -> None:
         """Throw the connection away (broken): the next statement gets a new one."""
         fairy, self.fairy = self.fairy, None
+        self.conn = None  # type: ignore[assignment]
         if fairy is not None:
             try:
                 fairy.invalidate()
@@ -505,19 +534,24 @@ class PostgresStore(Store):
 
     def _session(self) -> _Session:
         s = self._local.session
-        if s is None or s.fairy is None or s.pid != os.getpid():
+        if s is None or s.pid != os.getpid():
             if self._closed:
                 raise StoreUnavailable("the store is closed")
-            if s is not None and s.depth:
-                raise StoreUnavailable("the PostgreSQL connection was lost inside a transaction")
             s = _Session(self)
             self._local.session = s
             self._sessions.add(s)
         return s
 
     def _send(self, s: _Session, stmts: list[tuple]) -> list[tuple]:
-        """Send statements in one round trip (pipeline if several); rows of the last one."""
-        conn = s.conn
+        """Send statements in one round trip (pipeline if several); rows of the last one.
+        Outside a transaction the connection goes back to the pool afterwards."""
+        try:
+            return self._send_on(s, s.attach(), stmts)
+        finally:
+            if not s.depth:
+                s.release()
+
+    def _send_on(self, s: _Session, conn: psycopg.Connection, stmts: list[tuple]) -> list[tuple]:
         if any(sql == "BEGIN" for sql, _, _ in stmts):
             s.sent = True
         try:
@@ -537,6 +571,7 @@ class PostgresStore(Store):
             if conn.closed or conn.broken:
                 s.discard()
                 s.reset()
+                s.aborted = bool(s.depth)  # the transaction is gone with the connection
                 raise StoreUnavailable(f"PostgreSQL is unreachable: {exc}") from exc
             self._rollback_quietly(s)
             raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
@@ -547,7 +582,7 @@ class PostgresStore(Store):
     def _rollback_quietly(self, s: _Session) -> None:
         conn = s.conn
         try:
-            if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            if conn is not None and not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
                 conn.execute("ROLLBACK")
         except psycopg.Error:
             s.discard()
@@ -616,9 +651,13 @@ class PostgresStore(Store):
         except BaseException:
             s.depth = 0
             self._abort(s)
+            s.release()
             raise
         s.depth = 0
-        self._commit(s)
+        try:
+            self._commit(s)
+        finally:
+            s.release()
 
     def _want_lock(self, s: _Session, org: str, number: str) -> None:
         key = (_RANK["n"], lock_key("n", org, number))
@@ -666,7 +705,13 @@ class PostgresStore(Store):
         if s.outbox:
             self._send(s, s.outbox)
             s.outbox = []
-        yield s.conn
+        conn = s.attach()
+        s.pinned += 1  # held while the caller works with it
+        try:
+            yield conn
+        finally:
+            s.pinned -= 1
+            s.release()
 
     # --- reads --------------------------------------------------------------------------
 
@@ -895,10 +940,14 @@ class PostgresStore(Store):
             if own:
                 s.depth = 0
                 self._abort(s)
+                s.release()
             raise
         if own:
             s.depth = 0
-            self._commit(s)
+            try:
+                self._commit(s)
+            finally:
+                s.release()
         return done
 
     def _start_chainer(self) -> None:
