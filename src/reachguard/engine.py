@@ -28,10 +28,12 @@ from reachguard.model import (
     OptOut,
     Outcome,
     Reason,
+    Report,
 )
 from reachguard.numbers import InvalidNumber, normalize, try_normalize
 from reachguard.policy import PolicyBook
 from reachguard.policy.schema import Policy
+from reachguard.reputation.ingest import record_reports
 from reachguard.rules.base import Context, Hit
 from reachguard.state import AccountRecord, ContactRecord, RecipientState, channel_mask, CHANNEL_BITS
 from reachguard.store import SQLiteStore, StateQuery, Store
@@ -72,7 +74,12 @@ class Gateway:
         """Record a state-changing event, and its ledger entry, in one transaction.
 
         Raises InvalidNumber (and records nothing) for a number that is not one.
+        A `report` goes to the reputation store instead, without a ledger entry: the ledger
+        would keep the reporter's id in clear (reputation/keying.py).
         """
+        if isinstance(event, Report):
+            record_reports(self.store, [event], policy=self.policies.default.reputation)
+            return
         with self.store.transaction():
             number = self._apply_state(event)
             org = getattr(event, "org", None) or GLOBAL_ORG

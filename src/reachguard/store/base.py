@@ -21,6 +21,18 @@ PendingEntry = tuple[str, str, float, "str | None", "str | None", bytes]
 
 NewContact = tuple[ContactRecord, "str | None", "str | None", "str | None"]
 
+ReportRow = tuple[str, str, bytes, float, "str | None"]
+"""(number, label, reporter hash, at, text) of one report, as appended to the reports log."""
+
+ReporterRow = tuple[bytes, float, float, int, float, float, float, int, int]
+"""(reporter hash, first_at, last_at, reports, burst, burst_at, peak burst, agreements, disagreements)."""
+
+AggregateRow = tuple[str, bytes, int]
+"""(number, packed votes: the latest label of each distinct reporter, reports filed) — reputation/votes.py."""
+
+AppealRow = tuple[int, str, str, "str | None", str, float]
+"""(appeal id, number, org, label appealed or None for every label, reason, at)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StateQuery:
@@ -186,6 +198,47 @@ class Store(ABC):
     @abstractmethod
     def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
         """(org, at) of the allowed attempt to `number` that was issued `code`."""
+
+    # --- reputation (reports, appeals, sender numbers) -----------------------------------
+    # Added for number reputation (reputation/). The logic lives there; these are storage.
+
+    @abstractmethod
+    def report_aggregates(self, numbers: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+        """number -> (packed votes, reports filed), for the numbers that have any."""
+
+    @abstractmethod
+    def reporters(self, hashes: Sequence[bytes]) -> dict[bytes, ReporterRow]:
+        """The rows of these reporters (keyed hashes) that exist."""
+
+    @abstractmethod
+    def save_reports(self, reports: Sequence[ReportRow], aggregates: Sequence[AggregateRow],
+                     reporters: Sequence[ReporterRow]) -> None:
+        """Append reports to the log and replace the given aggregate and reporter rows, atomically."""
+
+    @abstractmethod
+    def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
+        """Record an org's appeal against a number's label; returns its id. Reports stay."""
+
+    @abstractmethod
+    def appeals(self, number: str) -> list[AppealRow]:
+        """Every appeal about the number, oldest first."""
+
+    @abstractmethod
+    def set_sender_number(self, number: str, org: str, at: float, registered: bool = True) -> None:
+        """Register (or, registered=False, remove) a number an org sends from."""
+
+    @abstractmethod
+    def sender_number_org(self, number: str) -> str | None:
+        """The org that registered the number as its own, if any."""
+
+    @abstractmethod
+    def sender_numbers(self, org: str) -> list[tuple[str, float]]:
+        """(number, registered at) of the org's registered sender numbers."""
+
+    @abstractmethod
+    def org_traffic(self, org: str, since: float) -> tuple[int, int, int, int, int]:
+        """The org's traffic since `since`: (allowed contacts, complaints naming it, opt-outs
+        naming it, decisions, denied decisions)."""
 
 
 @dataclass(frozen=True, slots=True)

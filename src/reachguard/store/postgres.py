@@ -69,7 +69,19 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
-from reachguard.store.base import ApiKeyRecord, Checkpoint, NewContact, PendingEntry, StateQuery, Store, StoreUnavailable
+from reachguard.store.base import (
+    AggregateRow,
+    ApiKeyRecord,
+    AppealRow,
+    Checkpoint,
+    NewContact,
+    PendingEntry,
+    ReporterRow,
+    ReportRow,
+    StateQuery,
+    Store,
+    StoreUnavailable,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
@@ -1180,6 +1192,73 @@ class PostgresStore(Store):
     def template_ids(self, org: str) -> list[str]:
         return [row[0] for row in self._fetch(
             "SELECT DISTINCT template_id FROM template_versions WHERE org = %s ORDER BY template_id", (org,))]
+
+    # --- reputation (reports, appeals, sender numbers) ----------------------------------
+    # Report ingest runs under one advisory lock (reputation/ingest.py), so aggregates and
+    # reporter rows are read and replaced by one writer at a time.
+
+    def report_aggregates(self, numbers: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+        rows = self._fetch("SELECT number, votes, reports FROM report_aggregates WHERE number = ANY(%s)", (list(numbers),))
+        return {row[0]: (bytes(row[1]), row[2]) for row in rows}
+
+    def reporters(self, hashes: Sequence[bytes]) -> dict[bytes, ReporterRow]:
+        rows = self._fetch(
+            "SELECT hash, first_at, last_at, reports, burst, burst_at, peak, agree, disagree FROM reporters "
+            "WHERE hash = ANY(%s)", (list(hashes),))
+        return {bytes(row[0]): (bytes(row[0]), *row[1:]) for row in rows}  # type: ignore[misc]
+
+    def save_reports(self, reports: Sequence[ReportRow], aggregates: Sequence[AggregateRow],
+                     reporters: Sequence[ReporterRow]) -> None:
+        with self.transaction():
+            if reports:
+                self._write("INSERT INTO reports(number, label, reporter, at, text) VALUES (%s,%s,%s,%s,%s)", many=list(reports))
+            if aggregates:
+                self._write("INSERT INTO report_aggregates(number, votes, reports) VALUES (%s,%s,%s) ON CONFLICT (number) "
+                            "DO UPDATE SET votes = EXCLUDED.votes, reports = EXCLUDED.reports", many=list(aggregates))
+            if reporters:
+                self._write(
+                    "INSERT INTO reporters(hash, first_at, last_at, reports, burst, burst_at, peak, agree, disagree) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (hash) DO UPDATE SET first_at = EXCLUDED.first_at, "
+                    "last_at = EXCLUDED.last_at, reports = EXCLUDED.reports, burst = EXCLUDED.burst, "
+                    "burst_at = EXCLUDED.burst_at, peak = EXCLUDED.peak, agree = EXCLUDED.agree, disagree = EXCLUDED.disagree",
+                    many=list(reporters))
+
+    def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
+        with self.transaction():
+            rows = self._fetch("INSERT INTO appeals(number, org, label, reason, at) VALUES (%s,%s,%s,%s,%s) RETURNING id",
+                               (number, org, label, reason, at))
+        return int(rows[0][0])
+
+    def appeals(self, number: str) -> list[AppealRow]:
+        return [tuple(row) for row in self._fetch(  # type: ignore[misc]
+            "SELECT id, number, org, label, reason, at FROM appeals WHERE number = %s ORDER BY id", (number,))]
+
+    def set_sender_number(self, number: str, org: str, at: float, registered: bool = True) -> None:
+        if registered:
+            self._write("INSERT INTO sender_numbers(number, org, at) VALUES (%s,%s,%s) ON CONFLICT (number) "
+                        "DO UPDATE SET org = EXCLUDED.org, at = EXCLUDED.at", (number, org, at))
+        else:
+            self._write("DELETE FROM sender_numbers WHERE number = %s AND org = %s", (number, org))
+
+    def sender_number_org(self, number: str) -> str | None:
+        rows = self._fetch("SELECT org FROM sender_numbers WHERE number = %s", (number,))
+        return rows[0][0] if rows else None
+
+    def sender_numbers(self, org: str) -> list[tuple[str, float]]:
+        return [tuple(row) for row in self._fetch(  # type: ignore[misc]
+            "SELECT number, at FROM sender_numbers WHERE org = %s ORDER BY number", (org,))]
+
+    def org_traffic(self, org: str, since: float) -> tuple[int, int, int, int, int]:
+        row = self._fetch(
+            "SELECT (SELECT count(*) FROM contacts WHERE org = %(o)s AND at >= %(s)s), "
+            "(SELECT count(*) FROM opt_outs WHERE org = %(o)s AND kind = 'complaint' AND at >= %(s)s), "
+            "(SELECT count(*) FROM opt_outs WHERE org = %(o)s AND kind = 'opt_out' AND at >= %(s)s), "
+            "(SELECT count(*) FROM (SELECT tag FROM ledger WHERE org = %(o)s AND kind = 'decision' AND at >= %(s)s "
+            " UNION ALL SELECT tag FROM ledger_pending WHERE org = %(o)s AND kind = 'decision' AND at >= %(s)s) d), "
+            "(SELECT count(*) FROM (SELECT tag FROM ledger WHERE org = %(o)s AND kind = 'decision' AND at >= %(s)s "
+            " UNION ALL SELECT tag FROM ledger_pending WHERE org = %(o)s AND kind = 'decision' AND at >= %(s)s) d "
+            " WHERE tag = 'deny')", {"o": org, "s": since})[0]
+        return (int(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]))
 
     # --- life cycle ---------------------------------------------------------------------
 

@@ -28,7 +28,11 @@ from reachguard.state import (
 from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
 from reachguard.store.base import (
     ComplaintCase,
+    AggregateRow,
+    AppealRow,
     ApiKeyRecord,
+    ReporterRow,
+    ReportRow,
     Checkpoint,
     NewContact,
     PendingEntry,
@@ -91,6 +95,19 @@ CREATE TABLE IF NOT EXISTS complaint_cases(
   org TEXT NOT NULL, seq INTEGER NOT NULL, number TEXT, at REAL NOT NULL, text TEXT, status TEXT NOT NULL,
   assignee TEXT, reply TEXT, acknowledged_at REAL, resolved_at REAL, updated_at REAL,
   PRIMARY KEY(org, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reports(
+  seq INTEGER PRIMARY KEY, number TEXT NOT NULL, label TEXT NOT NULL, reporter BLOB NOT NULL, at REAL NOT NULL, text TEXT);
+CREATE TABLE IF NOT EXISTS report_aggregates(
+  number TEXT PRIMARY KEY, votes BLOB NOT NULL, reports INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reporters(
+  hash BLOB PRIMARY KEY, first_at REAL NOT NULL, last_at REAL NOT NULL, reports INTEGER NOT NULL, burst REAL NOT NULL,
+  burst_at REAL NOT NULL, peak REAL NOT NULL, agree INTEGER NOT NULL, disagree INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS appeals(
+  id INTEGER PRIMARY KEY, number TEXT NOT NULL, org TEXT NOT NULL, label TEXT, reason TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS appeals_by_number ON appeals(number);
+CREATE TABLE IF NOT EXISTS sender_numbers(
+  number TEXT PRIMARY KEY, org TEXT NOT NULL, at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sender_numbers_by_org ON sender_numbers(org);
 """
 
 
@@ -593,3 +610,68 @@ class SQLiteStore(Store):
         with self._lock:
             return [r[0] for r in self._db.execute(
                 "SELECT DISTINCT template_id FROM template_versions WHERE org=? ORDER BY template_id", (org,))]
+
+    # --- reputation (reports, appeals, sender numbers) ----------------------------------
+
+    def _in_chunks(self, sql: str, keys: Sequence) -> list[tuple]:
+        """`sql` with `{marks}` for an IN list, run over chunks of keys (SQLite's variable limit)."""
+        rows: list[tuple] = []
+        keys = list(keys)
+        with self._lock:
+            for start in range(0, len(keys), 10_000):
+                chunk = keys[start:start + 10_000]
+                rows.extend(self._db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk))
+        return rows
+
+    def report_aggregates(self, numbers: Sequence[str]) -> dict[str, tuple[bytes, int]]:
+        if len(numbers) == 1:
+            rows = self._rows("SELECT number, votes, reports FROM report_aggregates WHERE number=?", (numbers[0],))
+        else:
+            rows = self._in_chunks("SELECT number, votes, reports FROM report_aggregates WHERE number IN ({marks})", numbers)
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def reporters(self, hashes: Sequence[bytes]) -> dict[bytes, ReporterRow]:
+        rows = self._in_chunks(
+            "SELECT hash, first_at, last_at, reports, burst, burst_at, peak, agree, disagree FROM reporters "
+            "WHERE hash IN ({marks})", hashes)
+        return {row[0]: row for row in rows}  # type: ignore[misc]
+
+    def save_reports(self, reports: Sequence[ReportRow], aggregates: Sequence[AggregateRow],
+                     reporters: Sequence[ReporterRow]) -> None:
+        with self.transaction():
+            db = self._db
+            db.executemany("INSERT INTO reports(number, label, reporter, at, text) VALUES (?,?,?,?,?)", reports)
+            db.executemany("INSERT OR REPLACE INTO report_aggregates(number, votes, reports) VALUES (?,?,?)", aggregates)
+            db.executemany("INSERT OR REPLACE INTO reporters VALUES (?,?,?,?,?,?,?,?,?)", reporters)
+
+    def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
+        with self.transaction():
+            cursor = self._db.execute("INSERT INTO appeals(number, org, label, reason, at) VALUES (?,?,?,?,?)",
+                                      (number, org, label, reason, at))
+            return int(cursor.lastrowid or 0)
+
+    def appeals(self, number: str) -> list[AppealRow]:
+        return self._rows("SELECT id, number, org, label, reason, at FROM appeals WHERE number=? ORDER BY id", (number,))  # type: ignore[return-value]
+
+    def set_sender_number(self, number: str, org: str, at: float, registered: bool = True) -> None:
+        if registered:
+            self._write("INSERT OR REPLACE INTO sender_numbers(number, org, at) VALUES (?,?,?)", (number, org, at))
+        else:
+            self._write("DELETE FROM sender_numbers WHERE number=? AND org=?", (number, org))
+
+    def sender_number_org(self, number: str) -> str | None:
+        rows = self._rows("SELECT org FROM sender_numbers WHERE number=?", (number,))
+        return rows[0][0] if rows else None
+
+    def sender_numbers(self, org: str) -> list[tuple[str, float]]:
+        return self._rows("SELECT number, at FROM sender_numbers WHERE org=? ORDER BY number", (org,))  # type: ignore[return-value]
+
+    def org_traffic(self, org: str, since: float) -> tuple[int, int, int, int, int]:
+        row = self._rows(
+            "SELECT (SELECT count(*) FROM contacts WHERE org=?1 AND at>=?2), "
+            "(SELECT count(*) FROM opt_outs WHERE org=?1 AND kind='complaint' AND at>=?2), "
+            "(SELECT count(*) FROM opt_outs WHERE org=?1 AND kind='opt_out' AND at>=?2), "
+            "(SELECT count(*) FROM ledger WHERE org=?1 AND kind='decision' AND at>=?2), "
+            "(SELECT count(*) FROM ledger WHERE org=?1 AND kind='decision' AND tag='deny' AND at>=?2)",
+            (org, since))[0]
+        return (row[0], row[1], row[2], row[3], row[4])
