@@ -29,7 +29,7 @@ from reachguard.cli import serve as _serve  # noqa: E402,F401
 from reachguard.cli import audit as _audit  # noqa: E402,F401
 from reachguard.cli import db as _db  # noqa: E402,F401
 from reachguard.cli import scrub as _scrub  # noqa: E402,F401
-
+from reachguard.cli import reputation as _reputation  # noqa: E402,F401
 
 def main() -> None:
     app()

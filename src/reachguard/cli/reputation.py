@@ -1,0 +1,259 @@
+"""`reachguard lookup`, `report`, `appeal` and `sender-numbers`: number reputation from reports."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reachguard import reputation
+from reachguard.cli import app
+from reachguard.cli.common import load_policies
+from reachguard.events import EventError, decode_event, error_line, iter_lines
+from reachguard.model import AwareTime, Report
+from reachguard.numbers import InvalidNumber, normalize
+from reachguard.reputation.keying import SecretError
+from reachguard.store import Store, StoreUnavailable, open_store
+
+DB = typer.Option("reachguard.db", "--db", envvar="REACHGUARD_DB_URL", help="Store: a SQLite path or a database URL.")
+PROFILE = typer.Option("cn", "--profile", help="Policy profile (gives the reputation weights).")
+POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile; see its [reputation]).")
+AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now).")
+_encode = msgspec.json.Encoder().encode
+_BATCH = 20_000
+
+numbers_app = typer.Typer(help="Numbers an org sends from: registered numbers show as that org (verified).",
+                          no_args_is_help=True)
+app.add_typer(numbers_app, name="sender-numbers")
+
+
+def _store(db: str) -> Store:
+    try:
+        return open_store(db)
+    except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _time(text: str | None) -> datetime:
+    """--at: an ISO-8601 time with an offset, as every time of the contract (default: now)."""
+    if text is None:
+        return datetime.now(timezone.utc).astimezone()
+    try:
+        return msgspec.convert(text, AwareTime)
+    except msgspec.ValidationError as exc:
+        problem = "needs an offset, e.g. 2026-11-22T20:59:00+08:00" if "timezone" in str(exc) else "is not an ISO-8601 time"
+        raise typer.BadParameter(f"{text[:40]!r} {problem}", param_hint="--at") from None
+
+
+def _fail(code: str, message: str, as_json: bool = False, exit_code: int = 1) -> None:
+    if as_json:
+        sys.stdout.buffer.write(error_line(code, message, None) + b"\n")
+    else:
+        typer.echo(f"error: {code}: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+@app.command()
+def lookup(
+    number: str = typer.Argument(..., help="The number, in any common written form."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object instead of tables."),
+    at: Optional[str] = AT, db: str = DB, profile: str = PROFILE, policy: Optional[Path] = POLICY,
+) -> None:
+    """What a number is: label (催收/贷款推销/诈骗/骚扰/其他), confidence, reporters, owner, appeals.
+
+    Example: reachguard lookup "138 0013 8000"
+    """
+    weights = load_policies(profile, policy).default.reputation
+    store = _store(db)
+    try:
+        rep = reputation.lookup(store, number, _time(at), policy=weights)
+    except InvalidNumber as exc:
+        _fail("INVALID_NUMBER", str(exc), as_json)
+        return
+    except SecretError as exc:
+        _fail("CONFIG", str(exc), as_json, 2)
+        return
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.buffer.write(_encode(rep) + b"\n")
+        return
+    _show(rep)
+
+
+def _show(rep: reputation.Reputation) -> None:
+    console = Console()
+    head = Table(title=f"{rep.number} at {rep.at}", show_header=False)
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    label = f"{rep.name} ({rep.label})" if rep.label else "no reports"
+    head.add_row("label", label)
+    head.add_row("confidence", f"{rep.confidence:.0%}")
+    head.add_row("distinct reporters", str(rep.reporters))
+    head.add_row("reports filed", str(rep.reports))
+    head.add_row("owner", f"{rep.owner.org} (verified)" if rep.owner else "not a registered sender number")
+    head.add_row("appeals", str(len(rep.appeals)))
+    console.print(head)
+    if rep.scores:
+        scores = Table(title="evidence per label")
+        for column in ("label", "名称", "weight", "share"):
+            scores.add_column(column)
+        for s in rep.scores:
+            scores.add_row(s.label, s.name, f"{s.weight:.3f}", f"{s.share:.0%}")
+        console.print(scores)
+    if rep.signals:
+        table = Table(title=f"{rep.owner.org if rep.owner else ''}'s own traffic (harassment evidence)")
+        for column in ("signal", "value", "reference", "weight", "contribution", "detail"):
+            table.add_column(column)
+        for s in rep.signals:
+            table.add_row(s.name, "-" if s.value is None else f"{s.value:.4f}", f"{s.reference:g}", f"{s.weight:g}",
+                          f"{s.contribution:.3f}", s.detail)
+        console.print(table)
+    for a in rep.appeals:
+        console.print(f"appeal #{a.id} by {a.org} against {a.label or 'every label'} ({a.at}): {a.reason}")
+    model = Table(title="model (policy \\[reputation])")
+    for column in ("parameter", "value", "meaning"):
+        model.add_column(column)
+    for p in rep.model:
+        model.add_row(p.name, f"{p.value:g}", p.meaning)
+    console.print(model)
+
+
+@app.command()
+def report(
+    to: Optional[str] = typer.Option(None, "--to", help="The reported number."),
+    label: Optional[str] = typer.Option(None, "--label", help="harassment, collection, loan_marketing, fraud or other."),
+    reporter: Optional[str] = typer.Option(None, "--reporter", help="Opaque reporter id (stored only as a keyed hash)."),
+    text: Optional[str] = typer.Option(None, "--text", help="The message or a note (at most 10,000 characters)."),
+    file: Optional[str] = typer.Option(None, "--file", help="JSON Lines of `report` events (or - for stdin) instead."),
+    at: Optional[str] = AT, db: str = DB, profile: str = PROFILE, policy: Optional[Path] = POLICY,
+) -> None:
+    """Report a number, or load many reports (--file) in batches.
+
+    Example: reachguard report --to 13800138000 --label collection --reporter user-42 --text "您已逾期…"
+    """
+    weights = load_policies(profile, policy).default.reputation
+    store = _store(db)
+    try:
+        if file is not None:
+            _load(store, file, weights)
+            return
+        if to is None or label is None or reporter is None:
+            raise typer.BadParameter("give --to, --label and --reporter (or --file)")
+        try:
+            number = reputation.record_report(store, to, label, reporter, _time(at), text, policy=weights)
+        except InvalidNumber as exc:
+            _fail("INVALID_NUMBER", str(exc))
+        except EventError as exc:
+            _fail(exc.code, exc.message)
+        except SecretError as exc:
+            _fail("CONFIG", str(exc), exit_code=2)
+        typer.echo(f"reported {number} as {label}")
+    finally:
+        store.close()
+
+
+def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None:
+    """Stream report events into the store; bad lines give error lines (like replay) and are skipped."""
+    try:
+        source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="--file") from exc
+    out = sys.stdout.buffer
+    batch: list[Report] = []
+    stored = 0
+    with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True), disable=file == "-") as bar:
+        task = bar.add_task("reports", total=None)
+        for number, line in iter_lines(source):
+            try:
+                event = decode_event(line)
+                if not isinstance(event, Report):
+                    raise EventError("WRONG_EVENT_TYPE", f"expected a `report` event, got {event.__struct_config__.tag!r}")
+                normalize(event.to)
+            except (EventError, InvalidNumber) as exc:
+                code, message = (exc.code, exc.message) if isinstance(exc, EventError) else ("INVALID_NUMBER", str(exc))
+                out.write(error_line(code, message, number) + b"\n")
+                continue
+            batch.append(event)
+            if len(batch) >= _BATCH:
+                stored += reputation.record_reports(store, batch, policy=weights)
+                batch.clear()
+                bar.update(task, completed=stored)
+        stored += reputation.record_reports(store, batch, policy=weights)
+        bar.update(task, completed=stored)
+    typer.echo(f"stored {stored} reports", err=True)
+
+
+@app.command()
+def appeal(
+    number: str = typer.Argument(..., help="The org's own (registered) number."),
+    org: str = typer.Option(..., "--org", help="The org appealing; must have registered the number."),
+    reason: str = typer.Option(..., "--reason", help="Why the label is wrong (at most 2,000 characters)."),
+    label: Optional[str] = typer.Option(None, "--label", help="The label appealed against (default: the labelling)."),
+    at: Optional[str] = AT, db: str = DB,
+) -> None:
+    """Appeal a number's label. Recorded and shown by lookup; reports are never deleted.
+
+    Example: reachguard appeal 4008123123 --org xinghe --label fraud --reason "our licensed service line"
+    """
+    store = _store(db)
+    try:
+        appeal_id = reputation.appeal(store, number, org, reason, label=label, at=_time(at))
+    except InvalidNumber as exc:
+        _fail("INVALID_NUMBER", str(exc))
+    except reputation.OwnerError as exc:
+        _fail(exc.code, exc.message)
+    finally:
+        store.close()
+    typer.echo(f"appeal #{appeal_id} recorded")
+
+
+@numbers_app.command("add")
+def numbers_add(number: str = typer.Argument(...), org: str = typer.Option(..., "--org"), db: str = DB) -> None:
+    """Register a number the org sends from (lookups then show it as the org, verified)."""
+    store = _store(db)
+    try:
+        e164 = reputation.register_sender_number(store, number, org)
+    except InvalidNumber as exc:
+        _fail("INVALID_NUMBER", str(exc))
+    except reputation.OwnerError as exc:
+        _fail(exc.code, exc.message)
+    finally:
+        store.close()
+    typer.echo(f"{e164} registered to {org}")
+
+
+@numbers_app.command("remove")
+def numbers_remove(number: str = typer.Argument(...), org: str = typer.Option(..., "--org"), db: str = DB) -> None:
+    """Remove a registration (only the org that made it)."""
+    store = _store(db)
+    try:
+        removed = reputation.unregister_sender_number(store, number, org)
+    except InvalidNumber as exc:
+        _fail("INVALID_NUMBER", str(exc))
+    finally:
+        store.close()
+    if not removed:
+        _fail("NOT_OWNER", f"{number[:40]!r} is not registered to {org!r}")
+    typer.echo("removed")
+
+
+@numbers_app.command("list")
+def numbers_list(org: str = typer.Option(..., "--org"), db: str = DB) -> None:
+    """The org's registered sender numbers."""
+    store = _store(db)
+    try:
+        rows = store.sender_numbers(org)
+    finally:
+        store.close()
+    for number, at in rows:
+        typer.echo(f"{number}\t{datetime.fromtimestamp(at, timezone.utc).isoformat()}")
