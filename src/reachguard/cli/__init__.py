@@ -31,5 +31,6 @@ from reachguard.cli import db as _db  # noqa: E402,F401
 from reachguard.cli import scrub as _scrub  # noqa: E402,F401
 from reachguard.cli import reputation as _reputation  # noqa: E402,F401
 
+
 def main() -> None:
     app()
