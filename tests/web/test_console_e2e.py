@@ -4,6 +4,7 @@ docs/screenshots/ and no browser console errors allowed."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -132,11 +133,18 @@ def test_public_report_files_a_complaint(people: Callable[..., Session], site: S
     page = visitor.go("/public/report?lang=en")
     page.get_by_label("Your phone number").fill("13700137000")
     page.get_by_label("Sending organisation").fill("acme")
+    page.get_by_label("The caller's number (if known)").fill("13600136000")
+    page.get_by_label("What the caller's number is").select_option("fraud")
     page.get_by_label("What happened").fill("calls every night")
     page.click("form button[type=submit]")
     assert page.inner_text("[data-testid=done]").startswith("✔ Your complaint was received, reference acme-")
     page = visitor.go("/public/number?n=13700137000")
     assert page.inner_text("[data-testid=complaints]") == "1"
+    page = visitor.go("/public/number?n=13600136000")
+    if importlib.util.find_spec("reachguard.reputation.lookup") is not None:  # the reputation service, when present
+        assert page.inner_text("[data-testid=reputation]").startswith("fraud")
+    else:
+        assert "not available" in page.inner_text("main")
 
 
 def test_complaint_case_assigned_and_acknowledged(people: Callable[..., Session], site: Site) -> None:

@@ -19,7 +19,7 @@ from reachguard.numbers import try_normalize
 from reachguard.verification import CODE_LENGTH, canonical_code
 from reachguard.web.deps import WebError, blocking, form
 from reachguard.web.render import render, web_state
-from reachguard.web.reputation import public_view
+from reachguard.web.reputation import LABELS, public_view, record_public_report
 
 router = APIRouter()
 _ORG_MAX = 128
@@ -68,32 +68,41 @@ async def verify(request: Request, code: str = Query("", max_length=4096), to: s
 
 @router.get("/public/report")
 async def report_page(request: Request) -> Response:
-    return render(request, "public_report.html", values={}, done=None)
+    return render(request, "public_report.html", values={}, done=None, labels=LABELS)
 
 
 @router.post("/public/report")
 async def report(request: Request) -> Response:
     svc: Service = request.app.state.service
-    values = await form(request, {"to": 64, "org": _ORG_MAX, "from": 64, "text": 1000})
+    values = await form(request, {"to": 64, "org": _ORG_MAX, "from": 64, "label": 32, "text": 1000})
     errors = []
     to = try_normalize(values["to"]) if values["to"] else None
     if to is None:
         errors.append("num.invalid")
     if values["from"] and try_normalize(values["from"]) is None:
         errors.append("num.invalid")
+    if values["label"] and values["label"] not in LABELS:
+        errors.append("err.label")
     if errors:
-        return render(request, "public_report.html", status=422, values=values, done=None, error=errors[0])
+        return render(request, "public_report.html", status=422, values=values, done=None, error=errors[0],
+                      labels=LABELS)
     if await web_state(request).report_limiter.hit(client_address(request, svc)) is not None:
-        return render(request, "public_report.html", status=429, values=values, done=None, error="pub.report.limited")
+        return render(request, "public_report.html", status=429, values=values, done=None, error="pub.report.limited",
+                      labels=LABELS)
     text = values["text"]
-    if values["from"]:
-        text = f"[{try_normalize(values['from'])}] {text}".strip()
-    event = Complaint(to=to, at=datetime.now(timezone.utc), org=values["org"] or None, text=text or None)
+    caller = try_normalize(values["from"]) if values["from"] else None
+    if caller:
+        text = f"[{caller}] {text}".strip()
+    now = datetime.now(timezone.utc)
+    event = Complaint(to=to, at=now, org=values["org"] or None, text=text or None)
+    reporter = "web:" + client_address(request, svc)
 
     def apply() -> str:
         svc.gateway.apply(event)
         head = svc.store.ledger_head(event.org or "*")
+        if caller:  # the caller's number, for its reputation (when that service is there)
+            record_public_report(svc, caller, values["label"] or "harassment", reporter, now, values["text"] or None)
         return f"{event.org or '*'}-{head[0] if head else 0}"
 
     ref = await write(svc, apply)
-    return render(request, "public_report.html", values={}, done=ref)
+    return render(request, "public_report.html", values={}, done=ref, labels=LABELS)
