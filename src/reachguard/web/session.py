@@ -12,6 +12,7 @@ sibling host cannot plant one). Logging in rotates it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -62,8 +63,9 @@ class Sessions:
         secret = session_secret(svc)
         self.svc = svc
         self.max_age = max_age_seconds
-        self._session = URLSafeTimedSerializer(secret, salt="reachguard-console-session")
-        self._csrf = URLSafeTimedSerializer(secret, salt="reachguard-csrf")
+        sha256 = {"digest_method": hashlib.sha256}
+        self._session = URLSafeTimedSerializer(secret, salt="reachguard-console-session", signer_kwargs=sha256)
+        self._csrf = URLSafeTimedSerializer(secret, salt="reachguard-csrf", signer_kwargs=sha256)
         self._keys: dict[str, tuple[Officer | None, float]] = {}
 
     # --- session ---
