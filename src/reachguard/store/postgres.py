@@ -74,6 +74,7 @@ from reachguard.store.base import (
     ApiKeyRecord,
     AppealRow,
     Checkpoint,
+    ComplaintCase,
     NewContact,
     PendingEntry,
     ReporterRow,
@@ -1192,6 +1193,31 @@ class PostgresStore(Store):
     def template_ids(self, org: str) -> list[str]:
         return [row[0] for row in self._fetch(
             "SELECT DISTINCT template_id FROM template_versions WHERE org = %s ORDER BY template_id", (org,))]
+
+    # --- complaint cases (web console) ---------------------------------------------------
+
+    def complaint_cases_add(self, cases: Sequence[ComplaintCase]) -> None:
+        rows = [(c.org, c.seq, c.number, c.at, c.text, c.status) for c in cases]
+        if rows:
+            self._write("INSERT INTO complaint_cases(org, seq, number, at, text, status) VALUES (%s,%s,%s,%s,%s,%s) "
+                        "ON CONFLICT (org, seq) DO NOTHING", many=rows)
+
+    def complaint_cases(self, org: str, limit: int = 500) -> list[ComplaintCase]:
+        rows = self._fetch("SELECT org, seq, number, at, text, status, assignee, reply, acknowledged_at, resolved_at, "
+                           "updated_at FROM complaint_cases WHERE org = %s ORDER BY status = 'resolved', at, seq LIMIT %s",
+                           (org, limit))
+        return [ComplaintCase(*row) for row in rows]
+
+    def complaint_case_update(self, org: str, seq: int, status: str, assignee: str | None, reply: str | None,
+                              at: float) -> bool:
+        with self.transaction():
+            rows = self._fetch(
+                "UPDATE complaint_cases SET status = %(status)s, assignee = %(assignee)s, reply = %(reply)s, updated_at = %(at)s, "
+                "acknowledged_at = COALESCE(acknowledged_at, CASE WHEN %(status)s IN ('acknowledged', 'resolved') THEN %(at)s END), "
+                "resolved_at = CASE WHEN %(status)s = 'resolved' THEN COALESCE(resolved_at, %(at)s) END "
+                "WHERE org = %(org)s AND seq = %(seq)s RETURNING seq",
+                {"status": status, "assignee": assignee, "reply": reply, "at": at, "org": org, "seq": seq})
+        return bool(rows)
 
     # --- reputation (reports, appeals, sender numbers) ----------------------------------
     # Report ingest runs under one advisory lock (reputation/ingest.py), so aggregates and
