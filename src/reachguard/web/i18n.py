@@ -144,7 +144,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cmp.text": ("投诉内容", "Complaint"),
     "cmp.deadlines": ("期限：{ack} 个工作日内确认，{resolve} 个工作日内办结。",
                       "Deadlines: acknowledge within {ack} working days, resolve within {resolve}."),
-    "cmp.unsupported": ("此存储不保存投诉处理记录（目前仅 SQLite）。", "This store keeps no complaint cases (SQLite only for now)."),
+    "cmp.unsupported": ("此存储不保存投诉处理记录。", "This store keeps no complaint cases."),
     "case.new": ("新投诉", "new"),
     "case.acknowledged": ("已确认", "acknowledged"),
     "case.resolved": ("已办结", "resolved"),
