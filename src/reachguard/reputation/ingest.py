@@ -8,6 +8,7 @@ Per batch: one read of the touched aggregates, one of the touched reporters, the
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -18,15 +19,16 @@ from reachguard.model import Report
 from reachguard.numbers import normalize
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.keying import reporter_hash, reporter_key
-from reachguard.reputation.votes import LABEL_INDEX, LABELS, label_counts, pack, unpack
-from reachguard.reputation.weights import next_burst
+from reachguard.reputation import votes
+from reachguard.reputation.votes import LABEL_INDEX
+from reachguard.reputation.weights import HOUR
 from reachguard.store.base import ReporterRow, Store
 
 LOCK_ORG, LOCK_KEY = "*reputation*", "reports"
 BATCH = 50_000
 
-Row = tuple[str, int, bytes, float, "str | None"]
-"""(E.164 number, label index, reporter hash, at, text): a report ready to store."""
+Row = tuple[str, str, bytes, float, "str | None"]
+"""(E.164 number, label, reporter hash, at, text): a report ready to store (as the log keeps it)."""
 
 _DEFAULT = ReputationPolicy()
 
@@ -39,8 +41,16 @@ def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
         h = cache.get(r.reporter)
         if h is None:
             h = cache[r.reporter] = reporter_hash(key, r.reporter)
-        rows.append((normalize(r.to), LABEL_INDEX[r.label], h, r.at.timestamp(), r.text))
+        to = r.to
+        if not _is_cn_e164(to):
+            to = normalize(to)
+        rows.append((to, r.label, h, r.at.timestamp(), r.text))
     return rows
+
+
+def _is_cn_e164(to: str) -> bool:
+    """Already a normalised Chinese mobile (+861[3-9] and 9 digits): skip the normaliser."""
+    return len(to) == 14 and to.startswith("+861") and "3" <= to[4] <= "9" and to.isascii() and to[1:].isdigit()
 
 
 def record_reports(store: Store, reports: Iterable[Report], *, policy: ReputationPolicy | None = None,
@@ -79,46 +89,81 @@ def ingest_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> 
     """Apply prepared reports, in order, to the aggregates and reporter records."""
     if not rows:
         return
+    paused = gc.isenabled()
+    gc.disable()  # the loop allocates ~3 objects per report and frees none: collections would only rescan
+    try:
+        _ingest(store, rows, policy)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> None:
     with store.transaction(LOCK_ORG, LOCK_KEY):
-        aggregates = store.report_aggregates(sorted({r[0] for r in rows}))
-        known = store.reporters(list({r[2] for r in rows}))
-        reporters: dict[bytes, list] = {h: list(row) for h, row in known.items()}
-        numbers: dict[str, list] = {}  # number -> [votes, label counts, reports]
+        aggregates = store.report_aggregates(list({r[0] for r in rows}))
+        reporters: dict[bytes, list] = {h: list(row) for h, row in store.reporters(list({r[2] for r in rows})).items()}
+        numbers: dict[str, list] = {}  # number -> [votes blob (editable), label counts, reports]
         need, share = policy.consensus_min_reporters, policy.consensus_share
-        for number, label, h, at, _ in rows:
+        burst_scale = policy.burst_half_life_hours * HOUR
+        pack_vote, at_of, size, first, counts_of = votes.VOTE.pack, votes.AT.unpack_from, votes.SIZE, votes.START, votes.HEADER.unpack_from
+        empty = votes.EMPTY
+        index = LABEL_INDEX
+        for number, name, h, at, _ in rows:
+            label = index[name]
             state = numbers.get(number)
             if state is None:
-                blob, count = aggregates.get(number, (b"", 0))
-                votes = unpack(blob)
-                state = numbers[number] = [votes, label_counts(votes), count]
-            votes, counts = state[0], state[1]
+                blob, count = aggregates.get(number, (empty, 0))
+                state = numbers[number] = [bytearray(blob), list(counts_of(blob, 0)), count]
+            blob, counts = state[0], state[1]
             r = reporters.get(h)
             if r is None:
                 r = reporters[h] = [h, at, at, 0, 0.0, at, 0.0, 0, 0]
-            previous = votes.get(h)
-            others = len(votes) - (previous is not None)
+            length = len(blob)
+            pos = -1
+            if length > first:
+                pos = blob.find(h, first)
+                while pos != -1 and (pos - first) % size:  # only a match on a vote boundary is the reporter
+                    pos = blob.find(h, pos + 1)
+            previous = blob[pos + 16] if pos >= 0 else -1
+            others = (length - first) // size - (pos >= 0)
             if others >= need:  # judge the report against the consensus of the *other* reporters
-                top_count = max(counts[i] - (previous is not None and previous[0] == i) for i in range(len(LABELS)))
-                own = counts[label] - (previous is not None and previous[0] == label)
-                if top_count >= share * others:
-                    if own == top_count:
+                if previous >= 0:
+                    counts[previous] -= 1
+                top = max(counts)
+                if top >= share * others:
+                    if counts[label] == top:
                         r[7] += 1
                     else:
                         r[8] += 1
-            r[4] = next_burst(r[4], r[5], at, policy)
-            r[5] = max(r[5], at)
-            if r[4] > r[6]:
-                r[6] = r[4]
-            r[1] = min(r[1], at)
-            r[2] = max(r[2], at)
+                if previous >= 0:
+                    counts[previous] += 1
+            # the reporter's recent-report counter: halves every burst_half_life_hours, +1 per report
+            # (a late report just adds one); its peak is what weights.burst_factor damps
+            burst = r[4]
+            if at > r[5]:
+                burst *= 0.5 ** ((at - r[5]) / burst_scale)
+                r[5] = at
+            burst += 1.0
+            r[4] = burst
+            if burst > r[6]:
+                r[6] = burst
+            if at < r[1]:
+                r[1] = at
+            if at > r[2]:
+                r[2] = at
             r[3] += 1
-            if previous is None or at >= previous[1]:
-                if previous is not None:
-                    counts[previous[0]] -= 1
+            if pos < 0:
+                blob += pack_vote(h, label, at)
                 counts[label] += 1
-                votes[h] = (label, at)
+            elif at >= at_of(blob, pos + 17)[0]:
+                blob[pos:pos + size] = pack_vote(h, label, at)
+                counts[previous] -= 1
+                counts[label] += 1
             state[2] += 1
-        log = [(number, LABELS[label], h, at, text) for number, label, h, at, text in rows]
-        aggregate_rows = [(number, pack(state[0]), state[2]) for number, state in sorted(numbers.items())]
+        header = votes.HEADER.pack_into
+        aggregate_rows = []
+        for number, (blob, counts, count) in sorted(numbers.items()):
+            header(blob, 0, *counts)
+            aggregate_rows.append((number, bytes(blob), count))
         reporter_rows: list[ReporterRow] = [tuple(r) for r in reporters.values()]  # type: ignore[misc]
-        store.save_reports(log, aggregate_rows, reporter_rows)
+        store.save_reports(rows, aggregate_rows, reporter_rows)

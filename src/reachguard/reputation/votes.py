@@ -3,7 +3,11 @@
 One reporter counts once per number: a later report by the same reporter replaces their vote
 (their label and its time), an earlier one arriving late does not. The blob is read with one
 primary-key lookup, which is what keeps a lookup under a millisecond with 10 million reports.
-Each vote is 25 bytes: reporter hash (16), label index (1), time in POSIX seconds (8).
+
+Layout: a header of 5 uint32 (distinct reporters per label, the unweighted consensus that
+ingest judges agreement against), then one 25-byte vote per reporter: reporter hash (16),
+label index (1), time in POSIX seconds (8, little-endian double). Ingest edits it in place
+(find the reporter's hash with bytes.find, overwrite or append) without unpacking it.
 """
 
 from __future__ import annotations
@@ -14,24 +18,40 @@ from reachguard.model import REPORT_LABELS
 
 LABELS = REPORT_LABELS
 LABEL_INDEX = {label: index for index, label in enumerate(LABELS)}
-_VOTE = struct.Struct("<16sBd")
+HEADER = struct.Struct("<5I")
+VOTE = struct.Struct("<16sBd")
+AT = struct.Struct("<d")
+START = HEADER.size
+SIZE = VOTE.size
+EMPTY = bytes(START)
 
 Votes = dict[bytes, tuple[int, float]]
 """reporter hash -> (label index, time of their latest report)."""
 
 
 def unpack(blob: bytes) -> Votes:
-    return {h: (label, at) for h, label, at in _VOTE.iter_unpack(blob)} if blob else {}
+    if len(blob) <= START:
+        return {}
+    return {h: (label, at) for h, label, at in VOTE.iter_unpack(memoryview(blob)[START:])}
 
 
 def pack(votes: Votes) -> bytes:
-    p = _VOTE.pack
-    return b"".join([p(h, label, at) for h, (label, at) in votes.items()])
-
-
-def label_counts(votes: Votes) -> list[int]:
-    """Distinct reporters per label (unweighted): the consensus reporters are judged against."""
     counts = [0] * len(LABELS)
-    for label, _ in votes.values():
+    parts = []
+    for h, (label, at) in votes.items():
         counts[label] += 1
-    return counts
+        parts.append(VOTE.pack(h, label, at))
+    return HEADER.pack(*counts) + b"".join(parts)
+
+
+def counts(blob: bytes | bytearray) -> list[int]:
+    """Distinct reporters per label (the header)."""
+    return list(HEADER.unpack_from(blob, 0)) if len(blob) >= START else [0] * len(LABELS)
+
+
+def find(blob: bytes | bytearray, h: bytes) -> int:
+    """Offset of reporter `h`'s vote, or -1 (only offsets on a vote boundary count)."""
+    pos = blob.find(h, START)
+    while pos != -1 and (pos - START) % SIZE:
+        pos = blob.find(h, pos + 1)
+    return pos

@@ -5,7 +5,8 @@ weight = tenure x burst x agreement, each factor in [0, 1], every constant from 
 
 * tenure: brand-new reporters weigh `new_reporter_weight`, rising linearly to 1 over
   `established_after_days` since their first report (a fresh account cannot swing a number);
-* burst: a reporter's recent-report counter (halving every `burst_half_life_hours`) above
+* burst: a reporter's recent-report counter (halving every `burst_half_life_hours`, kept
+  at ingest: ingest.py) above
   `burst_allowance` scales the weight by allowance / peak (a script filing hundreds of reports);
 * agreement: (agreements + prior) / (agreements + disagreements + prior), floored at
   `contrarian_floor`: reporters who keep contradicting the consensus of the numbers they report
@@ -50,10 +51,3 @@ def reporter_weight(row: ReporterRow | None, at: float, policy: ReputationPolicy
         return policy.new_reporter_weight
     _, first_at, _, _, _, _, peak, agree, disagree = row
     return tenure(first_at, at, policy) * burst_factor(peak, policy) * agreement(agree, disagree, policy)
-
-
-def next_burst(burst: float, burst_at: float, at: float, policy: ReputationPolicy) -> float:
-    """The recent-report counter after one more report at `at` (late reports just add one)."""
-    if at > burst_at:
-        burst *= 0.5 ** ((at - burst_at) / (policy.burst_half_life_hours * HOUR))
-    return burst + 1.0

@@ -1,0 +1,149 @@
+"""Reputation: ingest rate and lookup latency on the embedded SQLite store, beside raw SQLite.
+
+    .venv/bin/python bench/reputation.py                   # 10,000,000 reports over 2,000,000 numbers
+    .venv/bin/python bench/reputation.py --reports 1000000 # a quicker run
+
+Reports arrive in time order over a year, to uniformly drawn numbers (plus 100 "hot" numbers
+that get 0.5 % of all reports) from uniformly drawn reporters (one per 10 reports). Ingest is
+timed from validated `report` events to committed rows: number normalisation, reporter HMAC,
+the per-number aggregates and reporter records, the reports log (`reputation.record_reports`,
+batches of --batch). Generating the events is not timed.
+
+Raw baseline, same run, same machine, same pragmas: `executemany` of the same rows (number,
+label, reporter hash, time) into one table with an index on number — the least a store of
+reports must do — and an indexed SELECT of one number's rows. The raw insert runs over the first
+--raw-reports rows (default: all, at most 2,000,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+from _common import machine, median, percentile
+
+from reachguard import reputation
+from reachguard.model import REPORT_LABELS, Report
+from reachguard.reputation.keying import reporter_hash
+from reachguard.store import SQLiteStore
+
+T0 = datetime(2025, 11, 1, tzinfo=timezone(timedelta(hours=8)))
+YEAR = 365 * 86_400.0
+LABEL_MIX = ["collection"] * 4 + ["loan_marketing"] * 3 + ["harassment"] * 2 + ["fraud"]
+
+
+def numbers_pool(count: int, rng: random.Random) -> list[str]:
+    picked = rng.sample(range(3_000_000_000, 10_000_000_000), count)
+    return [f"+861{n}" for n in picked]
+
+
+def events(total: int, start: int, size: int, numbers: list[str], reporters: int, rng: random.Random) -> list[Report]:
+    """Reports start..start+size of the stream (time order), as validated events."""
+    out = []
+    hot = numbers[:100]
+    for i in range(start, min(total, start + size)):
+        number = rng.choice(hot) if rng.random() < 0.005 else rng.choice(numbers)
+        reporter = f"reporter-{rng.randrange(reporters)}"
+        label = rng.choice(LABEL_MIX) if rng.random() < 0.9 else rng.choice(REPORT_LABELS)
+        at = T0 + timedelta(seconds=i * YEAR / total)
+        out.append(Report(to=number, label=label, reporter=reporter, at=at))
+    return out
+
+
+def raw_baseline(path: str, total: int, numbers: list[str], reporters: int, batch: int, lookups: int,
+                 seed: int) -> tuple[float, list[float]]:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA cache_size = -65536")
+    db.execute("CREATE TABLE raw(seq INTEGER PRIMARY KEY, number TEXT, label TEXT, reporter BLOB, at REAL, text TEXT)")
+    db.execute("CREATE INDEX raw_by_number ON raw(number)")
+    rng = random.Random(seed)
+    key = b"k" * 32
+    spent = 0.0
+    for start in range(0, total, batch):
+        rows = [(e.to, e.label, reporter_hash(key, e.reporter), e.at.timestamp(), e.text)
+                for e in events(total, start, batch, numbers, reporters, rng)]
+        began = time.perf_counter()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO raw(number, label, reporter, at, text) VALUES (?,?,?,?,?)", rows)
+        db.execute("COMMIT")
+        spent += time.perf_counter() - began
+    probe = random.Random(seed + 1)
+    latencies = []
+    for _ in range(lookups):
+        number = probe.choice(numbers)
+        began = time.perf_counter()
+        db.execute("SELECT label, reporter, at FROM raw WHERE number = ?", (number,)).fetchall()
+        latencies.append(time.perf_counter() - began)
+    db.close()
+    return total / spent, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", type=int, default=10_000_000)
+    parser.add_argument("--numbers", type=int, default=None, help="default: reports / 5")
+    parser.add_argument("--reporters", type=int, default=None, help="default: reports / 10")
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--lookups", type=int, default=20_000)
+    parser.add_argument("--raw-reports", type=int, default=None, help="rows for the raw insert baseline")
+    parser.add_argument("--dir", default=None, help="where the database files go (default: a temporary folder)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    total = args.reports
+    count = args.numbers or max(100, total // 5)
+    reporters = args.reporters or max(10, total // 10)
+    raw_total = args.raw_reports or min(total, 2_000_000)
+    print(f"machine: {machine()}")
+    print(f"shared machine (other jobs running): figures are noisy; compare the ratios")
+    print(f"{total:,} reports over {count:,} numbers from {reporters:,} reporters, batches of {args.batch:,}")
+    rng = random.Random(args.seed)
+    numbers = numbers_pool(count, rng)
+    with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
+        store = SQLiteStore(os.path.join(folder, "reputation.db"))
+        reputation.reporter_key(store)
+        spent = 0.0
+        rates = []
+        for start in range(0, total, args.batch):
+            batch = events(total, start, args.batch, numbers, reporters, rng)
+            began = time.perf_counter()
+            reputation.record_reports(store, batch)
+            elapsed = time.perf_counter() - began
+            spent += elapsed
+            rates.append(len(batch) / elapsed)
+            if (start // args.batch) % 20 == 0:
+                print(f"  {start + len(batch):>12,} reports  {len(batch) / elapsed:>10,.0f}/s this batch", flush=True)
+        size = os.path.getsize(os.path.join(folder, "reputation.db"))
+        print(f"ingest: {total / spent:,.0f} reports/s overall (median batch {median(rates):,.0f}/s, "
+              f"slowest batch {min(rates):,.0f}/s), {spent:.1f} s, database {size / 1e6:,.0f} MB")
+        probe = random.Random(args.seed + 1)
+        at = T0 + timedelta(days=366)
+        latencies = []
+        labelled = 0
+        for _ in range(args.lookups):
+            number = probe.choice(numbers)
+            began = time.perf_counter()
+            rep = reputation.lookup(store, number, at)
+            latencies.append(time.perf_counter() - began)
+            labelled += rep.label is not None
+        store.close()
+        print(f"lookup: median {median(latencies) * 1e6:,.0f} µs, p99 {percentile(latencies, 99) * 1e6:,.0f} µs, "
+              f"max {max(latencies) * 1e6:,.0f} µs over {args.lookups:,} random numbers ({labelled:,} labelled)")
+        raw_rate, raw_latencies = raw_baseline(os.path.join(folder, "raw.db"), raw_total, numbers, reporters,
+                                               args.batch, args.lookups, args.seed)
+        print(f"raw baseline ({raw_total:,} rows): executemany insert {raw_rate:,.0f} rows/s; indexed SELECT "
+              f"median {median(raw_latencies) * 1e6:,.0f} µs, p99 {percentile(raw_latencies, 99) * 1e6:,.0f} µs")
+        print(f"ratios: ingest {total / spent / raw_rate:.2f} x raw insert; lookup p99 "
+              f"{percentile(latencies, 99) / percentile(raw_latencies, 99):.1f} x raw SELECT p99")
+        print(f"targets: ingest >= 100,000 reports/s: {'met' if total / spent >= 100_000 else 'NOT met'}; "
+              f"lookup p99 < 1 ms: {'met' if percentile(latencies, 99) < 0.001 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
