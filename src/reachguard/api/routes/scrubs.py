@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
+from reachguard.api import schemas
 from reachguard.api.deps import COMPLIANCE, SENDER, check_org, require
 from reachguard.api.errors import ApiError
 from reachguard.api.routes.common import json_response, parse_time
@@ -41,6 +42,33 @@ _UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": 
         "reserve": {"type": "boolean", "description": "record the allowed rows as contacts made at `at`"},
         "org": {"type": "string", "description": "optional; must be the key's org"},
     }}}}}}
+
+
+_JOB_SCHEMA = {"type": "object", "required": ["id", "status", "stage", "progress"], "properties": {
+    "id": {"type": "string"}, "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+    "stage": {"type": "string"}, "progress": {"type": "number", "minimum": 0, "maximum": 1},
+    "org": {"type": "string"}, "purpose": {"type": "string"}, "channel": {"type": "string"},
+    "at": {"type": "string"}, "reserve": {"type": "boolean"},
+    "error": {"anyOf": [{"type": "null"}, {"type": "object"}]}, "report": {"anyOf": [{"type": "null"}, {"type": "object"}]}}}
+
+
+def _errors(*statuses: int) -> dict:
+    """The shared error answers, plus the two only scrubs give (409, 501)."""
+    own = {409: "Results asked for before the job is done (NOT_READY)",
+           501: "The service's store is not SQLite (NOT_IMPLEMENTED)"}
+    out = schemas.errors(*(s for s in statuses if s not in own))
+    for status in statuses:
+        if status in own:
+            out[status] = {"description": own[status], "content": {"application/json": {"schema": schemas.ref("Error")}}}
+    return out
+
+
+_FILE = {200: {"description": "The rows, in the upload's format",
+               "content": {"text/csv": {"schema": {"type": "string"}},
+                           "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}}}
+_POST_RESPONSES = {**schemas.answer(_JOB_SCHEMA, "The job, queued", 202), **_errors(400, 401, 403, 413, 415, 422, 429, 501, 503)}
+_GET_RESPONSES = {**schemas.answer(_JOB_SCHEMA, "The job"), **_errors(400, 401, 403, 404, 422, 429, 501)}
+_FILE_RESPONSES = {**_FILE, **_errors(400, 401, 403, 404, 409, 422, 429, 501)}
 
 
 def jobs_for(request: Request) -> ScrubJobs:
@@ -93,7 +121,7 @@ def _options(form: Any, principal: Principal) -> dict[str, Any]:
     "/v1/scrubs", status_code=202, summary="Scrub an uploaded campaign list (a job)",
     description="multipart/form-data: `file` (CSV or Parquet), `purpose`, `channel`, `at`, optional `column`, "
                 "`reserve`. Answers 202 with the job; poll `GET /v1/scrubs/{id}`.",
-    openapi_extra=_UPLOAD,
+    openapi_extra=_UPLOAD, responses=_POST_RESPONSES, response_class=Response,
 )
 async def create_scrub(request: Request, principal: Principal = Depends(require(SENDER, COMPLIANCE))) -> Response:
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
@@ -129,7 +157,8 @@ def _job(request: Request, principal: Principal, job_id: str) -> ScrubJob:
     return job
 
 
-@router.get("/v1/scrubs/{job_id}", summary="A scrub job: status, progress, and its report when done")
+@router.get("/v1/scrubs/{job_id}", summary="A scrub job: status, progress, and its report when done",
+            responses=_GET_RESPONSES, response_class=Response)
 async def get_scrub(request: Request, job_id: str = Path(..., max_length=64),
                     principal: Principal = Depends(require(SENDER, COMPLIANCE))) -> Response:
     return json_response(_job(request, principal, job_id).as_dict())
@@ -145,13 +174,15 @@ def _download(request: Request, principal: Principal, job_id: str, which: str) -
     return FileResponse(path, media_type=media, filename=f"{which}{path.suffix}")
 
 
-@router.get("/v1/scrubs/{job_id}/allowed", summary="The allowed rows of a finished scrub (every input column)")
+@router.get("/v1/scrubs/{job_id}/allowed", summary="The allowed rows of a finished scrub (every input column)",
+            responses=_FILE_RESPONSES, response_class=Response)
 async def scrub_allowed(request: Request, job_id: str = Path(..., max_length=64),
                         principal: Principal = Depends(require(SENDER, COMPLIANCE))) -> Response:
     return _download(request, principal, job_id, "allowed")
 
 
-@router.get("/v1/scrubs/{job_id}/rejected", summary="The rejected rows of a finished scrub, with `reasons`")
+@router.get("/v1/scrubs/{job_id}/rejected", summary="The rejected rows of a finished scrub, with `reasons`",
+            responses=_FILE_RESPONSES, response_class=Response)
 async def scrub_rejected(request: Request, job_id: str = Path(..., max_length=64),
                          principal: Principal = Depends(require(SENDER, COMPLIANCE))) -> Response:
     return _download(request, principal, job_id, "rejected")
