@@ -17,6 +17,7 @@ from reachguard.api import errors, logs, schemas
 from reachguard.api.middleware import ServiceMiddleware
 from reachguard.api.routes import decisions, events, health, imports, keys, ledger, numbers, verify
 from reachguard.api.routes import scrubs
+from reachguard.api.routes import classify, reputation
 from reachguard.api.service import Service
 from reachguard import web
 from reachguard.core.config import Settings, load_settings
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     )
     app.state.service = service
     errors.install(app)
-    for module in (decisions, events, imports, numbers, verify, ledger, keys, health, scrubs):
+    for module in (decisions, events, imports, numbers, verify, ledger, keys, health, scrubs, reputation, classify):
         app.include_router(module.router)
     web.install(app)  # the console (/console) and the public pages (/public): docs/console.md
     app.add_middleware(ServiceMiddleware, service=service)
