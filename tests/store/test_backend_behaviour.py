@@ -176,6 +176,26 @@ def test_background_chainer_chains_without_readers(pg_url: str, new_store) -> No
     assert verify_chain(store.ledger_entries("acme")) == (6, None)
 
 
+def test_a_chainer_that_finds_the_org_busy_leaves_no_transaction_open(pg_url: str, new_store) -> None:
+    """Replicas chain with try-locks: one that skips a busy org must end its transaction, or
+    it would chain later rows in a transaction that never commits, holding the org's lock."""
+    from reachguard.store.postgres import lock_key
+
+    store = new_store("postgres")
+    gateway = Gateway(store, secret=b"test")
+    _account(gateway)
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True, options=f"-c search_path={store.schema}") as other:
+        with other.transaction():
+            other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("l", "acme"),))  # another replica chaining
+            assert store.chain_ledger("acme", wait=False) == 0
+        assert store._local.session.depth == 0 and store._local.session.fairy is None  # back in the pool
+        _call(gateway, 1)
+        assert store.chain_ledger("acme", wait=False) == 2
+        assert other.execute("SELECT count(*) FROM ledger WHERE org = 'acme'").fetchone()[0] == 2  # committed
+        with other.transaction():  # and the org's lock is free again
+            assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", (lock_key("l", "acme"),)).fetchone()[0]
+
+
 def test_ledger_matches_sqlite_hash_for_hash(pg_store, new_store) -> None:
     """One writer: the PostgreSQL chain is the SQLite chain, entry for entry."""
     sqlite = new_store("sqlite")

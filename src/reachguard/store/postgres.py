@@ -920,7 +920,7 @@ class PostgresStore(Store):
                         got = self._send(s, s.outbox + [("SELECT pg_try_advisory_xact_lock(%s::bigint)", (key,), None)])
                         s.outbox = []
                         if not got[0][0]:
-                            return done
+                            break  # another replica is chaining this org: end our transaction below
                     s.held.add((_RANK["l"], key))
                 head_rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
                 seq, prev = (head_rows[0][0], head_rows[0][1]) if head_rows else (0, GENESIS)
