@@ -12,17 +12,18 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from reachguard.api.routes.common import iso, write
-from reachguard.api.routes.verify import _ALPHABET, client_address
+from reachguard.api.routes.verify import client_address
 from reachguard.api.service import Service
 from reachguard.model import Complaint
 from reachguard.numbers import try_normalize
-from reachguard.verification import CODE_LENGTH, canonical_code
+from reachguard.verification import ALPHABET, CODE_LENGTH, canonical_code
 from reachguard.web.deps import WebError, blocking, form
 from reachguard.web.render import render, web_state
 from reachguard.web.reputation import LABELS, public_view, record_public_report
 
 router = APIRouter()
 _ORG_MAX = 128
+_CODE_CHARS = frozenset(ALPHABET)
 
 
 @router.get("/public")
@@ -54,7 +55,7 @@ async def verify(request: Request, code: str = Query("", max_length=4096), to: s
     wanted = canonical_code(code) if len(code) <= 32 else ""
     e164 = try_normalize(to) if len(to) <= 64 else None
     found = None
-    if e164 is not None and len(wanted) == CODE_LENGTH and set(wanted) <= _ALPHABET:
+    if e164 is not None and len(wanted) == CODE_LENGTH and set(wanted) <= _CODE_CHARS:
         found = await blocking(svc.store.contact_by_code, wanted, e164)
     svc.metrics.verifications.labels("true" if found else "false").inc()
     result = None

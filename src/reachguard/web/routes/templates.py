@@ -73,7 +73,7 @@ async def show(request: Request, template_id: str = Path(..., max_length=64),
     relation = "prospect" if purpose == "marketing" else "borrower"
     findings = review(text, purpose, relation).findings
     blocks = {id(f) for f in blocking_findings(policy, findings, purpose, "sms")}
-    return render(request, "template.html", status=200, item=status, levels=reg.levels,
+    return render(request, "template.html", item=status, levels=reg.levels,
                   segments=highlight(text, findings, blocks), findings=findings, me=reviewer_name(who),
                   purpose=purpose)
 
