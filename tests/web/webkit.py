@@ -122,7 +122,7 @@ class Pages:
         from reachguard.core.config import load_settings
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
         self.app = create_app(load_settings(db_url=":memory:", access_log=False, log_level="warning", **settings))
