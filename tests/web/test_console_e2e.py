@@ -34,6 +34,12 @@ class Session:
         self.page.goto(self.site.url + path)
         return self.page
 
+    def submit(self, selector: str) -> Any:
+        """Click a submit button and wait for the page the form loads (never read the old one)."""
+        with self.page.expect_navigation():
+            self.page.click(selector)
+        return self.page
+
     def login(self, key: str) -> None:
         page = self.go("/console/login")
         page.fill("#key", key)
@@ -107,8 +113,7 @@ def test_template_approved_through_two_levels(people: Callable[..., Session], si
         person.login(site.keys[("acme", key)])
         p = person.go("/console/templates/overdue-reminder")
         p.fill("#comment", f"ok from {key}")
-        p.click("button[value=approve]")
-        p.wait_for_selector("[data-testid=next-level]")
+        person.submit("button[value=approve]")
         assert p.inner_text("[data-testid=next-level]") == level_after
     assert carol.page.get_attribute("[data-testid=status]", "class").endswith("approved")
     assert "ok from bob" in carol.page.inner_text("ol.levels")
@@ -124,7 +129,7 @@ def test_public_verify_genuine_and_forged(people: Callable[..., Session], site: 
     assert "✔" in page.inner_text("[data-testid=verdict]")
     forged = "ZZZZ" + seeded["code"][4:] if not seeded["code"].startswith("ZZZZ") else "1111" + seeded["code"][4:]
     page.fill("#code", forged)
-    page.click("form button")
+    visitor.submit("main form button")
     assert "✘" in page.inner_text("[data-testid=verdict]")
 
 
@@ -155,8 +160,8 @@ def test_complaint_case_assigned_and_acknowledged(people: Callable[..., Session]
     case.locator("select[name=status]").select_option("acknowledged")
     case.locator("input[name=assignee]").fill("bob")
     case.locator("textarea[name=reply]").fill("已核实，已停止营销。")
-    case.locator("button[type=submit]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        case.locator("button[type=submit]").click()
     case = page.locator("[data-testid=case]", has_text="calls every night")
     assert "已确认" in case.locator(".pill").first.inner_text()
     assert case.locator("input[name=assignee]").input_value() == "bob"
@@ -196,7 +201,7 @@ def test_screenshots_of_every_page(people: Callable[..., Session], site: Site) -
                 page.wait_for_selector("#chart-decisions[data-points]")
             if name == "console-review":
                 page.fill("#text", "【星河】再不还钱就上门找你家人，立案抓捕！加微信 xh123 办理。")
-                page.click("form[action='/console/review'] button")
+                person.submit("form[action='/console/review'] button")
                 page.wait_for_selector("#result")
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{kind}.png"), full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= width + 1, f"{name} overflows at {width}px"
