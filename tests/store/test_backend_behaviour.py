@@ -312,3 +312,49 @@ def test_redis_down_fails_closed_and_recovers_by_itself(pg_url: str) -> None:
     finally:
         store.close()
         redis.stop()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_api_answers_503_while_redis_is_down_then_recovers(pg_url: str, new_store) -> None:
+    """The service's choice: no decision without the counters (503 UNAVAILABLE, nothing recorded);
+    events that do not need Redis still land; decisions resume by themselves."""
+    from fastapi.testclient import TestClient
+
+    from reachguard.api.main import create_app
+    from reachguard.core.config import load_settings
+    from reachguard.core.keys import create_key
+
+    new_store("postgres")  # empties this run's schema
+    redis = _OwnRedis(_free_port(6600))
+    redis.start()
+    settings = load_settings(db_url=pg_url, redis_url=f"redis://127.0.0.1:{redis.port}/0", access_log=False,
+                             checkpoint_interval_seconds=0, log_level="warning")
+    app = create_app(settings)
+    assert type(app.state.service.store).__name__ == "PostgresRedisStore"
+    keys = {role: create_key(app.state.service.store, "acme", role)[1] for role in ("sender", "compliance")}
+    call = {"type": "attempt", "org": "acme", "channel": "call", "purpose": "collection", "to": BORROWER, "subject": "L1", "at": AT}
+    try:
+        with TestClient(app) as client:
+            def post(path: str, body: dict, role: str = "sender"):
+                return client.post(path, json=body, headers={"Authorization": f"Bearer {keys[role]}"})
+
+            assert post("/v1/events", {"type": "account", "org": "acme", "subject": "L1", "borrower": BORROWER,
+                                       "days_past_due": 10, "at": "2026-11-01T10:00:00+08:00"}, "compliance").status_code == 202
+            assert [post("/v1/decisions", {**call, "id": f"c{i}"}).json()["verdict"] for i in range(4)] == ["allow"] * 4
+            redis.stop()
+            down = post("/v1/decisions", {**call, "id": "down"})
+            assert down.status_code == 503 and down.json()["error"]["code"] == "UNAVAILABLE"
+            assert post("/v1/decisions:batch", [{**call, "id": "down2"}]).status_code == 503
+            assert post("/v1/events", {"type": "outcome", "org": "acme", "to": BORROWER, "subject": "L1",
+                                       "result": "no_answer", "at": AT}, "compliance").status_code == 202
+            redis.start()  # empty: the counters come back from PostgreSQL
+            after = [post("/v1/decisions", {**call, "id": f"u{i}"}).json()["verdict"] for i in range(3)]
+            assert after == ["allow", "allow", "defer"]  # 6 a day: the 4 before the outage still count
+    finally:
+        redis.stop()
+        store = app.state.service.store
+    try:
+        decided = [json.loads(e.body)["decision"]["id"] for e in store.ledger_entries("acme") if e.kind == "decision"]
+        assert decided == [f"c{i}" for i in range(4)] + [f"u{i}" for i in range(3)]  # the refused left nothing
+    finally:
+        store.close()
