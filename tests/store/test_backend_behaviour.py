@@ -66,8 +66,11 @@ def test_db_upgrade_command_creates_then_leaves_the_schema(empty_schema, monkeyp
     first = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert first.exit_code == 0, first.output
     assert "upgraded empty ->" in first.output
+    secret = PostgresStore(url).get_meta("verification_secret")
+    assert secret  # made once, before any replica starts
     again = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert again.exit_code == 0 and "already at" in again.output
+    assert PostgresStore(url).get_meta("verification_secret") == secret
     assert runner.invoke(app, ["db", "current", "--db", url]).exit_code == 0
     monkeypatch.setenv("REACHGUARD_DB_URL", url)
     store = open_store()

@@ -68,11 +68,29 @@ def upgrade(
         before, after = run_upgrade(engine, schema, revision)
     except sa.exc.OperationalError as exc:
         _fail(f"cannot reach PostgreSQL: {exc.orig or exc}")
+    _init_secret(url)
     where = f" (schema {schema})" if schema else ""
     if before == after:
         typer.echo(f"PostgreSQL{where}: already at {after}")
     else:
         typer.echo(f"PostgreSQL{where}: upgraded {before or 'empty'} -> {after}")
+
+
+def _init_secret(url: str) -> None:
+    """Create the store's verification-code secret now, once, so replicas started together
+    all read the same one (each would otherwise make its own if none existed yet)."""
+    from reachguard.engine import Gateway
+    from reachguard.store import StoreUnavailable
+    from reachguard.store.postgres import PostgresStore
+
+    try:
+        store = PostgresStore(url, chain_interval=0)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+    try:
+        Gateway(store)
+    finally:
+        store.close()
 
 
 @db_app.command("current")
