@@ -40,8 +40,10 @@ def read_secret(path: str | Path) -> bytes:
 
 
 def reporter_key(store: Store, explicit: bytes | None = None) -> bytes:
-    """The HMAC key for reporter ids of this store (cached per store object)."""
+    """The HMAC key for reporter ids of this store (cached per store object; an explicit key
+    becomes the store's key for later calls without one, so every caller hashes alike)."""
     if explicit:
+        _keys[store] = explicit
         return explicit
     key = _keys.get(store)
     if key is None:
