@@ -49,3 +49,23 @@ def test_org_traffic_counts(store) -> None:
     since = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
     assert store.org_traffic("acme", since) == (2, 1, 1, 5, 1)
     assert store.org_traffic("acme", T0.timestamp() + 10 * 86_400) == (0, 0, 0, 0, 0)
+
+
+def test_concurrent_ingest_loses_no_vote(store) -> None:
+    """Threads reporting the same number at once (one session each on PostgreSQL): ingest is
+    serialised by the store's reports lock, so no aggregate update is lost."""
+    import threading
+
+    reputation.reporter_key(store)  # create the secret once, before the race
+
+    def work(t: int) -> None:
+        for i in range(15):
+            reputation.record_report(store, NUMBER, "fraud", f"t{t}-r{i}", T0 + timedelta(seconds=i))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rep = reputation.lookup(store, NUMBER, T0 + timedelta(days=1))
+    assert (rep.reporters, rep.reports) == (60, 60)

@@ -1223,8 +1223,13 @@ class PostgresStore(Store):
     # Report ingest runs under one advisory lock (reputation/ingest.py), so aggregates and
     # reporter rows are read and replaced by one writer at a time.
 
+    _REPORTS_LOCK = (_RANK["n"], lock_key("n", "*reputation*", "reports"))
+
     def report_aggregates(self, numbers: Sequence[str]) -> dict[str, tuple[bytes, int]]:
-        rows = self._fetch("SELECT number, votes, reports FROM report_aggregates WHERE number = ANY(%s)", (list(numbers),))
+        # Inside a transaction (ingest) this read first takes the reports' advisory lock, on
+        # both PostgreSQL backends (the Redis one locks recipients in Redis, not this).
+        rows = self._fetch("SELECT number, votes, reports FROM report_aggregates WHERE number = ANY(%s)", (list(numbers),),
+                           lock_keys={self._REPORTS_LOCK})
         return {row[0]: (bytes(row[1]), row[2]) for row in rows}
 
     def reporters(self, hashes: Sequence[bytes]) -> dict[bytes, ReporterRow]:
