@@ -10,7 +10,7 @@ from datetime import datetime, timezone, tzinfo
 from reachguard.numbers import normalize
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import traffic
-from reachguard.reputation.view import LABEL_NAMES, AppealView, LabelScore, Owner, Reputation, Signal, parameters
+from reachguard.reputation.view import LABEL_NAMES, AppealView, LabelScore, Owner, Reputation, TrafficSignal, parameters
 from reachguard.reputation.votes import LABEL_INDEX, LABELS, Votes, unpack
 from reachguard.reputation.weights import decay, reporter_weight
 from reachguard.store.base import AppealRow, ReporterRow, Store
@@ -38,7 +38,7 @@ def lookup(store: Store, number: str, at: datetime | None = None, *, policy: Rep
 
 def score(number: str, votes: Votes, reports: int, reporters: dict[bytes, ReporterRow], at: float, zone: tzinfo,
           policy: ReputationPolicy, *, owner: str | None = None, appeals: list[AppealRow] | None = None,
-          signals: list[Signal] | None = None) -> Reputation:
+          signals: list[TrafficSignal] | None = None) -> Reputation:
     """Weighted, decayed evidence per label; the top label and its confidence."""
     weights = [0.0] * len(LABELS)
     counted = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.view import Signal
+from reachguard.reputation.view import TrafficSignal
 from reachguard.reputation.weights import DAY
 from reachguard.store.base import Store
 
@@ -35,19 +35,19 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def signals(store: Store, org: str, at: float, policy: ReputationPolicy) -> list[Signal]:
+def signals(store: Store, org: str, at: float, policy: ReputationPolicy) -> list[TrafficSignal]:
     allowed, complaints, opt_outs, decisions, denied = _traffic(
         store, org, at - policy.traffic_window_days * DAY, policy.traffic_cache_seconds)
     minimum = policy.traffic_min_contacts
     window = f"over {policy.traffic_window_days:g} days"
 
-    def signal(name: str, count: int, what: str, base: int, unit: str, weight: float, reference: float) -> Signal:
+    def signal(name: str, count: int, what: str, base: int, unit: str, weight: float, reference: float) -> TrafficSignal:
         if base < minimum:
-            return Signal(name, None, reference, weight, 0.0,
+            return TrafficSignal(name, None, reference, weight, 0.0,
                           f"only {base} {unit} {window} (fewer than {minimum}): not counted")
         value = count / base
         contribution = weight * min(1.0, value / reference)
-        return Signal(name, round(value, 6), reference, weight, round(contribution, 6),
+        return TrafficSignal(name, round(value, 6), reference, weight, round(contribution, 6),
                       f"{count} {what} per {base} {unit} {window}")
 
     return [

@@ -36,7 +36,7 @@ class AppealView(msgspec.Struct):
     status: str = "recorded"  # an appeal never deletes reports; it is shown beside the label
 
 
-class Signal(msgspec.Struct):
+class TrafficSignal(msgspec.Struct):
     """One figure from the owner's own traffic through ReachGuard, folded in as harassment evidence."""
 
     name: str
@@ -47,7 +47,7 @@ class Signal(msgspec.Struct):
     detail: str
 
 
-class Parameter(msgspec.Struct):
+class ModelParameter(msgspec.Struct):
     name: str
     value: float
     meaning: str
@@ -63,23 +63,23 @@ class Reputation(msgspec.Struct):
     scores: list[LabelScore]
     owner: Owner | None
     appeals: list[AppealView]
-    signals: list[Signal]
+    signals: list[TrafficSignal]
     at: str
-    model: list[Parameter]
+    model: list[ModelParameter]
 
     def to_builtins(self) -> dict[str, Any]:
         return msgspec.to_builtins(self)
 
 
-_PARAMETERS: dict[int, list[Parameter]] = {}
+_PARAMETERS: dict[int, list[ModelParameter]] = {}
 
 
-def parameters(policy: ReputationPolicy) -> list[Parameter]:
+def parameters(policy: ReputationPolicy) -> list[ModelParameter]:
     """Every constant of the model with its meaning (from the policy schema's descriptions)."""
     cached = _PARAMETERS.get(id(policy))
     if cached is None:
         cached = [
-            Parameter(name, float(getattr(policy, name)), field.description or "")
+            ModelParameter(name, float(getattr(policy, name)), field.description or "")
             for name, field in type(policy).model_fields.items()
         ]
         if len(_PARAMETERS) > 64:
