@@ -10,7 +10,7 @@ from datetime import datetime, timezone, tzinfo
 from reachguard.numbers import normalize
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import traffic
-from reachguard.reputation.view import LABEL_NAMES, AppealView, LabelScore, Owner, Reputation, TrafficSignal, parameters
+from reachguard.reputation.view import LABEL_NAMES, AppealView, LabelScore, NumberOwner, Reputation, TrafficSignal, parameters
 from reachguard.reputation.votes import LABEL_INDEX, LABELS, Votes, unpack
 from reachguard.reputation.weights import decay, reporter_weight
 from reachguard.store.base import AppealRow, ReporterRow, Store
@@ -67,7 +67,7 @@ def score(number: str, votes: Votes, reports: int, reporters: dict[bytes, Report
         reporters=counted,
         reports=reports,
         scores=scores,
-        owner=Owner(owner) if owner is not None else None,
+        owner=NumberOwner(owner) if owner is not None else None,
         appeals=[AppealView(a[0], a[2], a[3], a[4], _iso(a[5], zone)) for a in appeals or []],
         signals=signals,
         at=_iso(at, zone),

@@ -20,7 +20,7 @@ class LabelScore(msgspec.Struct):
     share: float  # weight / (total weight + evidence prior)
 
 
-class Owner(msgspec.Struct):
+class NumberOwner(msgspec.Struct):
     """The registered org that sends from this number (reports about it still count)."""
 
     org: str
@@ -61,7 +61,7 @@ class Reputation(msgspec.Struct):
     reporters: int  # distinct reporters whose vote counts (one each, their latest label)
     reports: int  # reports filed about the number, every one (the log is never pruned)
     scores: list[LabelScore]
-    owner: Owner | None
+    owner: NumberOwner | None
     appeals: list[AppealView]
     signals: list[TrafficSignal]
     at: str
