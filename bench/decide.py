@@ -1,9 +1,18 @@
-"""Gateway.decide throughput and latency on the embedded SQLite store.
+"""Gateway.decide throughput and latency: the one entry point for every backend.
 
 Population: 1,000,000 numbers, 30% with history (consent, opt-outs, lists, accounts, contacts,
 outcomes). Mix of attempts: 60% marketing, 30% collection, 10% service, over working hours.
-Baseline in the same run: SQLite's own rate for one indexed select + one insert per
-transaction on the same file. Run: `.venv/bin/python bench/decide.py [--numbers N]`.
+
+* `bench/decide.py` (or `--backend sqlite`): one process on the embedded SQLite store, single
+  decisions and batches; baseline in the same run: SQLite's own rate for one indexed select +
+  one insert per transaction on the same file.
+* `bench/decide.py --backend postgres|postgres+redis[,…] [--workers 1,4,16]`: 1, 4 and 16
+  concurrent worker PROCESSES on PostgreSQL (+ Redis), beside the SQLite figure and the raw
+  `SELECT 1` (and Redis EVALSHA) round-trip rates on the same servers in the same run
+  (bench/decide_backends.py; its --help lists the options).
+
+Run: `.venv/bin/python bench/decide.py [--numbers N]`
+     `.venv/bin/python bench/decide.py --backend postgres,postgres+redis --workers 1,4,16`
 """
 
 from __future__ import annotations
@@ -119,7 +128,17 @@ def bench_raw_sqlite(store: SQLiteStore, count: int, population: int, rng: rando
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--backend", default="sqlite")
+    pre.add_argument("--workers")
+    known, _ = pre.parse_known_args()
+    if known.backend != "sqlite" or known.workers:
+        import decide_backends
+
+        decide_backends.main()
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="sqlite", help="sqlite (this page), or postgres, postgres+redis (see above)")
     parser.add_argument("--numbers", type=int, default=1_000_000)
     parser.add_argument("--decisions", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=1_000)

@@ -14,7 +14,7 @@ single decisions; beside, in the same run: the SQLite figure (Gateway.decide on 
 population, one process, its WAL file) and the raw `SELECT 1` round-trip rate on the same
 PostgreSQL server with the same number of worker processes.
 
-Run: .venv/bin/python bench/decide_backends.py --backend postgres+redis
+Run: .venv/bin/python bench/decide.py --backend postgres+redis     (or this file directly)
      [--db postgresql://…] [--redis redis://…] [--numbers N] [--decisions N] [--workers 1,4,16]
 Add `?synchronous_commit=off` to --db to measure without waiting for the WAL flush.
 """
@@ -311,8 +311,9 @@ def main() -> None:
     args = parser.parse_args()
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     for backend in backends:
-        if backend not in ("postgres", "postgres+redis"):
+        if backend not in ("sqlite", "postgres", "postgres+redis"):
             parser.error(f"unknown backend {backend!r}")
+    backends = [b for b in backends if b != "sqlite"]  # the SQLite figure is always printed
     counts = [int(w) for w in args.workers.split(",")]
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
     syncs = [v.strip() for v in args.synchronous_commit.split(",") if v.strip()]
@@ -332,8 +333,9 @@ def main() -> None:
         sqlite.close()
         t1 = time.perf_counter()
         try:
-            copy_population(path, url)
-            print(f"server: {server_info(url, args.redis, backends)}")
+            if backends:
+                copy_population(path, url)
+                print(f"server: {server_info(url, args.redis, backends)}")
             print(f"population: {args.numbers:,} numbers, 30% with history (bench/decide.py); generated in "
                   f"{t1 - t0:.1f} s, copied to PostgreSQL in {time.perf_counter() - t1:.1f} s")
             print(f"each figure: {args.seconds:g} s measured after a common start; workers: "
@@ -358,9 +360,10 @@ def main() -> None:
                 _print_row(name, figures, counts)
 
             print(f"{'':44}" + "".join(f"{f'{w} worker' + ('s' if w > 1 else ''):>34}" for w in counts))
-            select1 = {w: run_workers(w, _select1_worker, lambda i: (url, args.seconds)) for w in counts}
-            rows.append(("raw SELECT 1 round trips (processes)", select1))
-            _print_row(rows[-1][0], select1, counts)
+            if backends:
+                select1 = {w: run_workers(w, _select1_worker, lambda i: (url, args.seconds)) for w in counts}
+                rows.append(("raw SELECT 1 round trips (processes)", select1))
+                _print_row(rows[-1][0], select1, counts)
             if "postgres+redis" in backends:
                 evalsha = {w: run_workers(w, _evalsha_worker, lambda i: (args.redis, args.seconds)) for w in counts}
                 rows.append(("raw Redis EVALSHA round trips (processes)", evalsha))
@@ -373,7 +376,8 @@ def main() -> None:
                     for mode in modes:
                         measure(f"{backend} sc={sync}, {mode}", backend, target, mode)
         finally:
-            cleanup(args.db, schema, args.redis, prefix)
+            if backends:
+                cleanup(args.db, schema, args.redis, prefix)
     print("\n(rate: decisions, or round trips, per second for all workers together; p50/p99: ms per call "
           "as the caller waits for it; g: mean decisions per store transaction)")
 
