@@ -32,9 +32,10 @@ empty or evicted Redis costs one extra PostgreSQL index range per number, never 
 contact — except a contact whose PostgreSQL copy was still in flight (< 1 ms) at the very
 moment Redis lost it.
 
-Redis down: decisions raise StoreUnavailable (fail closed: the API answers 503, the replay
-path writes a deny with reason STORE_UNAVAILABLE); state events, which do not touch Redis,
-go on. The client reconnects by itself on the next decision once Redis answers again.
+Redis down: decisions raise StoreUnavailable and record nothing (fail closed: the API
+answers 503 UNAVAILABLE, `reachguard replay` stops with exit 3 after the chunks it
+committed); state events, which do not touch Redis, go on. The client reconnects by itself
+on the next decision once Redis answers again.
 """
 
 from __future__ import annotations
