@@ -47,28 +47,16 @@ import hashlib
 import json
 import os
 import threading
-import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import psycopg
 import sqlalchemy as sa
 from psycopg import pq
-from sqlalchemy.engine import Engine, make_url
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, make_entry
-from reachguard.state import (
-    AccountRecord,
-    ConsentRecord,
-    ContactRecord,
-    OptOutRecord,
-    OutcomeRecord,
-    RecipientState,
-)
+from reachguard.state import AccountRecord, RecipientState
 from reachguard.store.base import (
     AggregateRow,
     ApiKeyRecord,
@@ -83,9 +71,21 @@ from reachguard.store.base import (
     Store,
     StoreUnavailable,
 )
+from reachguard.store.pg_engine import (  # noqa: F401  (re-exported: tools and tests import them from here)
+    MIGRATIONS,
+    _alembic_config,
+    _CURRENT,
+    _ENGINES_LOCK,
+    current_revision,
+    engine_for,
+    ensure_schema,
+    head_revision,
+    is_postgres_url,
+    parse_url,
+    upgrade,
+)
+from reachguard.store.pg_state import Loaded, batch_sql, contact_token, single_sql  # noqa: F401
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-_MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
 _CHAIN_BATCH = 5000
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
 
@@ -105,306 +105,6 @@ def _lock_sql(count: int) -> str:
         return "SELECT pg_advisory_xact_lock(%s::bigint)"
     # A function scan yields the array in order: the locks are taken in the order given.
     return "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS t(k)"
-
-
-# --- URL, engine, schema --------------------------------------------------------------------------
-
-_OUR_PARAMS = ("schema", "synchronous_commit", "pool_size")
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
-
-
-def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
-    """SQLAlchemy URL for psycopg 3, and our own parameters taken out of the query string."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    parsed = make_url(url)
-    ours = {k: str(parsed.query[k]) for k in _OUR_PARAMS if k in parsed.query}
-    parsed = parsed.difference_update_query(_OUR_PARAMS).set(drivername="postgresql+psycopg")
-    return parsed, ours
-
-
-_ENGINES: dict[tuple, Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str | None = None, pool_size: int | None = None) -> tuple[Engine, str | None]:
-    """One pooled engine per (process, URL, settings); returns it and the schema in use."""
-    sa_url, ours = parse_url(url)
-    schema = schema or ours.get("schema")
-    synchronous_commit = synchronous_commit or ours.get("synchronous_commit")
-    size = pool_size or int(ours.get("pool_size", 0) or 0) or 10
-    key = (os.getpid(), sa_url.render_as_string(hide_password=False), schema, synchronous_commit, size)
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
-        if engine is None:
-            options = []
-            if schema:
-                options.append(f"-c search_path={schema}")
-            if synchronous_commit:
-                options.append(f"-c synchronous_commit={synchronous_commit}")
-            connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "reachguard"}
-            if options:
-                connect_args["options"] = " ".join(options)
-            engine = sa.create_engine(
-                sa_url, pool_size=size, max_overflow=size, pool_timeout=30, pool_pre_ping=False, pool_use_lifo=True,
-                pool_reset_on_return=None,  # a session returns its connection only outside any transaction
-                connect_args=connect_args,
-            )
-            _ENGINES[key] = engine
-    return engine, schema
-
-
-def _alembic_config(connection: sa.Connection | None = None):
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()  # type: ignore[return-value]
-
-
-def current_revision(engine: Engine, schema: str | None = None) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as conn:
-        if schema and not conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first():
-            return None
-        return MigrationContext.configure(conn).get_current_revision()
-
-
-def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
-    """Run the migrations up to `revision` (one upgrader at a time); (before, after) revisions."""
-    from alembic import command
-    from alembic.runtime.migration import MigrationContext
-
-    _CURRENT.discard((id(engine), schema))
-    with engine.begin() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        if schema:
-            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        before = MigrationContext.configure(conn).get_current_revision()
-        command.upgrade(_alembic_config(conn), revision)
-        after = MigrationContext.configure(conn).get_current_revision()
-    return before, after
-
-
-_CURRENT: set[tuple[int, str | None]] = set()  # (engine, schema) known to be at head in this process
-
-
-def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> None:
-    if (id(engine), schema) in _CURRENT:
-        return
-    try:
-        current = current_revision(engine, schema)
-    except sa.exc.OperationalError as exc:
-        raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
-    head = head_revision()
-    if current == head:
-        _CURRENT.add((id(engine), schema))
-        return
-    if current is not None:
-        from alembic.script import ScriptDirectory
-
-        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
-        if current not in known:
-            raise StoreUnavailable(f"the database schema ({current}) is newer than this ReachGuard ({head}): upgrade ReachGuard")
-    if not auto_upgrade:
-        raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
-    upgrade(engine, schema)
-    _CURRENT.add((id(engine), schema))
-
-
-# --- the state query ------------------------------------------------------------------------------
-# Columns: kind, number, org, t1..t4 (text), f1, f2 (float8), i1, i2 (bigint), b (bool).
-
-def _cols(number: str, org: str, t: Sequence[str] = (), f: Sequence[str] = (), i: Sequence[str] = (), b: str = "NULL") -> str:
-    texts = list(t) + ["NULL"] * (4 - len(t))
-    floats = list(f) + ["NULL"] * (2 - len(f))
-    ints = list(i) + ["NULL"] * (2 - len(i))
-    return ", ".join([number, org] + texts + floats + ints + [b])
-
-
-# Single decision: parameters n (number), o (org), since, s (subject).
-_S_CONSENTS = "SELECT 0, " + _cols("number", "org", f=("at", "expires_at"), i=("seq", "channels"), b="withdrawn") + " FROM consents WHERE number = %(n)s AND org = %(o)s"
-_S_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = %(n)s"
-_S_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = %(n)s"
-_S_CONTACTS = ("SELECT 3, " + _cols("number", "org", t=("channel", "purpose", "relation", "subject"), f=("at",), i=("seq",))
-               + ", token FROM contacts WHERE number = %(n)s AND org = %(o)s AND at >= %(since)s")
-_S_OUTCOMES = "SELECT 4, " + _cols("number", "org", t=("result", "subject"), f=("at",), i=("seq",)) + " FROM outcomes WHERE number = %(n)s AND org = %(o)s"
-_S_ACCOUNT = ("SELECT 5, " + _cols("borrower", "org", t=("subject", "contacts::text"), f=("at",), i=("days_past_due",))
-              + " FROM accounts WHERE org = %(o)s AND subject = %(s)s")
-_S_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
-                        + " FROM accounts a JOIN outcomes o ON o.number = a.borrower AND o.org = a.org"
-                        " WHERE a.org = %(o)s AND a.subject = %(s)s AND a.borrower <> %(n)s")
-_S_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("number", "org", t=("channel", "purpose", "relation", "subject"), f=("at",), i=("seq",))
-                       + ", token FROM contacts WHERE org = %(o)s AND subject = %(s)s AND at >= %(since)s")
-
-
-@lru_cache(maxsize=None)
-def single_sql(contacts: bool, account: bool, subject_contacts: bool) -> str:
-    """The one statement that loads a decision's state (which parts: by purpose and backend)."""
-    parts = [_S_CONSENTS, _S_OPT_OUTS, _S_DNC, _S_OUTCOMES]
-    if contacts:
-        parts.append(_S_CONTACTS)
-    if account:
-        parts += [_S_ACCOUNT, _S_BORROWER_OUTCOMES]
-        if subject_contacts:
-            parts.append(_S_SUBJECT_CONTACTS)
-    return _typed(parts)
-
-
-_TYPED_HEAD = (
-    "SELECT NULL::int AS k, NULL::text AS number, NULL::text AS org, NULL::text AS t1, NULL::text AS t2, "
-    "NULL::text AS t3, NULL::text AS t4, NULL::float8 AS f1, NULL::float8 AS f2, NULL::bigint AS i1, "
-    "NULL::bigint AS i2, NULL::boolean AS b, NULL::text AS token WHERE false"
-)
-
-
-def _typed(parts: list[str]) -> str:
-    """UNION ALL of the parts after an empty, typed branch that fixes every column's type."""
-    out = [_TYPED_HEAD]
-    for part in parts:
-        if "token FROM" not in part:
-            part = part.replace(" FROM ", ", NULL AS token FROM ", 1)
-        out.append(part)
-    return " UNION ALL ".join(out)
-
-
-# Batches: q* arrays are (number, org) pairs, a* (org, subject) pairs, c*/sc* the subsets
-# whose contacts are read; since is the smallest contacts_since of the batch.
-_B_CONSENTS = ("SELECT 0, " + _cols("c.number", "c.org", f=("c.at", "c.expires_at"), i=("c.seq", "c.channels"), b="c.withdrawn")
-               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
-_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)b::text[])"
-_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)b::text[])"
-_B_OUTCOMES = ("SELECT 4, " + _cols("c.number", "c.org", t=("c.result", "c.subject"), f=("c.at",), i=("c.seq",))
-               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
-_B_CONTACTS = ("SELECT 3, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-               + ", c.token FROM unnest(%(cn)b::text[], %(co)b::text[]) AS q(n, o) JOIN contacts c"
-               " ON c.number = q.n AND c.org = q.o AND c.at >= %(since)s")
-_B_ACCOUNT = ("SELECT 5, " + _cols("c.borrower", "c.org", t=("c.subject", "c.contacts::text"), f=("c.at",), i=("c.days_past_due",))
-              + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
-_B_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
-                        + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s)"
-                        " JOIN accounts a ON a.org = q.o AND a.subject = q.s"
-                        " JOIN outcomes o ON o.number = a.borrower AND o.org = a.org")
-_B_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-                       + ", c.token FROM unnest(%(so)b::text[], %(ss)b::text[]) AS q(o, s) JOIN contacts c"
-                       " ON c.org = q.o AND c.subject = q.s AND c.at >= %(since)s")
-
-
-@lru_cache(maxsize=None)
-def batch_sql(contacts: bool, accounts: bool, subject_contacts: bool) -> str:
-    parts = [_B_CONSENTS, _B_OPT_OUTS, _B_DNC, _B_OUTCOMES]
-    if contacts:
-        parts.append(_B_CONTACTS)
-    if accounts:
-        parts += [_B_ACCOUNT, _B_BORROWER_OUTCOMES]
-        if subject_contacts:
-            parts.append(_B_SUBJECT_CONTACTS)
-    return _typed(parts)
-
-
-def contact_token(row: tuple) -> str:
-    """A stored contact's token (also its member in Redis); rows loaded in bulk have none."""
-    return row[12] or f"s{row[9]}"
-
-
-class Loaded:
-    """The rows of one state query, routed per (org, number) and per (org, subject)."""
-
-    __slots__ = ("states", "by_number", "accounts", "borrower_outcomes", "subject_contacts", "contact_rows", "subject_rows")
-
-    def __init__(self, queries: Sequence[StateQuery]):
-        self.states: dict[tuple[str, str], RecipientState] = {}
-        for q in queries:
-            if (q.org, q.number) not in self.states:
-                self.states[(q.org, q.number)] = RecipientState(number=q.number)
-        self.by_number: dict[str, list[tuple[str, RecipientState]]] = {}
-        for (org, number), state in self.states.items():
-            self.by_number.setdefault(number, []).append((org, state))
-        self.accounts: dict[tuple[str, str], AccountRecord] = {}
-        self.borrower_outcomes: dict[tuple[str, str], list[tuple]] = {}
-        self.subject_contacts: dict[tuple[str, str], list[tuple]] = {}
-        self.contact_rows: dict[tuple[str, str], list[tuple]] = {}  # for hydrating Redis
-        self.subject_rows: dict[tuple[str, str], list[tuple]] = {}
-
-    def add(self, rows: Sequence[tuple]) -> None:
-        by_number = self.by_number
-        for row in rows:
-            kind = row[0]
-            if kind == 1:
-                for _, state in by_number.get(row[1], ()):
-                    state.opt_outs.append(OptOutRecord(row[2], row[10], row[7], row[3]))
-            elif kind == 2:
-                for _, state in by_number.get(row[1], ()):
-                    state.lists.add(row[3])
-            elif kind == 0:
-                state = self.states.get((row[2], row[1]))
-                if state is not None:
-                    state.consents.append(ConsentRecord(row[9], row[10], row[7], row[8], row[11]))
-            elif kind == 3:
-                self.contact_rows.setdefault((row[2], row[1]), []).append(row)
-            elif kind == 4:
-                state = self.states.get((row[2], row[1]))
-                if state is not None:
-                    state.outcomes.append(OutcomeRecord(row[4], row[3], row[7]))
-            elif kind == 5:
-                self.accounts[(row[2], row[3])] = AccountRecord(row[2], row[3], row[1], row[9], json.loads(row[4]), row[7])
-            elif kind == 6:
-                self.borrower_outcomes.setdefault((row[2], row[5]), []).append(row)
-            elif kind == 7:
-                self.subject_rows.setdefault((row[2], row[6]), []).append(row)
-
-    def finish(self, queries: Sequence[StateQuery], contacts: dict | None = None, subject_contacts: dict | None = None) -> list[RecipientState]:
-        """States in query order; contacts from the rows unless given (the Redis backend)."""
-        for key, state in self.states.items():
-            if contacts is not None and key in contacts:
-                state.contacts = contacts[key]
-            else:
-                rows = self.contact_rows.get(key)
-                if rows:
-                    rows.sort(key=lambda r: (r[7], r[9]))
-                    state.contacts = [ContactRecord(r[2], r[1], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-            if len(state.consents) > 1:
-                state.consents.sort(key=lambda c: c.seq)
-            if len(state.outcomes) > 1:
-                state.outcomes.sort(key=lambda o: o.at)
-        parts: dict[tuple[str, str], tuple] = {}
-        result = []
-        for q in queries:
-            state = self.states[(q.org, q.number)]
-            if q.purpose == "collection" and q.subject is not None:
-                key = (q.org, q.subject)
-                if key not in parts:
-                    account = self.accounts.get(key)
-                    outcomes: list[OutcomeRecord] = []
-                    if account is not None:
-                        rows = sorted(self.borrower_outcomes.get(key, ()), key=lambda r: (r[7], r[9]))
-                        outcomes = [OutcomeRecord(r[4], r[3], r[7]) for r in rows]
-                    subject: list[ContactRecord] = []
-                    if q.need_subject_contacts:
-                        if subject_contacts is not None and key in subject_contacts:
-                            subject = subject_contacts[key]
-                        else:
-                            rows = sorted(self.subject_rows.get(key, ()), key=lambda r: (r[7], r[9]))
-                            subject = [ContactRecord(r[2], r[1], r[3], r[4], r[5], r[6], r[7]) for r in rows]
-                    parts[key] = (account, outcomes, subject)
-                account, outcomes, subject = parts[key]
-                if account is not None and account.borrower == q.number:
-                    outcomes = []
-                state = replace(state, account=account, borrower_outcomes=outcomes, subject_contacts=subject)
-            result.append(state)
-        return result
 
 
 # --- sessions: a thread's transaction, a pooled connection while it works -------------------------

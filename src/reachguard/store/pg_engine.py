@@ -1,0 +1,141 @@
+"""PostgreSQL URLs, pooled engines and the schema (Alembic migrations in `store/migrations/`).
+
+One engine per (process, URL, settings): every store opened on the same URL in a process
+shares its pool. Migrations run one upgrader at a time per database (an advisory lock), so
+`reachguard db upgrade` is safe from every replica at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from reachguard.store.base import StoreUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
+
+# --- URL, engine --------------------------------------------------------------------------
+
+_OUR_PARAMS = ("schema", "synchronous_commit", "pool_size")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+
+
+def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
+    """SQLAlchemy URL for psycopg 3, and our own parameters taken out of the query string."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    parsed = make_url(url)
+    ours = {k: str(parsed.query[k]) for k in _OUR_PARAMS if k in parsed.query}
+    parsed = parsed.difference_update_query(_OUR_PARAMS).set(drivername="postgresql+psycopg")
+    return parsed, ours
+
+
+_ENGINES: dict[tuple, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str | None = None, pool_size: int | None = None) -> tuple[Engine, str | None]:
+    """One pooled engine per (process, URL, settings); returns it and the schema in use."""
+    sa_url, ours = parse_url(url)
+    schema = schema or ours.get("schema")
+    synchronous_commit = synchronous_commit or ours.get("synchronous_commit")
+    size = pool_size or int(ours.get("pool_size", 0) or 0) or 10
+    key = (os.getpid(), sa_url.render_as_string(hide_password=False), schema, synchronous_commit, size)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            options = []
+            if schema:
+                options.append(f"-c search_path={schema}")
+            if synchronous_commit:
+                options.append(f"-c synchronous_commit={synchronous_commit}")
+            connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "reachguard"}
+            if options:
+                connect_args["options"] = " ".join(options)
+            engine = sa.create_engine(
+                sa_url, pool_size=size, max_overflow=size, pool_timeout=30, pool_pre_ping=False, pool_use_lifo=True,
+                pool_reset_on_return=None,  # a session returns its connection only outside any transaction
+                connect_args=connect_args,
+            )
+            _ENGINES[key] = engine
+    return engine, schema
+
+
+def _alembic_config(connection: sa.Connection | None = None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()  # type: ignore[return-value]
+
+
+def current_revision(engine: Engine, schema: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        if schema and not conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first():
+            return None
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
+    """Run the migrations up to `revision` (one upgrader at a time); (before, after) revisions."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    _CURRENT.discard((id(engine), schema))
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        if schema:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        before = MigrationContext.configure(conn).get_current_revision()
+        command.upgrade(_alembic_config(conn), revision)
+        after = MigrationContext.configure(conn).get_current_revision()
+    return before, after
+
+
+_CURRENT: set[tuple[int, str | None]] = set()  # (engine, schema) known to be at head in this process
+
+
+def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> None:
+    if (id(engine), schema) in _CURRENT:
+        return
+    try:
+        current = current_revision(engine, schema)
+    except sa.exc.OperationalError as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
+    head = head_revision()
+    if current == head:
+        _CURRENT.add((id(engine), schema))
+        return
+    if current is not None:
+        from alembic.script import ScriptDirectory
+
+        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+        if current not in known:
+            raise StoreUnavailable(f"the database schema ({current}) is newer than this ReachGuard ({head}): upgrade ReachGuard")
+    if not auto_upgrade:
+        raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
+    upgrade(engine, schema)
+    _CURRENT.add((id(engine), schema))
+
+
+__all__ = ["MIGRATIONS", "current_revision", "engine_for", "ensure_schema", "head_revision", "is_postgres_url", "parse_url",
+           "upgrade"]
