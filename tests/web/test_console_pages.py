@@ -226,3 +226,18 @@ def test_draft_review_highlights_findings(pages: Pages) -> None:
     r = client.post("/console/review", data={"text": "x", "purpose": "bogus", "relation": "borrower", "channel": "sms",
                                              "csrf": token})
     assert r.status_code == 400
+
+
+def test_public_report_reaches_the_same_reputation_as_the_api(pages: Pages) -> None:
+    """A caller reported through the form is counted once per reporter, like POST /v1/reports."""
+    client = pages.client
+    token = pages.csrf(client)
+    for _ in range(2):  # the same visitor twice: one reporter, two reports
+        r = client.post("/public/report", data={"to": "13800138000", "from": "13900139000", "label": "fraud",
+                                                "text": "冒充客服", "csrf": token})
+        assert r.status_code == 200
+    api = client.get("/v1/numbers/13900139000/reputation").json()
+    assert api["label"] == "fraud" and api["reporters"] == 1 and api["reports"] == 2
+    page = client.get("/public/number?n=13900139000")
+    assert page.status_code == 200 and "冒充客服" not in page.text and "web:" not in page.text
+    assert "fraud" in page.text or "诈骗" in page.text
