@@ -219,7 +219,10 @@ def appeal(
 
 @numbers_app.command("add")
 def numbers_add(number: str = typer.Argument(...), org: str = typer.Option(..., "--org"), db: str = DB) -> None:
-    """Register a number the org sends from (lookups then show it as the org, verified)."""
+    """Register a number the org sends from (lookups then show it as the org, verified).
+
+    Example: reachguard sender-numbers add 13800138000 --org xinghe --db reachguard.db
+    """
     store = _store(db)
     try:
         e164 = reputation.register_sender_number(store, number, org)
@@ -234,7 +237,10 @@ def numbers_add(number: str = typer.Argument(...), org: str = typer.Option(..., 
 
 @numbers_app.command("remove")
 def numbers_remove(number: str = typer.Argument(...), org: str = typer.Option(..., "--org"), db: str = DB) -> None:
-    """Remove a registration (only the org that made it)."""
+    """Remove a registration (only the org that made it).
+
+    Example: reachguard sender-numbers remove 13800138000 --org xinghe --db reachguard.db
+    """
     store = _store(db)
     try:
         removed = reputation.unregister_sender_number(store, number, org)
@@ -249,7 +255,10 @@ def numbers_remove(number: str = typer.Argument(...), org: str = typer.Option(..
 
 @numbers_app.command("list")
 def numbers_list(org: str = typer.Option(..., "--org"), db: str = DB) -> None:
-    """The org's registered sender numbers."""
+    """The org's registered sender numbers, one per line with the time of registration.
+
+    Example: reachguard sender-numbers list --org xinghe --db reachguard.db
+    """
     store = _store(db)
     try:
         rows = store.sender_numbers(org)
