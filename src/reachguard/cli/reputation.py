@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -59,6 +61,20 @@ def _fail(code: str, message: str, as_json: bool = False, exit_code: int = 1) ->
     else:
         typer.echo(f"error: {code}: {message}", err=True)
     raise typer.Exit(exit_code)
+
+
+@contextmanager
+def _owner_store(db: str) -> Iterator[Store]:
+    """The store for an owner's command; a bad number or a refused ownership exits 1 with its code."""
+    store = _store(db)
+    try:
+        yield store
+    except InvalidNumber as exc:
+        _fail("INVALID_NUMBER", str(exc))
+    except reputation.OwnerError as exc:
+        _fail(exc.code, exc.message)
+    finally:
+        store.close()
 
 
 @app.command()
@@ -205,15 +221,8 @@ def appeal(
 
     Example: reachguard appeal 4008123123 --org xinghe --label fraud --reason "our licensed service line"
     """
-    store = _store(db)
-    try:
+    with _owner_store(db) as store:
         appeal_id = reputation.appeal(store, number, org, reason, label=label, at=_time(at))
-    except InvalidNumber as exc:
-        _fail("INVALID_NUMBER", str(exc))
-    except reputation.OwnerError as exc:
-        _fail(exc.code, exc.message)
-    finally:
-        store.close()
     typer.echo(f"appeal #{appeal_id} recorded")
 
 
@@ -223,15 +232,8 @@ def numbers_add(number: str = typer.Argument(...), org: str = typer.Option(..., 
 
     Example: reachguard sender-numbers add 13800138000 --org xinghe --db reachguard.db
     """
-    store = _store(db)
-    try:
+    with _owner_store(db) as store:
         e164 = reputation.register_sender_number(store, number, org)
-    except InvalidNumber as exc:
-        _fail("INVALID_NUMBER", str(exc))
-    except reputation.OwnerError as exc:
-        _fail(exc.code, exc.message)
-    finally:
-        store.close()
     typer.echo(f"{e164} registered to {org}")
 
 
@@ -241,13 +243,8 @@ def numbers_remove(number: str = typer.Argument(...), org: str = typer.Option(..
 
     Example: reachguard sender-numbers remove 13800138000 --org xinghe --db reachguard.db
     """
-    store = _store(db)
-    try:
+    with _owner_store(db) as store:
         removed = reputation.unregister_sender_number(store, number, org)
-    except InvalidNumber as exc:
-        _fail("INVALID_NUMBER", str(exc))
-    finally:
-        store.close()
     if not removed:
         _fail("NOT_OWNER", f"{number[:40]!r} is not registered to {org!r}")
     typer.echo("removed")
