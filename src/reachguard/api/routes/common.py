@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from reachguard.api.errors import ApiError
 from reachguard.api.service import STORE_ERRORS, Service, Unavailable
+from reachguard.events import validation_code
 from reachguard.model import AwareTime
 from reachguard.numbers import try_normalize
 
@@ -74,3 +75,20 @@ async def guarded(awaitable: Awaitable[T]) -> T:
         return await awaitable
     except (Unavailable, *STORE_ERRORS) as exc:
         raise ApiError(503, "UNAVAILABLE", f"the store is unavailable: {exc}") from exc
+
+
+def decode_body(decoder: msgspec.json.Decoder, body: bytes, expected: str = "object",
+                shape: str = "a JSON object") -> Any:
+    """Decode a request body with a typed decoder and the event stream's error codes:
+    400 for what is not JSON of the expected shape, 422 (by field) for what is."""
+    try:
+        return decoder.decode(body)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if message.startswith(f"Expected `{expected}`"):
+            raise ApiError(400, "NOT_AN_OBJECT", f"the body must be {shape}") from None
+        raise ApiError(422, validation_code(message), message) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None

@@ -11,9 +11,9 @@ from starlette.responses import Response
 from reachguard.api import schemas
 from reachguard.api.deps import AUDITOR, COMPLIANCE, SENDER, check_org, require
 from reachguard.api.errors import ApiError, from_event_error
-from reachguard.api.routes.common import guarded, iso, json_response, parse_time, read
+from reachguard.api.routes.common import decode_body, guarded, iso, json_response, parse_time, read
 from reachguard.api.service import Principal, Service
-from reachguard.events import EventError, decode_event, validation_code
+from reachguard.events import EventError, decode_event
 from reachguard.model import Attempt
 
 router = APIRouter(tags=["decisions"])
@@ -79,17 +79,7 @@ async def decide_batch_bytes(svc: Service, principal: Principal, body: bytes) ->
 
 
 def decode_batch(body: bytes) -> list[Attempt]:
-    try:
-        return _batch_decoder.decode(body)
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        if message.startswith("Expected `array`"):
-            raise ApiError(400, "NOT_AN_OBJECT", "the body must be a JSON array of attempts") from None
-        raise ApiError(422, validation_code(message), message) from None
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+    return decode_body(_batch_decoder, body, "array", "a JSON array of attempts")
 
 
 class DecisionRecord(msgspec.Struct):

@@ -10,9 +10,9 @@ from reachguard import inbound
 from reachguard.api import schemas
 from reachguard.api.deps import COMPLIANCE, SENDER, check_org, require
 from reachguard.api.errors import ApiError, from_event_error
-from reachguard.api.routes.common import json_response, write
+from reachguard.api.routes.common import decode_body, json_response, write
 from reachguard.api.service import Principal, Service
-from reachguard.events import EventError, decode_event, validation_code
+from reachguard.events import EventError, decode_event
 from reachguard.model import Attempt, Complaint, Dnc, InboundSms, OptOut
 from reachguard.numbers import InvalidNumber
 
@@ -116,17 +116,7 @@ async def inbound_sms(request: Request, principal: Principal = Depends(require(S
     body = await request.body()
     if len(body) > 1 << 20:
         raise ApiError(413, "TOO_LARGE", "the body is over 1 MiB")
-    try:
-        event = _inbound_decoder.decode(body)
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        if message.startswith("Expected `object`"):
-            raise ApiError(400, "NOT_AN_OBJECT", "the body must be a JSON object") from None
-        raise ApiError(422, validation_code(message), message) from None
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+    event = decode_body(_inbound_decoder, body)
     svc: Service = request.app.state.service
     event = scope_event(event, principal, svc)
     kind = await apply(svc, event)

@@ -21,10 +21,9 @@ from reachguard import reputation
 from reachguard.api import schemas
 from reachguard.api.deps import bearer_key, principal_for_key
 from reachguard.api.errors import ApiError
-from reachguard.api.routes.common import json_response, number_or_422, parse_time, read, write
+from reachguard.api.routes.common import decode_body, json_response, number_or_422, parse_time, read, write
 from reachguard.api.routes.verify import client_address
 from reachguard.api.service import RateLimiter, Service
-from reachguard.events import validation_code
 from reachguard.model import Report
 from reachguard.reputation.keying import read_secret, reporter_hash, reporter_key
 
@@ -114,17 +113,7 @@ async def get_reputation(
 async def post_report(request: Request) -> Response:
     svc: Service = request.app.state.service
     body = await request.body()
-    try:
-        report = _decoder.decode(body)
-    except UnicodeDecodeError as exc:
-        raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        if message.startswith("Expected `object`"):
-            raise ApiError(400, "NOT_AN_OBJECT", "the body must be a JSON object") from None
-        raise ApiError(422, validation_code(message), message) from None
-    except msgspec.DecodeError as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+    report = decode_body(_decoder, body)
     number = number_or_422(report.to, "to")
     p = parts(svc)
     key = bearer_key(request.headers.get("authorization"))
