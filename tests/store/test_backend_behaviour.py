@@ -214,6 +214,27 @@ def test_ledger_matches_sqlite_hash_for_hash(pg_store, new_store) -> None:
     assert heads[0] == heads[1]
 
 
+def test_number_records_match_sqlite(pg_store, new_store) -> None:
+    """The console's and API's per-number view reads the same on every backend."""
+    sqlite = new_store("sqlite")
+    records = []
+    for store in (sqlite, pg_store):
+        gateway = Gateway(store, secret=b"test")
+        _account(gateway)
+        for kind in ({"type": "consent", "org": "acme", "purpose": "marketing", "at": "2026-11-02T10:00:00+08:00"},
+                     {"type": "opt_out", "org": "acme", "at": "2026-11-03T10:00:00+08:00"},
+                     {"type": "dnc", "list": "national", "at": "2026-11-04T10:00:00+08:00"},
+                     {"type": "outcome", "org": "acme", "subject": "L1", "result": "no_answer", "at": "2026-11-05T10:00:00+08:00"},
+                     {"type": "inbound_sms", "from": BORROWER, "to": "10690000", "text": "你好", "at": "2026-11-06T10:00:00+08:00"}):
+            gateway.handle(_event(to=BORROWER, **kind) if kind["type"] != "inbound_sms" else _event(**kind))
+        for i in range(3):
+            _call(gateway, i, at=f"2026-11-23T{10 + i}:00:00+08:00")
+        records.append(store.number_records("acme", BORROWER))
+    assert records[0] == records[1]
+    assert [c["id"] for c in records[0]["contacts"]] == ["c0", "c1", "c2"]  # oldest first
+    assert records[0]["consents"][0]["withdrawn"] == 0 and records[0]["accounts"][0]["role"] == "borrower"
+
+
 # --- Redis -------------------------------------------------------------------------------------
 
 

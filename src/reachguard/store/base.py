@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from reachguard.ledger.chain import LedgerEntry
 from reachguard.state import AccountRecord, ContactRecord, RecipientState
@@ -301,3 +301,36 @@ class ComplaintCase:
     acknowledged_at: float | None = None
     resolved_at: float | None = None
     updated_at: float | None = None
+
+
+# The per-number reads behind Store.number_records, written once for every backend: each is
+# (section, SQL with `?` placeholders for (number[, org]), column names). Backends that use
+# another placeholder style translate `?` before running them.
+NUMBER_RECORD_QUERIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("consents", "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number=? AND org=? ORDER BY seq",
+     ("channels", "at", "expires_at", "withdrawn", "evidence")),
+    ("opt_outs", "SELECT org, channels, at, kind, note FROM opt_outs WHERE number=? AND (org=? OR org IS NULL) ORDER BY seq",
+     ("org", "channels", "at", "kind", "note")),
+    ("lists", "SELECT list, at FROM dnc WHERE number=? ORDER BY list", ("list", "at")),
+    ("accounts", "", ()),  # backend-specific (designated contacts are JSON): filled in by the caller
+    ("outcomes", "SELECT subject, result, at FROM outcomes WHERE number=? AND org=? ORDER BY seq", ("subject", "result", "at")),
+    ("contacts", "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
+     "WHERE number=? AND org=? ORDER BY at DESC, seq DESC LIMIT 100",
+     ("channel", "purpose", "relation", "subject", "at", "id", "agent")),
+    ("inbound", "SELECT recipient, org, text, at FROM inbound WHERE sender=? AND (org=? OR org IS NULL) ORDER BY seq",
+     ("to", "org", "text", "at")),
+)
+
+
+def number_records_from(fetch: Callable[[str, tuple], Iterable[Sequence[Any]]], org: str, number: str,
+                        accounts: list[dict]) -> dict[str, list[dict]]:
+    """Store.number_records from one backend's `fetch(sql, params)`; contacts oldest first."""
+    records: dict[str, list[dict]] = {}
+    for section, sql, names in NUMBER_RECORD_QUERIES:
+        if section == "accounts":
+            records[section] = accounts
+            continue
+        params = (number,) if sql.count("?") == 1 else (number, org)
+        records[section] = [dict(zip(names, row)) for row in fetch(sql, params)]
+    records["contacts"].reverse()  # the newest 100, shown in time order
+    return records

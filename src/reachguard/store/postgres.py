@@ -70,6 +70,7 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    number_records_from,
 )
 from reachguard.store.pg_engine import (  # noqa: F401  (re-exported: tools and tests import them from here)
     MIGRATIONS,
@@ -784,9 +785,6 @@ class PostgresStore(Store):
         return [LedgerEntry(*row) for row in reversed(rows)]
 
     def number_records(self, org: str, number: str) -> dict[str, list[dict]]:
-        def rows(sql: str, params: tuple, names: tuple[str, ...]) -> list[dict]:
-            return [dict(zip(names, row)) for row in self._fetch(sql, params)]
-
         accounts = []
         for subject, borrower, dpd, contacts, at in self._fetch(
             "SELECT subject, borrower, days_past_due, contacts::text, at FROM accounts WHERE org = %s "
@@ -797,28 +795,11 @@ class PostgresStore(Store):
             role = "borrower" if borrower == number else "contact"
             accounts.append({"subject": subject, "role": role, "borrower": borrower, "days_past_due": dpd,
                              "authorized": designated.get(number) if role == "contact" else None, "at": at})
-        return {
-            "consents": [
-                {**row, "withdrawn": int(row["withdrawn"])} for row in rows(
-                    "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number = %s AND org = %s ORDER BY seq",
-                    (number, org), ("channels", "at", "expires_at", "withdrawn", "evidence"))
-            ],
-            "opt_outs": rows(
-                "SELECT org, channels, at, kind, note FROM opt_outs WHERE number = %s AND (org = %s OR org IS NULL) ORDER BY seq",
-                (number, org), ("org", "channels", "at", "kind", "note")),
-            "lists": rows("SELECT list, at FROM dnc WHERE number = %s ORDER BY list", (number,), ("list", "at")),
-            "accounts": accounts,
-            "outcomes": rows(
-                "SELECT subject, result, at FROM outcomes WHERE number = %s AND org = %s ORDER BY seq",
-                (number, org), ("subject", "result", "at")),
-            "contacts": list(reversed(rows(
-                "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
-                "WHERE number = %s AND org = %s ORDER BY at DESC, seq DESC LIMIT 100",
-                (number, org), ("channel", "purpose", "relation", "subject", "at", "id", "agent")))),
-            "inbound": rows(
-                "SELECT recipient, org, text, at FROM inbound WHERE sender = %s AND (org = %s OR org IS NULL) ORDER BY seq",
-                (number, org), ("to", "org", "text", "at")),
-        }
+        records = number_records_from(lambda sql, params: self._fetch(sql.replace("?", "%s"), params),
+                                      org, number, accounts)
+        for consent in records["consents"]:
+            consent["withdrawn"] = int(consent["withdrawn"])  # a boolean column here, an integer in SQLite
+        return records
 
     def decisions(
         self,

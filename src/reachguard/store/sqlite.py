@@ -39,6 +39,7 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    number_records_from,
 )
 
 SCHEMA_VERSION = 1
@@ -480,9 +481,6 @@ class SQLiteStore(Store):
         return [LedgerEntry(*row) for row in reversed(rows)]
 
     def number_records(self, org: str, number: str) -> dict[str, list[dict]]:
-        def rows(sql: str, params: tuple, names: tuple[str, ...]) -> list[dict]:
-            return [dict(zip(names, row)) for row in self._rows(sql, params)]
-
         accounts = []
         for subject, borrower, dpd, contacts, at in self._rows(
             "SELECT subject, borrower, days_past_due, contacts, at FROM accounts WHERE org=? "
@@ -495,26 +493,7 @@ class SQLiteStore(Store):
             role = "borrower" if borrower == number else "contact"
             accounts.append({"subject": subject, "role": role, "borrower": borrower, "days_past_due": dpd,
                              "authorized": designated.get(number) if role == "contact" else None, "at": at})
-        return {
-            "consents": rows(
-                "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number=? AND org=? ORDER BY seq",
-                (number, org), ("channels", "at", "expires_at", "withdrawn", "evidence")),
-            "opt_outs": rows(
-                "SELECT org, channels, at, kind, note FROM opt_outs WHERE number=? AND (org=? OR org IS NULL) ORDER BY seq",
-                (number, org), ("org", "channels", "at", "kind", "note")),
-            "lists": rows("SELECT list, at FROM dnc WHERE number=? ORDER BY list", (number,), ("list", "at")),
-            "accounts": accounts,
-            "outcomes": rows(
-                "SELECT subject, result, at FROM outcomes WHERE number=? AND org=? ORDER BY seq",
-                (number, org), ("subject", "result", "at")),
-            "contacts": list(reversed(rows(
-                "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
-                "WHERE number=? AND org=? ORDER BY at DESC, seq DESC LIMIT 100",
-                (number, org), ("channel", "purpose", "relation", "subject", "at", "id", "agent")))),
-            "inbound": rows(
-                "SELECT recipient, org, text, at FROM inbound WHERE sender=? AND (org=? OR org IS NULL) ORDER BY seq",
-                (number, org), ("to", "org", "text", "at")),
-        }
+        return number_records_from(self._rows, org, number, accounts)
 
     def decisions(
         self,
