@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reachguard.content.normalise import fold_pipeline, has_adjacent_repeat, normalise, normalise_mapped
+from reachguard.content.normalise import fold_pipeline, normalise, normalise_mapped
+from reachguard.content.stages import Mapped, RepeatStage
 
 
 @pytest.mark.parametrize(
@@ -94,14 +95,17 @@ def test_fast_and_mapped_paths_agree_on_any_unicode(text: str) -> None:
     assert folded.run_mapped(text).text == folded.run(text)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("ab贷款\x00\x01😀\U0010ffff\u0100")), max_size=12))
-def test_has_adjacent_repeat_matches_the_naive_definition(text: str) -> None:
-    assert has_adjacent_repeat(text) == any(a == b for a, b in zip(text, text[1:]))
+def _naive_collapse(text: str) -> str:
+    """Reference: drop every character equal to the one before it, unless it is a digit."""
+    return "".join(c for i, c in enumerate(text) if i == 0 or c != text[i - 1] or c.isdecimal())
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("a贷11222\x00\x01😀٣٣")), max_size=12))
-def test_has_adjacent_repeat_can_ignore_digits(text: str) -> None:
-    expected = any(a == b and not a.isdecimal() for a, b in zip(text, text[1:]))
-    assert has_adjacent_repeat(text, skip_digits=True) == expected
+@given(st.text(alphabet=st.sampled_from(list("a贷11222\x00\x01\n😀٣٣\U0010ffff\u0100")), max_size=14))
+def test_repeats_collapse_matches_the_naive_definition(text: str) -> None:
+    stage = RepeatStage()
+    assert stage.run(text) == _naive_collapse(text)
+    mapped = stage.run_mapped(Mapped.identity(text))
+    assert mapped.text == stage.run(text)
+    for ch, s, e in zip(mapped.text, mapped.starts, mapped.ends):
+        assert set(text[s:e]) == {ch}  # each kept character stands for its whole run

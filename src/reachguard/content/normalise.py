@@ -30,8 +30,6 @@ from reachguard.content.stages import (
     PhraseStage,
     RepeatStage,
     Stage,
-    has_adjacent_repeat,
-    repeat_pairs,
 )
 
 __all__ = [
@@ -40,13 +38,11 @@ __all__ = [
     "drop_separator",
     "fold_pipeline",
     "fold_stage",
-    "has_adjacent_repeat",
     "lower",
     "match_pipeline",
     "nfkc",
     "normalise",
     "normalise_mapped",
-    "repeat_pairs",
     "squash_pipeline",
     "traditional_to_simplified",
 ]

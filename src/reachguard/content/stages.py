@@ -9,6 +9,7 @@ The concrete pipelines (which characters, which variants) are in ``normalise.py`
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -171,77 +172,23 @@ def _replace_mapped(mapped: Mapped, pieces: Iterable[tuple[int, int, str]]) -> M
     return Mapped("".join(out), new_starts, new_ends)
 
 
-_LANES: dict[int, tuple[int, int]] = {}
-
-
-def repeat_pairs(text: str, skip_digits: bool = False) -> list[int]:
-    """Every ``i`` with ``text[i] == text[i + 1]``, found with a few big-integer operations.
-
-    The text as UTF-32 is one integer; XOR with itself shifted by one character has a zero
-    32-bit lane exactly where two neighbours are equal, and the classic "has a zero lane" test
-    flags those lanes without a Python loop over the text (a backreference regex is several
-    times slower). A borrow can also flag the lane just above a real one, so each flagged lane
-    is checked. With ``skip_digits`` repeated digits (amounts like 1,280.00) do not count.
-    """
-    n = len(text) - 1
-    if n < 1:
-        return []
-    raw = text.encode("utf-32-le")
-    x = int.from_bytes(raw[4:], "little") ^ int.from_bytes(raw[:-4], "little")
-    lanes = _LANES.get(n)
-    if lanes is None:
-        lanes = _LANES.setdefault(n, (int("00000001" * n, 16), int("80000000" * n, 16)))
-    low, high = lanes
-    candidates = (x - low) & ~x & high
-    out: list[int] = []
-    while candidates:
-        bit = candidates & -candidates
-        i = bit.bit_length() // 32 - 1
-        if text[i] == text[i + 1] and not (skip_digits and text[i].isdecimal()):
-            out.append(i)
-        candidates ^= bit
-    return out
-
-
-def has_adjacent_repeat(text: str, skip_digits: bool = False) -> bool:
-    """Whether two neighbouring characters are equal (see :func:`repeat_pairs`)."""
-    return bool(repeat_pairs(text, skip_digits))
-
-
 class RepeatStage:
     """Collapse each run of one repeated non-digit character to one (贷贷贷款 → 贷款).
 
     Digits are left alone so amounts keep their value; the collapsed character stands for the
-    whole run in the offset map.
+    whole run in the offset map. One C-level ``re.sub`` with a C-level callback
+    (``methodcaller``): nearly every message has a run somewhere (``App`` folds to ``app``).
     """
 
     name = "repeats"
-
-    @staticmethod
-    def _runs(text: str) -> list[tuple[int, int, str]]:
-        runs: list[list[int]] = []
-        for i in repeat_pairs(text, skip_digits=True):
-            if runs and runs[-1][1] == i + 1:
-                runs[-1][1] = i + 2
-            else:
-                runs.append([i, i + 2])
-        return [(s, e, text[s]) for s, e in runs]
+    _RUN = re.compile(r"(\D)\1+")  # \D is "not Unicode category Nd", the same as not str.isdecimal()
+    _FIRST = operator.methodcaller("group", 1)
 
     def run(self, text: str) -> str:
-        runs = self._runs(text)
-        if not runs:
-            return text
-        out: list[str] = []
-        pos = 0
-        for s, e, ch in runs:
-            out.append(text[pos:s])
-            out.append(ch)
-            pos = e
-        out.append(text[pos:])
-        return "".join(out)
+        return self._RUN.sub(self._FIRST, text)
 
     def run_mapped(self, mapped: Mapped) -> Mapped:
-        runs = self._runs(mapped.text)
+        runs = [(m.start(), m.end(), m.group(1)) for m in self._RUN.finditer(mapped.text)]
         return _replace_mapped(mapped, runs) if runs else mapped
 
 
