@@ -1,8 +1,11 @@
 """HTTP load on loopback: single and batch decisions beside a trivial endpoint, same server, same run.
 
 Starts `reachguard serve` on 127.0.0.1 (a free port, a fresh SQLite file), creates a sender
-key, then drives it with a small asyncio HTTP/1.1 keep-alive client (closed loop: each
-connection sends its next request when the answer to the previous one arrives):
+key, then drives it with HTTP/1.1 keep-alive connections in a closed loop (each connection
+sends its next request when the answer to the previous one arrives). The load generator is
+`wrk` (C, one thread) when it is on PATH — `apt-get install -y wrk` on Debian; only this bench
+uses it — else a small asyncio client in this process; the first line says which (`--client`).
+The python client costs the server about one of the two cores; wrk a fraction of one.
 
   1. GET /healthz                  — the floor: what the server and client cost with no work
   2. POST /v1/decisions            — one attempt per request
@@ -12,7 +15,7 @@ Every phase is bounded in requests and in seconds and stops by itself; only 127.
 contacted. Attempts: service, marketing and collection SMS/calls to POOL distinct numbers
 during working hours (most allowed, some deferred/denied), each phase on fresh numbers.
 
-Run: `.venv/bin/python bench/http.py [--seconds 8] [--connections 32] [--batch 1000]`
+Run: `.venv/bin/python bench/http.py [--seconds 8] [--connections 16] [--batch 1000] [--workers 1] [--client wrk|python]`
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ import importlib.util
 import json
 import os
 import random
+import math
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,6 +129,86 @@ async def drive(port: int, requests: list[bytes], connections: int, seconds: flo
     return time.perf_counter() - started, latencies, statuses
 
 
+_WRK_LUA = r"""
+-- Replays prebuilt raw requests (one file: "<length>\n<bytes>" each), round and round until -d ends.
+-- (wrk's thread:stop() does not shorten its measured duration: the bound in time is -d.)
+local requests, n, i = {}, 0, 0
+statuses = {}
+function init(args)
+  local f = assert(io.open(%(path)s, "rb"))
+  local data = f:read("*a")
+  f:close()
+  local pos = 1
+  while pos <= #data do
+    local nl = string.find(data, "\n", pos, true)
+    local len = tonumber(string.sub(data, pos, nl - 1))
+    n = n + 1
+    requests[n] = string.sub(data, nl + 1, nl + len)
+    pos = nl + 1 + len
+  end
+end
+function request()
+  i = i %% n + 1
+  return requests[i]
+end
+function response(status, headers, body)
+  local k = tostring(status)
+  statuses[k] = (statuses[k] or 0) + 1
+end
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local parts = {}
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do table.insert(parts, string.format("%%q:%%d", k, v)) end
+  end
+  io.write(string.format('WRK {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,"errors":%%d,"statuses":{%%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ",")))
+end
+"""
+
+
+def drive_wrk(port: int, requests: list[bytes], connections: int, seconds: float, tmp: str) -> tuple[float, list[float], dict]:
+    """The same closed loop with wrk (one thread): its own latency percentiles, bounded by -d seconds.
+
+    The requests are replayed in order; past the end of the list they start again (printed:
+    repeated attempts meet the caps of the first round, so keep --requests above rate × seconds).
+    """
+    data = os.path.join(tmp, "requests.bin")
+    with open(data, "wb") as out:
+        for raw in requests:
+            out.write(b"%d\n" % len(raw) + raw)
+    script = os.path.join(tmp, "replay.lua")
+    with open(script, "w", encoding="utf-8") as out:
+        out.write(_WRK_LUA % {"path": json.dumps(data)})
+    done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, math.ceil(seconds))}s", "--timeout", "60s",
+                           "-s", script, f"http://{HOST}:{port}/"], capture_output=True, text=True, timeout=seconds + 120)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("WRK ")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {done.stdout[-500:]} {done.stderr[-500:]}")
+    out = json.loads(line[4:])
+    statuses = {int(k): v for k, v in out["statuses"].items()}
+    if out["requests"] > len(requests) and requests[0] != requests[-1]:
+        print(f"  (wrk went past the {len(requests):,} distinct requests: {out['requests']:,} sent)")
+    if out["errors"]:
+        statuses[0] = out["errors"]  # socket errors and timeouts, under status 0
+    # wrk gives percentiles, not samples: hand report() two-point "samples" that reproduce them
+    return out["duration_us"] / 1e6, _Percentiles(out["requests"], out["p50_us"] / 1e6, out["p99_us"] / 1e6), statuses
+
+
+class _Percentiles(list):
+    """Stands in for the list of latencies when the client (wrk) reports only percentiles."""
+
+    def __init__(self, count: int, p50: float, p99: float):
+        super().__init__()
+        self.count, self.p50, self.p99 = count, p50, p99
+
+    def __len__(self) -> int:
+        return self.count
+
+
 def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
     head = (f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
@@ -133,9 +218,12 @@ def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
 def report(name: str, elapsed: float, latencies: list[float], statuses: dict, per_request: int = 1) -> dict:
     n = len(latencies)
     rps = n / elapsed
+    if isinstance(latencies, _Percentiles):
+        p50, p99 = latencies.p50, latencies.p99
+    else:
+        p50, p99 = median(latencies), percentile(latencies, 99)
     row = {"phase": name, "requests": n, "req_per_s": round(rps), "decisions_per_s": round(rps * per_request) if per_request else None,
-           "p50_ms": round(median(latencies) * 1000, 2), "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-           "statuses": statuses}
+           "p50_ms": round(p50 * 1000, 2), "p99_ms": round(p99 * 1000, 2), "statuses": statuses}
     dps = f"{rps * per_request:>10,.0f} decisions/s" if per_request else " " * 23
     print(f"{name:<28} {n:>7} req {rps:>9,.0f} req/s {dps}  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  {statuses}")
     return row
@@ -144,14 +232,21 @@ def report(name: str, elapsed: float, latencies: list[float], statuses: dict, pe
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="time bound of each phase")
-    parser.add_argument("--requests", type=int, default=40_000, help="request bound of the single phases")
+    parser.add_argument("--requests", type=int, default=80_000, help="distinct requests of the single phases (the python client's bound)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=1000, help="attempts per batch request")
     parser.add_argument("--batch-requests", type=int, default=200)
     parser.add_argument("--batch-connections", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk (if on PATH, with auto) or the asyncio client in this process")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args()
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    elif client == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--client wrk: wrk is not on PATH (Debian: apt-get install -y wrk)")
     rng = random.Random(7)
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="reachguard-bench-") as tmp:
@@ -172,23 +267,32 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         raise SystemExit("the server did not start")
                     time.sleep(0.1)
-            print(f"server: reachguard serve --workers {args.workers} on {HOST}:{port}, SQLite file, log level warning (no access lines); "
-                  f"{args.connections} connections (single), {args.batch_connections} (batch)")
+            from reachguard.api.server import protocol_and_loop
+
+            print(f"server: reachguard serve --workers {args.workers} ({protocol_and_loop()[2]}) on {HOST}:{port}, SQLite file, "
+                  f"log level warning (no access lines); {args.connections} connections (single), {args.batch_connections} (batch)")
+            print(f"client: {client}" + (" (one thread)" if client == "wrk" else " (asyncio, in this process)"))
+
+            def run(requests: list[bytes], connections: int, seconds: float) -> tuple:
+                if client == "wrk":
+                    return drive_wrk(port, requests, connections, seconds, tmp)
+                return asyncio.run(drive(port, requests, connections, seconds))
+
             rows = []
             warm = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(90_000_000, 500, rng)]
             asyncio.run(drive(port, warm, 8, 10))
             health = [request("GET", "/healthz", key)] * args.requests
-            rows.append(report("GET /healthz (floor)", *asyncio.run(drive(port, health, args.connections, args.seconds)), per_request=0))
+            rows.append(report("GET /healthz (floor)", *run(health, args.connections, args.seconds), per_request=0))
             singles = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(0, args.requests, rng)]
-            rows.append(report("POST /v1/decisions", *asyncio.run(drive(port, singles, args.connections, args.seconds))))
+            rows.append(report("POST /v1/decisions", *run(singles, args.connections, args.seconds)))
             batches = []
-            for b in range(args.batch_requests):
+            for b in range(min(args.batch_requests, max(10, 400_000 // args.batch))):  # bounded memory for big batches
                 body = json.dumps(attempts(1_000_000 + b * args.batch, args.batch, rng)).encode()
                 batches.append(request("POST", "/v1/decisions:batch", key, body))
             rows.append(report(f"POST /v1/decisions:batch x{args.batch}",
-                               *asyncio.run(drive(port, batches, args.batch_connections, args.seconds)), per_request=args.batch))
+                               *run(batches, args.batch_connections, args.seconds), per_request=args.batch))
             if args.json:
-                print(json.dumps({"machine": machine(), "rows": rows}))
+                print(json.dumps({"machine": machine(), "client": client, "rows": rows}))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:

@@ -1,35 +1,56 @@
-"""uvicorn's h11 protocol with one socket write per small response instead of two.
+"""uvicorn's HTTP protocols with one socket write per small answer instead of two or three.
 
-uvicorn writes the status line and headers, then the body, each with its own
-`transport.write` — two `send` system calls and two TCP segments per answer. Here the head is
-held back until the first body chunk and written together with it. Everything else is
-uvicorn's own h11 implementation, unchanged (used by `reachguard serve`).
+uvicorn writes the status line and headers, then the body (h11: then an empty end-of-message
+chunk), each with its own `transport.write` — one `send` system call and one TCP segment each.
+Here the protocol gets a transport that collects the writes made in one turn of the event loop
+and hands them to the socket as one (at the end of the turn, or at once past 64 KiB so that
+uvicorn's flow control still sees large streamed answers). Everything else is uvicorn's own
+implementation, unchanged. `reachguard serve` uses the httptools parser and the uvloop event
+loop (C, both pinned dependencies) and falls back to h11 / asyncio when either cannot be
+imported (`protocol_and_loop`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+_FLUSH_AT = 64 * 1024
 
-class _Cork:
-    """Stands in for the transport while uvicorn writes one message; collects the bytes."""
 
-    __slots__ = ("transport", "parts")
+class CorkedTransport:
+    """Stands in for the connection's transport; joins the writes of one loop turn."""
 
-    def __init__(self, transport: Any, parts: list[bytes]):
+    __slots__ = ("transport", "parts", "size", "loop")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop):
         self.transport = transport
-        self.parts = parts
+        self.loop = loop
+        self.parts: list[bytes] = []
+        self.size = 0
 
     def write(self, data: bytes) -> None:
-        if data:
-            self.parts.append(data)
+        if not data:
+            return
+        if not self.parts:
+            self.loop.call_soon(self.flush)
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= _FLUSH_AT:
+            self.flush()
 
     def flush(self) -> None:
-        if self.parts:
-            self.transport.write(b"".join(self.parts))
-            self.parts.clear()
+        parts = self.parts
+        if not parts:
+            return
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.parts = []
+        self.size = 0
+        if not self.transport.is_closing():
+            self.transport.write(data)
 
     def close(self) -> None:
         self.flush()
@@ -39,35 +60,32 @@ class _Cork:
         return getattr(self.transport, name)
 
 
-class CorkedH11Protocol(H11Protocol):
-    _held: list[bytes] | None = None
+class _CorkMixin:
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(CorkedTransport(transport, asyncio.get_running_loop()))  # type: ignore[misc]
 
-    async def send(self, message: Any) -> None:
-        kind = message["type"]
-        if kind == "http.response.start" and not self.response_started:
-            real = self.transport
-            cork = _Cork(real, [])
-            self.transport = cork
-            try:
-                await super().send(message)
-            finally:
-                self.transport = real
-            self._held = cork.parts
-            return
-        held = self._held
-        if held is None:
-            await super().send(message)
-            return
-        self._held = None
-        real = self.transport
-        cork = _Cork(real, held)
-        self.transport = cork
-        try:
-            await super().send(message)
-        finally:
-            self.transport = real
-            cork.flush()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._held = None
-        super().connection_lost(exc)
+class CorkedH11Protocol(_CorkMixin, H11Protocol):
+    """h11 (pure Python): the fallback parser."""
+
+
+def _have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+if _have("httptools"):
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class CorkedHttpToolsProtocol(_CorkMixin, HttpToolsProtocol):
+        """httptools (llhttp, C): the default parser."""
+
+else:  # pragma: no cover - httptools is a pinned dependency
+    CorkedHttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+
+def protocol_and_loop() -> tuple[type, str, str]:
+    """(protocol class, uvicorn loop name, a short label): httptools + uvloop when installed."""
+    protocol: type = CorkedHttpToolsProtocol or CorkedH11Protocol
+    parser = "httptools" if CorkedHttpToolsProtocol is not None else "h11"
+    loop = "uvloop" if _have("uvloop") else "asyncio"
+    return protocol, loop, f"{parser}+{loop}"

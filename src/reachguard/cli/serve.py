@@ -30,7 +30,7 @@ def serve(
     import uvicorn
 
     from reachguard.api import logs
-    from reachguard.api.server import CorkedH11Protocol
+    from reachguard.api.server import protocol_and_loop
     from reachguard.core.config import ConfigError, load_settings
 
     try:
@@ -39,10 +39,11 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     logs.configure(settings.log_level)
+    protocol, loop, _ = protocol_and_loop()
     common = dict(
         host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on",
         proxy_headers=settings.trust_forwarded_for, server_header=False, timeout_keep_alive=30,
-        http=CorkedH11Protocol,
+        http=protocol, loop=loop,
         ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
         ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     )
