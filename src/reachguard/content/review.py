@@ -14,6 +14,7 @@ import msgspec
 
 from reachguard.content.lexicon import Hit, OrgLexicon, codes, matcher_for
 from reachguard.content.normalise import Mapped, fold_stage, squash_pipeline
+from reachguard.content.stages import CharStage, Pipeline
 from reachguard.content.sms import sms_length
 from reachguard.content.structural import Context, checks_for
 from reachguard.model import Finding
@@ -54,10 +55,16 @@ def _resolve(hits: list[Hit]) -> list[tuple[int, int, str]]:
     return kept
 
 
+_EXPLAIN: dict[str, tuple[str, str]] = {}
+
+
 def _finding(text: str, start: int, end: int, code: str) -> Finding:
-    info = codes()[code]
-    evidence = text[start:end] if not code.startswith("MISSING_") else ""
-    return Finding(code=code, span=(start, end), evidence=evidence, message=info.message, citation=info.citation)
+    explain = _EXPLAIN.get(code)
+    if explain is None:
+        info = codes()[code]
+        explain = _EXPLAIN[code] = (info.message, info.citation)
+    evidence = "" if code in MISSING_CODES else text[start:end]
+    return Finding(code=code, span=(start, end), evidence=evidence, message=explain[0], citation=explain[1])
 
 
 def _merge(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -89,26 +96,37 @@ def review(
     plus ``chars`` and billed ``segments``. ``org_lexicon`` adds an org's phrases, allow-list
     entries and link domains; its automaton is compiled once and cached.
     """
-    fold = fold_stage()
-    squash = squash_pipeline()
+    fold, squash = _pipelines()
+    scope = (purpose, relation, channel)
+    matcher = matcher_for(org_lexicon)
     folded = fold.run(text)
     spans: list[tuple[int, int, str]] = []
 
-    matcher = matcher_for(org_lexicon)
-    hits = matcher.scan(squash.run(folded), (purpose, relation, channel))
+    hits = matcher.scan(squash.run(folded), scope)
     if hits:
         kept = _resolve(hits)
         if kept:
             mapped = squash.run_mapped(fold.run_mapped(Mapped.identity(text)))
             spans.extend((*mapped.original_span(s, e), c) for s, e, c in kept)
 
-    ctx = Context(text, purpose, relation, channel, matcher.known_domains, folded)
-    for check in checks_for(purpose, relation, channel):
+    ctx = Context(text, folded, matcher.known_domains)
+    for check in checks_for(scope):
         spans.extend(check(ctx))
 
     findings = [_finding(text, s, e, c) for s, e, c in _merge(spans)] if spans else []
     chars, segments = sms_length(text)
     return ReviewResult(findings=findings, chars=chars, segments=segments)
+
+
+_PIPELINES: tuple[CharStage, Pipeline] | None = None
+
+
+def _pipelines() -> tuple[CharStage, Pipeline]:
+    """The fold stage and the squash pipeline, looked up once (cheaper than an lru_cache call)."""
+    global _PIPELINES
+    if _PIPELINES is None:
+        _PIPELINES = (fold_stage(), squash_pipeline())
+    return _PIPELINES
 
 
 def blocking(policy: "Policy", findings: Iterable[Finding], purpose: str, channel: str) -> list[Finding]:

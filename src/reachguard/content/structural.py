@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from ipaddress import ip_address
 
 from reachguard.content.lexicon import link_data
@@ -20,21 +19,17 @@ from reachguard.content.normalise import Mapped, fold_pipeline
 Span = tuple[int, int, str]
 
 
-@dataclass(slots=True)
 class Context:
-    """One message under review: original text, its folded form (NFKC, t2s, lower), the scope."""
+    """One message under review: original text, its folded form (NFKC, t2s, lower), the org's
+    link domains. Which checks run for a scope is decided by :func:`checks_for`, not here."""
 
-    text: str
-    purpose: str
-    relation: str
-    channel: str
-    known_domains: frozenset[str] = frozenset()
-    folded: str | None = None
-    _mapped: Mapped | None = field(default=None, repr=False)
+    __slots__ = ("text", "folded", "known_domains", "_mapped")
 
-    def __post_init__(self) -> None:
-        if self.folded is None:
-            self.folded = fold_pipeline().run(self.text)
+    def __init__(self, text: str, folded: str | None = None, known_domains: frozenset[str] = frozenset()) -> None:
+        self.text = text
+        self.folded: str = fold_pipeline().run(text) if folded is None else folded
+        self.known_domains = known_domains
+        self._mapped: Mapped | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Folded offsets → original offsets (folding rarely changes length; map only then)."""
@@ -56,14 +51,20 @@ _SIGNATURE_END = re.compile(r"【[^【】\n]{2,20}】\s*$")
 
 def check_signature(ctx: Context) -> list[Span]:
     """An SMS from a business port carries its 【签名】 at the very start or the very end."""
-    if _SIGNATURE_START.search(ctx.folded) or _SIGNATURE_END.search(ctx.folded):
+    f = ctx.folded
+    # The regexes can only match when the text starts (ends) with 【 (】) or with whitespace.
+    head, tail = f[:1], f[-1:]
+    if (head == "【" or head.isspace()) and _SIGNATURE_START.match(f):
+        return []
+    if (tail == "】" or tail.isspace()) and _SIGNATURE_END.search(f):
         return []
     return [ctx.whole("MISSING_SENDER_SIGNATURE")]
 
 
 # --- opt-out -----------------------------------------------------------------------------------
 
-_OPT_OUT_WORDS = re.compile("退订|拒收|取消订阅|关闭推送|关闭通知|不再打扰|unsubscribe")
+_OPT_OUT_WORDS = ("退订", "拒收", "取消订阅", "关闭推送", "关闭通知", "不再打扰", "unsubscribe")
+_OPT_OUT_HINTS = ("回", "不希望", "stop", "td")  # _OPT_OUT cannot match without one of these
 _OPT_OUT = re.compile(
     r"不希望(?:再)?(?:收到|接到)|(?<![a-z])(?:stop|td)(?![a-z])|回复?\s*[\"“']?\s*(?:t|n|r|0)(?![a-z])"
 )
@@ -72,7 +73,9 @@ _OPT_OUT = re.compile(
 def check_opt_out(ctx: Context) -> list[Span]:
     """Marketing must tell the recipient how to refuse more of it (回T退订, 拒收请回复R …)."""
     f = ctx.folded
-    if _OPT_OUT_WORDS.search(f) or _OPT_OUT.search(f):
+    if any(w in f for w in _OPT_OUT_WORDS):
+        return []
+    if any(h in f for h in _OPT_OUT_HINTS) and _OPT_OUT.search(f):
         return []
     return [ctx.whole("MISSING_OPT_OUT")]
 
@@ -86,9 +89,10 @@ _APR = re.compile(r"年化|(?<![a-z])apr(?![a-z])")
 
 def check_apr(ctx: Context) -> list[Span]:
     """Loan marketing must state the annualised rate (年化利率), PBoC notice 〔2021〕 No. 3."""
-    if _APR.search(ctx.folded):
+    f = ctx.folded
+    if "年化" in f or ("apr" in f and _APR.search(f)):
         return []
-    body = _SIGNATURES.sub("", ctx.folded)  # a brand like 【安心借】 alone is not a loan ad
+    body = _SIGNATURES.sub("", f) if "【" in f else f  # a brand like 【安心借】 alone is not a loan ad
     if not _LOAN_AD.search(body):
         return []
     return [ctx.whole("MISSING_APR")]
@@ -186,7 +190,7 @@ _IPISH = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
 def check_links(ctx: Context) -> list[Span]:
     """Every link whose host is not a known, plain domain."""
     f = ctx.folded
-    if not (_LINKISH.search(f) or "://" in f or _IPISH.search(f)):
+    if "://" not in f and ("." not in f or not (_LINKISH.search(f) or _IPISH.search(f))):
         return []  # cheap pre-checks: most messages have no link at all
     out: list[Span] = []
     for m in _rules().pattern.finditer(ctx.folded):
@@ -200,10 +204,17 @@ def check_links(ctx: Context) -> list[Span]:
 Check = Callable[[Context], list[Span]]
 
 
-@lru_cache(maxsize=128)
-def checks_for(purpose: str, relation: str, channel: str) -> tuple[Check, ...]:
-    """The structural checks that apply to this purpose, relation and channel."""
-    return tuple(_checks_for(purpose, relation, channel))
+_CHECKS: dict[tuple[str, str, str], tuple[Check, ...]] = {}
+
+
+def checks_for(scope: tuple[str, str, str]) -> tuple[Check, ...]:
+    """The structural checks that apply to this (purpose, relation, channel), memoised."""
+    checks = _CHECKS.get(scope)
+    if checks is None:
+        if len(_CHECKS) >= 1024:  # scopes come from callers: keep the memo bounded
+            _CHECKS.clear()
+        checks = _CHECKS[scope] = tuple(_checks_for(*scope))
+    return checks
 
 
 def _checks_for(purpose: str, relation: str, channel: str) -> list[Check]:
