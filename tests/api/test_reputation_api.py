@@ -114,3 +114,20 @@ def test_classify_endpoint_labels_clear_cases_and_item_errors(api) -> None:
     numeric = api.post("/v1/classify", [3, {"text": 4}], "acme", "auditor").json()
     assert [o["error"]["code"] for o in numeric] == ["INVALID_FIELD", "INVALID_FIELD"]
     assert_error(api.client.post("/v1/classify", content=b'["x"]'), 401, "UNAUTHENTICATED")
+
+
+def test_reports_through_events_share_the_per_reporter_limit(api) -> None:
+    """A report sent as a state event counts against the same per-reporter limit as /v1/reports."""
+    headers = api.headers("acme", "sender")
+    body = {"type": "report", "to": NUMBER, "label": "fraud", "reporter": "both-paths", "at": AT}
+    first = [api.client.post("/v1/reports", headers=headers, content=json.dumps(body)).status_code for _ in range(2)]
+    via_events = [api.client.post("/v1/events", headers=headers, content=json.dumps(body)).status_code for _ in range(2)]
+    assert first == [202, 202] and via_events == [202, 429]
+    again = api.client.post("/v1/reports", headers=headers, content=json.dumps(body))
+    assert_error(again, 429, "RATE_LIMITED")
+    other = {**body, "reporter": "someone-else"}
+    assert [api.client.post("/v1/events", headers=headers, content=json.dumps(other)).status_code
+            for _ in range(4)] == [202, 202, 202, 429]
+    # the events path hashes with the service's reporter key, like /v1/reports: 3 + 3 reports, 2 reporters
+    rep = api.client.get(f"/v1/numbers/{NUMBER}/reputation").json()
+    assert rep["reports"] == 6 and rep["reporters"] == 2

@@ -11,9 +11,10 @@ from reachguard.api import schemas
 from reachguard.api.deps import COMPLIANCE, SENDER, check_org, require
 from reachguard.api.errors import ApiError, from_event_error
 from reachguard.api.routes.common import decode_body, json_response, write
+from reachguard.api.routes.reputation import limit_reporter
 from reachguard.api.service import Principal, Service
 from reachguard.events import EventError, decode_event
-from reachguard.model import Attempt, Complaint, Dnc, InboundSms, OptOut
+from reachguard.model import Attempt, Complaint, Dnc, InboundSms, OptOut, Report
 from reachguard.numbers import InvalidNumber
 
 router = APIRouter(tags=["events"])
@@ -79,6 +80,8 @@ async def post_event(request: Request, principal: Principal = Depends(require(SE
         raise ApiError(422, "WRONG_EVENT_TYPE", "attempts are decided: POST them to /v1/decisions")
     svc: Service = request.app.state.service
     event = scope_event(event, principal, svc)
+    if isinstance(event, Report):  # the same per-reporter limit as POST /v1/reports
+        await limit_reporter(svc, event)
     await apply(svc, event)
     return json_response(event, 202)
 

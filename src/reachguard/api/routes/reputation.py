@@ -4,8 +4,9 @@ Both are open to the public (no API key): recipients look numbers up and report 
 lookup is rate limited per client address (`reputation_rate_limit` per minute) and answers
 only aggregates: never a reporter id, hash or report text. Reports are rate limited per
 reporter (`report_rate_limit` per hour, counted under the reporter's keyed hash, so not even
-the rate-limit keys in Redis hold a reporter id) and per client address, unless the caller
-sends a valid API key (an app relaying its users' reports).
+the rate-limit keys in Redis hold a reporter id; the same counter applies to a `report` sent
+through POST /v1/events) and per client address, unless the caller sends a valid API key (an
+app relaying its users' reports).
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ async def _limit(limiter: RateLimiter, client: str, what: str) -> None:
                        headers={"Retry-After": str(max(1, int(retry + 0.999)))})
 
 
+async def limit_reporter(svc: Service, report: Report) -> None:
+    """The per-reporter limit (`report_rate_limit` per hour), shared by every path a report takes
+    into the service (POST /v1/reports and POST /v1/events): one counter per keyed hash. Building
+    the parts also makes the service's reporter secret the store's key for the engine's ingest."""
+    p = parts(svc)
+    await _limit(p.reporters, reporter_hash(p.key, report.reporter).hex(), "reports by this reporter")
+
+
 @router.get(
     "/v1/numbers/{number}/reputation",
     summary="What is this number? (public, no API key)",
@@ -121,7 +130,7 @@ async def post_report(request: Request) -> Response:
         await principal_for_key(svc, key)  # a relaying app: its key must be valid (401 otherwise)
     else:
         await _limit(p.clients, client_address(request, svc), "reports from this client")
-    await _limit(p.reporters, reporter_hash(p.key, report.reporter).hex(), "reports by this reporter")
+    await limit_reporter(svc, report)
     weights = svc.policies.default.reputation
     await write(svc, partial(reputation.record_reports, svc.store, [report], policy=weights, key=p.key))
     return json_response(ReportAccepted(number, report.label, report.at.isoformat()), 202)
