@@ -89,3 +89,14 @@ def test_large_answers_are_written_as_they_come() -> None:
         return transport.writes
 
     assert asyncio.run(run())[-1] == b"c"
+
+
+def test_tune_gc_freezes_start_up_and_raises_the_threshold() -> None:
+    """In a child process: it changes the interpreter's collector for good."""
+    import subprocess
+    import sys
+
+    code = ("import gc; from reachguard.api.server import tune_gc; tune_gc(); "
+            "print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split() == ["50000", "True"]

@@ -103,5 +103,12 @@ class _StartOnFirstRequest:
 
 
 def app_from_env() -> FastAPI:
-    """For `uvicorn --factory reachguard.api.main:app_from_env` (settings from the environment)."""
-    return create_app(load_settings())
+    """For `uvicorn --factory reachguard.api.main:app_from_env` (settings from the environment).
+
+    Used by `reachguard serve --workers N`: each worker process builds its app here.
+    """
+    from reachguard.api.server import tune_gc
+
+    app = create_app(load_settings())
+    tune_gc()
+    return app

@@ -13,6 +13,7 @@ imported (`protocol_and_loop`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 from typing import Any
 
@@ -89,3 +90,18 @@ def protocol_and_loop() -> tuple[type, str, str]:
     parser = "httptools" if CorkedHttpToolsProtocol is not None else "h11"
     loop = "uvloop" if _have("uvloop") else "asyncio"
     return protocol, loop, f"{parser}+{loop}"
+
+
+def tune_gc() -> None:
+    """For the server process only, once the app is built: fewer, cheaper garbage collections.
+
+    Nearly every object a request leaves behind is long-lived (number and key caches), not
+    cyclic garbage, so CPython's default thresholds (a collection every 700 allocations, a
+    full one every ~70,000) only rescan the same survivors: under load that was 0.5 s of
+    every 8 and single pauses of 150 ms (the p99). Freezing what start-up built takes it out of
+    every collection; young collections every 50,000 allocations stay well under a
+    millisecond of work each; cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)

@@ -30,7 +30,7 @@ def serve(
     import uvicorn
 
     from reachguard.api import logs
-    from reachguard.api.server import protocol_and_loop
+    from reachguard.api.server import protocol_and_loop, tune_gc
     from reachguard.core.config import ConfigError, load_settings
 
     try:
@@ -61,6 +61,7 @@ def serve(
     except Exception as exc:  # a store or key file that cannot be opened
         typer.echo(f"error: cannot start: {exc}", err=True)
         raise typer.Exit(2) from exc
+    tune_gc()
     try:
         uvicorn.run(application, **common)
     finally:
