@@ -215,6 +215,14 @@ class Store(ABC):
                      reporters: Sequence[ReporterRow]) -> None:
         """Append reports to the log and replace the given aggregate and reporter rows, atomically."""
 
+    def report_log(self, after: int, limit: int) -> list[tuple[int, ReportRow]]:
+        """Up to `limit` (seq, report) of the reports log with seq > `after`, in log order."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no reports log")
+
+    def clear_report_aggregates(self) -> None:
+        """Delete every aggregate and reporter row (the log stays): the start of a rebuild."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no report aggregates")
+
     @abstractmethod
     def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
         """Record an org's appeal against a number's label; returns its id. Reports stay."""

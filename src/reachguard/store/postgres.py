@@ -935,6 +935,17 @@ class PostgresStore(Store):
                     "burst_at = EXCLUDED.burst_at, peak = EXCLUDED.peak, agree = EXCLUDED.agree, disagree = EXCLUDED.disagree",
                     many=list(reporters))
 
+    def report_log(self, after: int, limit: int) -> list[tuple[int, ReportRow]]:
+        rows = self._fetch("SELECT seq, number, label, reporter, at, text FROM reports WHERE seq > %s ORDER BY seq LIMIT %s",
+                           (after, limit))
+        return [(row[0], (row[1], row[2], bytes(row[3]), row[4], row[5])) for row in rows]
+
+    def clear_report_aggregates(self) -> None:
+        with self.transaction():
+            self._fetch("SELECT 1", None, lock_keys={self._REPORTS_LOCK})
+            self._write("DELETE FROM report_aggregates")
+            self._write("DELETE FROM reporters")
+
     def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
         with self.transaction():
             rows = self._fetch("INSERT INTO appeals(number, org, label, reason, at) VALUES (%s,%s,%s,%s,%s) RETURNING id",

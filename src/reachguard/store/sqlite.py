@@ -623,6 +623,16 @@ class SQLiteStore(Store):
             db.executemany("INSERT OR REPLACE INTO report_aggregates(number, votes, reports) VALUES (?,?,?)", aggregates)
             db.executemany("INSERT OR REPLACE INTO reporters VALUES (?,?,?,?,?,?,?,?,?)", reporters)
 
+    def report_log(self, after: int, limit: int) -> list[tuple[int, ReportRow]]:
+        rows = self._rows("SELECT seq, number, label, reporter, at, text FROM reports WHERE seq > ? ORDER BY seq LIMIT ?",
+                          (after, limit))
+        return [(row[0], (row[1], row[2], bytes(row[3]), row[4], row[5])) for row in rows]
+
+    def clear_report_aggregates(self) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM report_aggregates")
+            self._db.execute("DELETE FROM reporters")
+
     def add_appeal(self, number: str, org: str, label: str | None, reason: str, at: float) -> int:
         with self.transaction():
             cursor = self._db.execute("INSERT INTO appeals(number, org, label, reason, at) VALUES (?,?,?,?,?)",
