@@ -31,6 +31,10 @@ AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now)."
 _encode = msgspec.json.Encoder().encode
 _BATCH = 20_000
 
+reputation_app = typer.Typer(help="Maintenance of the reputation data derived from the reports log.",
+                             no_args_is_help=True)
+app.add_typer(reputation_app, name="reputation")
+
 numbers_app = typer.Typer(help="Numbers an org sends from: registered numbers show as that org (verified).",
                           no_args_is_help=True)
 app.add_typer(numbers_app, name="sender-numbers")
@@ -207,6 +211,30 @@ def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None
         stored += reputation.record_reports(store, batch, policy=weights)
         bar.update(task, completed=stored)
     typer.echo(f"stored {stored} reports", err=True)
+
+
+@reputation_app.command("rebuild")
+def reputation_rebuild(db: str = DB, profile: str = PROFILE, policy: Optional[Path] = POLICY) -> None:
+    """Rebuild every number's aggregate and every reporter's record from the reports log.
+
+    Replays the log in order through the ingest code, in one transaction (ingest waits; lookups
+    see the old figures until it commits). Use it after restoring the log, or after changing the
+    policy's ingest-time constants (consensus_min_reporters, consensus_share, burst_half_life_hours).
+
+    Example: reachguard reputation rebuild --db reachguard.db
+    """
+    weights = load_policies(profile, policy).default.reputation
+    store = _store(db)
+    try:
+        with Progress(TextColumn("replaying reports"), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True)) as bar:
+            task = bar.add_task("reports", total=None)
+            replayed = reputation.rebuild(store, weights, progress=lambda n: bar.update(task, completed=n))
+        typer.echo(f"rebuilt reputation from {replayed} reports")
+    except NotImplementedError as exc:
+        _fail("UNSUPPORTED", str(exc), exit_code=2)
+    finally:
+        store.close()
 
 
 @app.command()

@@ -20,6 +20,7 @@ from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.ingest import make_report, record_report, record_reports
 from reachguard.reputation.keying import reporter_hash, reporter_key
 from reachguard.reputation.lookup import lookup, score
+from reachguard.reputation.rebuild import rebuild
 from reachguard.reputation.owners import OwnerError, appeal, register_sender_number, unregister_sender_number
 from reachguard.reputation.view import LABEL_NAMES, Reputation
 
@@ -27,6 +28,6 @@ LABELS = REPORT_LABELS
 
 __all__ = [
     "EventError", "InvalidNumber", "LABELS", "LABEL_NAMES", "OwnerError", "Report", "Reputation", "ReputationPolicy",
-    "appeal", "lookup", "make_report", "record_report", "record_reports", "register_sender_number", "reporter_hash",
+    "appeal", "lookup", "make_report", "rebuild", "record_report", "record_reports", "register_sender_number", "reporter_hash",
     "reporter_key", "score", "unregister_sender_number",
 ]

@@ -85,20 +85,21 @@ def make_report(to: str, label: str, reporter: str, at: datetime | str, text: st
         raise EventError(validation_code(str(exc)), str(exc)) from exc
 
 
-def ingest_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> None:
-    """Apply prepared reports, in order, to the aggregates and reporter records."""
+def ingest_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy, *, append: bool = True) -> None:
+    """Apply prepared reports, in order, to the aggregates and reporter records (and, unless
+    `append` is false — a rebuild replaying the log — append them to the reports log)."""
     if not rows:
         return
     paused = gc.isenabled()
     gc.disable()  # the loop allocates ~3 objects per report and frees none: collections would only rescan
     try:
-        _ingest(store, rows, policy)
+        _ingest(store, rows, policy, append)
     finally:
         if paused:
             gc.enable()
 
 
-def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> None:
+def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append: bool) -> None:
     with store.transaction(LOCK_ORG, LOCK_KEY):
         aggregates = store.report_aggregates(list({r[0] for r in rows}))
         reporters: dict[bytes, list] = {h: list(row) for h, row in store.reporters(list({r[2] for r in rows})).items()}
@@ -166,4 +167,4 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> None
             header(blob, 0, *counts)
             aggregate_rows.append((number, bytes(blob), count))
         reporter_rows: list[ReporterRow] = [tuple(r) for r in reporters.values()]  # type: ignore[misc]
-        store.save_reports(rows, aggregate_rows, reporter_rows)
+        store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
