@@ -186,6 +186,34 @@ class _Wire:
                 if fresh or attempt:
                     raise redis.exceptions.ConnectionError(str(exc) or type(exc).__name__) from exc
 
+    def send(self, args: list) -> None:
+        """The first half of `call`: the command is on its way, its reply is read by `receive`
+        (meanwhile the thread can wait for PostgreSQL). Only for idempotent commands."""
+        try:
+            if self.sock is None:
+                self._connect()
+            self.sock.sendall(_pack(args))
+        except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self.drop()  # `receive` sends it again on a fresh connection
+        except BaseException:
+            self.drop()
+            raise
+
+    def receive(self, args: list) -> Any:
+        """The reply to what `send(args)` sent; a broken connection: `call(args)` again."""
+        if self.sock is None:
+            return self.call(args)
+        try:
+            return self._read()
+        except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, EOFError):
+            self.drop()
+            return self.call(args)
+        except (_NoScript, redis.exceptions.ResponseError):
+            raise
+        except BaseException:
+            self.drop()  # interrupted mid-reply: the connection is out of step
+            raise
+
     def _fill(self) -> None:
         chunk = self.sock.recv(65536)
         if not chunk:
@@ -281,9 +309,7 @@ class RedisCounters:
         self.lock_timeout = lock_timeout
 
     def _eval(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        wire = getattr(self._local, "wire", None)
-        if wire is None:
-            wire = self._local.wire = _Wire(self.client.connection_pool)
+        wire = self._wire()
         sha, text = self._scripts[name]
         command = ["EVALSHA", sha, len(keys), *keys, *args]
         try:
@@ -301,6 +327,38 @@ class RedisCounters:
 
     def lock_of(self, key: str) -> str:
         return key.replace(self.prefix, self.prefix + "lock:", 1)
+
+    def _wire(self) -> _Wire:
+        wire = getattr(self._local, "wire", None)
+        if wire is None:
+            wire = self._local.wire = _Wire(self.client.connection_pool)
+        return wire
+
+    def _acquire_command(self, token: str, locks: Sequence[str], reads: Sequence[tuple[str, float]]) -> list:
+        keys = list(locks) + [key for key, _ in reads]
+        return ["EVALSHA", self._scripts["acquire"][0], len(keys), *keys,
+                token, self.lock_ttl_ms, len(locks), *(repr(since) for _, since in reads)]
+
+    def acquire_send(self, token: str, locks: Sequence[str], reads: Sequence[tuple[str, float]]) -> tuple:
+        """Send ACQUIRE without waiting for it (the caller reads PostgreSQL meanwhile); its
+        answer comes from `acquire_receive`, which the caller must always call."""
+        command = self._acquire_command(token, locks, reads)
+        self._wire().send(command)
+        return (token, locks, reads, command)
+
+    def acquire_receive(self, sent: tuple) -> tuple[list[tuple[str, list[str]]], bool]:
+        """ACQUIRE's answer: ([(horizon, members)], waited). waited: the locks were busy and
+        were taken only after retrying (so what was read meanwhile may be stale)."""
+        token, locks, reads, command = sent
+        try:
+            out = self._wire().receive(command)
+        except _NoScript:
+            return self.acquire(token, locks, reads), True
+        except _REDIS_ERRORS as exc:
+            raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+        if out[0] == 1:
+            return [(out[i], out[i + 1]) for i in range(1, len(out), 2)], False
+        return self.acquire(token, locks, reads), True
 
     def acquire(self, token: str, locks: Sequence[str], reads: Sequence[tuple[str, float]]) -> list[tuple[str, list[str]]]:
         """Take `locks` (all or none, waiting) and read each (key, since): [(horizon, members)]."""
@@ -470,9 +528,24 @@ class PostgresRedisStore(PostgresStore):
             token = tx.token
         else:
             token = secrets.token_hex(8)
-        found = counters.acquire(token, locks, reads) if (locks or reads) else []
-        if tx is not None:
-            tx.held.extend(locks)
+        # ACQUIRE and the PostgreSQL state statement overlap: ACQUIRE is sent, the statement
+        # (with every window's contacts from PostgreSQL, as Redis may not cover them) runs,
+        # then ACQUIRE's answer is read. Sound because FINISH appends to Redis before the
+        # decision's PostgreSQL commit: a contact recorded by the previous lock holder is in
+        # Redis once we hold the lock, older ones are in PostgreSQL. If the locks were busy
+        # (we waited), the statement runs again, after the locks were granted.
+        sent = counters.acquire_send(token, locks, reads) if (locks or reads) else None
+        try:
+            rows = self._state_rows(queries)
+        finally:
+            if sent is not None:
+                found, waited = counters.acquire_receive(sent)
+                if tx is not None:
+                    tx.held.extend(locks)
+            else:
+                found, waited = [], False
+        if waited:
+            rows = self._state_rows(queries)
 
         # Which windows Redis covers; the others are read from PostgreSQL too, and merged.
         redis_contacts: dict[tuple[str, str], list[str]] = {}
@@ -492,7 +565,7 @@ class PostgresRedisStore(PostgresStore):
                 uncovered_subjects.add(key)
 
         loaded = Loaded(queries)
-        loaded.add(self._state_rows(queries, contacts_for=uncovered, subjects_for=uncovered_subjects))
+        loaded.add(rows)
         contacts = {key: self._merge(key[0], key, redis_contacts[key], loaded.contact_rows.get(key, ()),
                                      key in uncovered, counters.number_key(*key), number_since[key], tx)
                     for key in number_since}
