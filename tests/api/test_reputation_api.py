@@ -131,3 +131,16 @@ def test_reports_through_events_share_the_per_reporter_limit(api) -> None:
     # the events path hashes with the service's reporter key, like /v1/reports: 3 + 3 reports, 2 reporters
     rep = api.client.get(f"/v1/numbers/{NUMBER}/reputation").json()
     assert rep["reports"] == 6 and rep["reporters"] == 2
+
+
+def test_sms_port_reported_and_looked_up() -> None:
+    """A 106 SMS service port is reportable (reputation/ports.py), kept as its digits."""
+    for api in make_api(reputation_rate_limit=100, report_rate_limit=100):
+        body = {"to": "106980095588", "label": "fraud", "reporter": "u1", "at": AT}
+        answer = api.client.post("/v1/reports", content=json.dumps(body))
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["number"] == "106980095588"
+        rep = api.client.get("/v1/numbers/106980095588/reputation").json()
+        assert rep["number"] == "106980095588" and rep["reports"] == 1
+        assert_error(api.client.post("/v1/reports", content=json.dumps({**body, "to": "106123"})), 422, "INVALID_NUMBER")
+        assert_error(api.client.get("/v1/numbers/106123/reputation"), 422, "INVALID_NUMBER")

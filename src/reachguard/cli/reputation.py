@@ -20,8 +20,9 @@ from reachguard.cli import app
 from reachguard.cli.common import load_policies
 from reachguard.events import EventError, decode_event, error_line, iter_lines
 from reachguard.model import AwareTime, Report
-from reachguard.numbers import InvalidNumber, normalize
+from reachguard.numbers import InvalidNumber
 from reachguard.reputation.keying import SecretError
+from reachguard.reputation.ports import reportable
 from reachguard.store import Store, StoreUnavailable, open_store
 
 DB = typer.Option("reachguard.db", "--db", envvar="REACHGUARD_DB_URL", help="Store: a SQLite path or a database URL.")
@@ -198,7 +199,7 @@ def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None
                 event = decode_event(line)
                 if not isinstance(event, Report):
                     raise EventError("WRONG_EVENT_TYPE", f"expected a `report` event, got {event.__struct_config__.tag!r}")
-                normalize(event.to)
+                reportable(event.to)
             except (EventError, InvalidNumber) as exc:
                 code, message = (exc.code, exc.message) if isinstance(exc, EventError) else ("INVALID_NUMBER", str(exc))
                 out.write(error_line(code, message, number) + b"\n")

@@ -16,7 +16,7 @@ import msgspec
 
 from reachguard.events import EventError, validation_code
 from reachguard.model import Report
-from reachguard.numbers import normalize
+from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.keying import reporter_hash, reporter_key
 from reachguard.reputation import votes
@@ -43,7 +43,7 @@ def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
             h = cache[r.reporter] = reporter_hash(key, r.reporter)
         to = r.to
         if not _is_cn_e164(to):
-            to = normalize(to)
+            to = reportable(to)
         rows.append((to, r.label, h, r.at.timestamp(), r.text))
     return rows
 
@@ -71,7 +71,7 @@ def record_report(store: Store, to: str, label: str, reporter: str, at: datetime
     """
     report = make_report(to, label, reporter, at, text)
     record_reports(store, [report], policy=policy, key=key)
-    return normalize(report.to)
+    return reportable(report.to)
 
 
 def make_report(to: str, label: str, reporter: str, at: datetime | str, text: str | None = None) -> Report:

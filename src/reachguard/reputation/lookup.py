@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone, tzinfo
 
-from reachguard.numbers import normalize
+from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import traffic
 from reachguard.reputation.view import LABEL_NAMES, AppealView, LabelScore, NumberOwner, Reputation, TrafficSignal, parameters
@@ -23,7 +23,7 @@ def lookup(store: Store, number: str, at: datetime | None = None, *, policy: Rep
     """The reputation of `number` (any written form; InvalidNumber if it is not one) at `at`
     (default: now). Reports after `at` do not count."""
     policy = policy or _DEFAULT
-    e164 = normalize(number)
+    e164 = reportable(number)
     ts = at.timestamp() if at is not None else time.time()
     zone: tzinfo = at.tzinfo if at is not None and at.tzinfo is not None else timezone.utc
     found = store.report_aggregates([e164]).get(e164)

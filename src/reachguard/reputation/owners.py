@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 
 from reachguard.model import REPORT_LABELS
-from reachguard.numbers import normalize
+from reachguard.reputation.ports import reportable
 from reachguard.store.base import Store
 
 MAX_REASON = 2_000
@@ -35,7 +35,7 @@ def _org(org: str) -> str:
 
 def register_sender_number(store: Store, number: str, org: str, at: datetime | None = None) -> str:
     """Register `number` as one `org` sends from; returns it in E.164."""
-    e164 = normalize(number)
+    e164 = reportable(number)
     owner = store.sender_number_org(e164)
     if owner is not None and owner != _org(org):
         raise OwnerError("NUMBER_TAKEN", f"{e164} is registered to another org; it must remove it first")
@@ -44,7 +44,7 @@ def register_sender_number(store: Store, number: str, org: str, at: datetime | N
 
 
 def unregister_sender_number(store: Store, number: str, org: str) -> bool:
-    e164 = normalize(number)
+    e164 = reportable(number)
     if store.sender_number_org(e164) != org:
         return False
     store.set_sender_number(e164, org, 0.0, registered=False)
@@ -54,7 +54,7 @@ def unregister_sender_number(store: Store, number: str, org: str) -> bool:
 def appeal(store: Store, number: str, org: str, reason: str, *, label: str | None = None,
            at: datetime | None = None) -> int:
     """Record `org`'s appeal against the label of its own number; returns the appeal id."""
-    e164 = normalize(number)
+    e164 = reportable(number)
     if label is not None and label not in REPORT_LABELS:
         raise OwnerError("INVALID_FIELD", f"unknown label {label[:40]!r}; choose one of {', '.join(REPORT_LABELS)}")
     reason = reason.strip()

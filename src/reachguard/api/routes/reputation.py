@@ -22,11 +22,12 @@ from reachguard import reputation
 from reachguard.api import schemas
 from reachguard.api.deps import bearer_key, principal_for_key
 from reachguard.api.errors import ApiError
-from reachguard.api.routes.common import decode_body, json_response, number_or_422, parse_time, read, write
+from reachguard.api.routes.common import decode_body, json_response, parse_time, read, write
 from reachguard.api.routes.verify import client_address
 from reachguard.api.service import RateLimiter, Service
 from reachguard.model import Report
 from reachguard.reputation.keying import read_secret, reporter_hash, reporter_key
+from reachguard.reputation.ports import try_reportable
 
 router = APIRouter(tags=["public"])
 _decoder = msgspec.json.Decoder(Report)
@@ -72,6 +73,14 @@ async def _limit(limiter: RateLimiter, client: str, what: str) -> None:
                        headers={"Retry-After": str(max(1, int(retry + 0.999)))})
 
 
+def reportable_or_422(raw: str, name: str = "number") -> str:
+    """A phone number (E.164) or a Chinese SMS service port (106…, its digits): reputation/ports.py."""
+    number = try_reportable(raw)
+    if number is None:
+        raise ApiError(422, "INVALID_NUMBER", f"{raw[:40]!r} is not a valid phone number or SMS port", {"parameter": name})
+    return number
+
+
 async def limit_reporter(svc: Service, report: Report) -> None:
     """The per-reporter limit (`report_rate_limit` per hour), shared by every path a report takes
     into the service (POST /v1/reports and POST /v1/events): one counter per keyed hash. Building
@@ -92,12 +101,12 @@ async def limit_reporter(svc: Service, report: Report) -> None:
 )
 async def get_reputation(
     request: Request,
-    number: str = Path(..., max_length=64, description="any common written form; normalised to E.164"),
+    number: str = Path(..., max_length=64, description="any common written form; normalised to E.164 (an SMS port 106…: its digits)"),
     at: str | None = Query(None, max_length=64, description="ISO-8601 time with offset (default: now)"),
 ) -> Response:
     svc: Service = request.app.state.service
     await _limit(parts(svc).lookups, client_address(request, svc), "reputation lookups")
-    e164 = number_or_422(number)
+    e164 = reportable_or_422(number)
     when = parse_time(at, "at")
     weights = svc.policies.default.reputation
     answer = await read(partial(reputation.lookup, svc.store, e164, when, policy=weights))
@@ -123,7 +132,7 @@ async def post_report(request: Request) -> Response:
     svc: Service = request.app.state.service
     body = await request.body()
     report = decode_body(_decoder, body)
-    number = number_or_422(report.to, "to")
+    number = reportable_or_422(report.to, "to")
     p = parts(svc)
     key = bearer_key(request.headers.get("authorization"))
     if key is not None:
