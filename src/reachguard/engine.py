@@ -148,19 +148,23 @@ class Gateway:
     def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
         """Decide a batch in one transaction; attempts are judged in order, each seeing the last."""
         decisions: list[Decision | None] = [None] * len(attempts)
+        stamps = [attempt.at.timestamp() for attempt in attempts]  # once per attempt, not once per use
         pending: list[tuple[int, Attempt, str, Policy, _Review]] = []
         for index, attempt in enumerate(attempts):
             policy = self.policies.for_org(attempt.org)
             number = try_normalize(attempt.to)
             if number is None:
                 decisions[index] = _invalid(attempt, policy)
+            elif attempt.content is None and attempt.template is None:
+                pending.append((index, attempt, number, policy, _NO_REVIEW))
             else:
                 pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy, self.store)))
         with self.store.transaction():
-            states = self.store.load_states([_query(a, n, p) for _, a, n, p, _ in pending]) if pending else []
+            queries = [_query(a, n, p, stamps[i]) for i, a, n, p, _ in pending]
+            states = self.store.load_states(queries) if pending else []
             recorded = []
             for (index, attempt, number, policy, review), state in zip(pending, states):
-                decision, contact = self._judge(attempt, number, policy, state, review)
+                decision, contact = self._judge(attempt, number, policy, state, review, stamps[index])
                 decisions[index] = decision
                 if contact is not None:
                     recorded.append(contact)
@@ -168,11 +172,11 @@ class Gateway:
                     if attempt.subject is not None and state.account is not None:
                         state.subject_contacts.append(contact[0])
             self.store.record_contacts(recorded)
-            self.store.ledger_append([_decision_entry(a, d) for a, d in zip(attempts, decisions)])  # type: ignore[arg-type]
+            self.store.ledger_append([_decision_entry(a, d, t) for a, d, t in zip(attempts, decisions, stamps)])  # type: ignore[arg-type]
         return decisions  # type: ignore[return-value]
 
     def _judge(
-        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review"
+        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review", ts: float | None = None
     ) -> tuple[Decision, NewContact | None]:
         """Apply the purpose's rules to the loaded state; the contact to record if allowed."""
         at = attempt.at
@@ -182,9 +186,13 @@ class Gateway:
         ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
         applicable = rules.rules_for(attempt.purpose)
         hits = [hit for rule in applicable if (hit := rule.check(ctx, at)) is not None]
-        reasons = [hit.reason for hit in hits] + review.reasons
+        if not hits and review is _NO_REVIEW:
+            reasons: list[Reason] = []
+        else:
+            reasons = [hit.reason for hit in hits] + review.reasons
         if not reasons:
-            ts = at.timestamp()
+            if ts is None:
+                ts = at.timestamp()
             code = issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
@@ -243,9 +251,12 @@ def _review_text(attempt: Attempt, relation: str, policy: Policy) -> _Review:
     return _Review(result.findings, reason)
 
 
-def _query(attempt: Attempt, number: str, policy: Policy) -> StateQuery:
+def _query(attempt: Attempt, number: str, policy: Policy, ts: float | None = None) -> StateQuery:
     lookback, per_subject = _cap_reach(policy, attempt.purpose)
-    since = attempt.at.timestamp() - (lookback + 1) * DAY if lookback else float("inf")
+    if not lookback:
+        since = float("inf")
+    else:
+        since = (attempt.at.timestamp() if ts is None else ts) - (lookback + 1) * DAY
     return StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, per_subject)
 
 
@@ -291,10 +302,15 @@ def _earliest_pass(ctx: Context, time_rules: Iterable, start: datetime) -> datet
     return None
 
 
-def _decision_entry(attempt: Attempt, decision: Decision) -> PendingEntry:
-    """The ledger entry of a decision: the attempt as asked and the answer as given."""
-    body = canonical({"attempt": msgspec.to_builtins(attempt), "decision": msgspec.to_builtins(decision)})
-    return (attempt.org, "decision", attempt.at.timestamp(), decision.to, decision.verdict, body)
+def _decision_entry(attempt: Attempt, decision: Decision, ts: float | None = None) -> PendingEntry:
+    """The ledger entry of a decision: the attempt as asked and the answer as given.
+
+    The structs go to the canonical encoder as they are (sorted keys apply to them too): the
+    same bytes as encoding their `to_builtins` dicts, without building the dicts
+    (tests/ledger/test_chain_bytes.py).
+    """
+    body = canonical({"attempt": attempt, "decision": decision})
+    return (attempt.org, "decision", attempt.at.timestamp() if ts is None else ts, decision.to, decision.verdict, body)
 
 
 def _invalid(attempt: Attempt, policy: Policy) -> Decision:

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
+from hashlib import sha256
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -25,7 +26,7 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
-from reachguard.ledger.chain import GENESIS, LedgerEntry, make_entry
+from reachguard.ledger.chain import GENESIS, LedgerEntry, entry_hash
 from reachguard.store.base import (
     ComplaintCase,
     AggregateRow,
@@ -349,11 +350,11 @@ class SQLiteStore(Store):
                 if head is None:
                     row = db.execute("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,)).fetchone()
                     head = (row[0], row[1]) if row else (0, GENESIS)
-                entry = make_entry(org, head[0] + 1, kind, at, number, tag, body, head[1])
-                heads[org] = (entry.seq, entry.entry_hash)
-                rows.append(
-                    (org, entry.seq, kind, at, number, tag, entry.body, entry.body_hash, entry.prev_hash, entry.entry_hash)
-                )
+                seq, prev = head[0] + 1, head[1]
+                body_hash = sha256(body).hexdigest()  # chain.make_entry's hashes, without the struct per entry
+                digest = entry_hash(org, seq, kind, at, prev, body_hash)
+                heads[org] = (seq, digest)
+                rows.append((org, seq, kind, at, number, tag, body.decode("utf-8"), body_hash, prev, digest))
             db.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
