@@ -141,8 +141,23 @@ def link_data() -> dict[str, frozenset[str]]:
 Hit = tuple[int, int, str, bool]
 
 
+def as_bytes(text: str) -> str:
+    """``text`` spelt as its UTF-32 bytes, one Latin-1 character per byte (four per character).
+
+    Why: pyahocorasick finds a node's child by a linear search over its children. With
+    thousands of Chinese phrases the root has hundreds of children, so every character of a
+    message costs hundreds of comparisons. Spelt in bytes no node has more than 256 children
+    and most have a handful, and the scan takes less than half the time. It stays exact: every
+    character is exactly four units, so a match that ends on a character boundary is a match of
+    the same characters (the others, straddling characters, are dropped by :meth:`Matcher.scan`).
+    ``surrogatepass`` keeps lone surrogates distinct instead of failing.
+    """
+    return text.encode("utf-32-be", "surrogatepass").decode("latin-1")
+
+
 class Matcher:
-    """Aho-Corasick automata over every phrase of every pack, keyed by normalised text.
+    """Aho-Corasick automata over every phrase of every pack, keyed by normalised text (spelt
+    as bytes, see :func:`as_bytes`).
 
     One automaton per set of codes in scope (a marketing SMS never needs the contact-only
     THIRD_PARTY_DISCLOSURE words, which occur in nearly every collection message), each built on
@@ -170,7 +185,7 @@ class Matcher:
         for key, values in self._entries.items():
             kept = tuple(sorted(v for v in values if v[0] in active))
             if kept:
-                automaton.add_word(key, (len(key), kept))
+                automaton.add_word(as_bytes(key), (len(key), kept))
         if len(automaton) == 0:
             return None
         automaton.make_automaton()
@@ -195,10 +210,12 @@ class Matcher:
         if automaton is None:
             return []
         out: list[Hit] = []
-        for end, (n, values) in automaton.iter(normalised):
-            start = end - n + 1
+        for last, (n, values) in automaton.iter(as_bytes(normalised)):
+            if last & 3 != 3:  # ends inside a character: not a match of whole characters
+                continue
+            end = (last + 1) >> 2
             for code, is_allow in values:
-                out.append((start, end + 1, code, is_allow))
+                out.append((end - n, end, code, is_allow))
         return out
 
 
