@@ -7,6 +7,7 @@ store transaction that loaded the state, so concurrent deciders never exceed a c
 
 from __future__ import annotations
 
+import gc
 import os
 
 import msgspec
@@ -146,7 +147,22 @@ class Gateway:
         return decision
 
     def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
-        """Decide a batch in one transaction; attempts are judged in order, each seeing the last."""
+        """Decide a batch in one transaction; attempts are judged in order, each seeing the last.
+
+        The cyclic garbage collector is paused meanwhile: a batch allocates ~10 containers per
+        attempt that all stay alive until it ends, so collections during it only rescan them
+        (~15 % of a batch of 10,000). Nothing here makes cycles; the next collection after
+        the batch sees whatever another thread made.
+        """
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._decide_many(attempts)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
         decisions: list[Decision | None] = [None] * len(attempts)
         stamps = [attempt.at.timestamp() for attempt in attempts]  # once per attempt, not once per use
         pending: list[tuple[int, Attempt, str, Policy, _Review]] = []

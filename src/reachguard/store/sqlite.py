@@ -226,7 +226,8 @@ class SQLiteStore(Store):
             rows = db.execute(_BATCH_SQL, (numbers, min(q.contacts_since for q in queries)))
         states: dict[tuple[str, str], RecipientState] = {}
         for q in queries:
-            states.setdefault((q.org, q.number), RecipientState(number=q.number))
+            if (q.org, q.number) not in states:
+                states[(q.org, q.number)] = RecipientState(number=q.number)
         by_number: dict[str, list[tuple[str, RecipientState]]] = {}
         for (org, number), state in states.items():
             by_number.setdefault(number, []).append((org, state))
