@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
 import yaml
 
+from reachguard.content.automata import Automaton
 from reachguard.content.normalise import normalise
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "data" / "lexicons"
@@ -141,23 +141,10 @@ def link_data() -> dict[str, frozenset[str]]:
 Hit = tuple[int, int, str, bool]
 
 
-def as_bytes(text: str) -> str:
-    """``text`` spelt as its UTF-32 bytes, one Latin-1 character per byte (four per character).
-
-    Why: pyahocorasick finds a node's child by a linear search over its children. With
-    thousands of Chinese phrases the root has hundreds of children, so every character of a
-    message costs hundreds of comparisons. Spelt in bytes no node has more than 256 children
-    and most have a handful, and the scan takes less than half the time. It stays exact: every
-    character is exactly four units, so a match that ends on a character boundary is a match of
-    the same characters (the others, straddling characters, are dropped by :meth:`Matcher.scan`).
-    ``surrogatepass`` keeps lone surrogates distinct instead of failing.
-    """
-    return text.encode("utf-32-be", "surrogatepass").decode("latin-1")
-
 
 class Matcher:
-    """Aho-Corasick automata over every phrase of every pack, keyed by normalised text (spelt
-    as bytes, see :func:`as_bytes`).
+    """Aho-Corasick automata over every phrase of every pack, keyed by normalised text (scanned
+    as bytes, see :mod:`reachguard.content.automata`).
 
     One automaton per set of codes in scope (a marketing SMS never needs the contact-only
     THIRD_PARTY_DISCLOSURE words, which occur in nearly every collection message), each built on
@@ -177,21 +164,18 @@ class Matcher:
                     if key:
                         self._entries.setdefault(key, set()).add((pack.code, is_allow))
         self.size = len(self._entries)
-        self._by_codes: dict[frozenset[str], ahocorasick.Automaton | None] = {}
-        self._by_scope: dict[tuple[str, str, str] | None, ahocorasick.Automaton | None] = {}
+        self._by_codes: dict[frozenset[str], Automaton | None] = {}
+        self._by_scope: dict[tuple[str, str, str] | None, Automaton | None] = {}
 
-    def _build(self, active: frozenset[str]) -> ahocorasick.Automaton | None:
-        automaton = ahocorasick.Automaton()
+    def _build(self, active: frozenset[str]) -> Automaton | None:
+        entries = {}
         for key, values in self._entries.items():
             kept = tuple(sorted(v for v in values if v[0] in active))
             if kept:
-                automaton.add_word(as_bytes(key), (len(key), kept))
-        if len(automaton) == 0:
-            return None
-        automaton.make_automaton()
-        return automaton
+                entries[key] = kept
+        return Automaton(entries) if entries else None
 
-    def automaton(self, scope: tuple[str, str, str] | None = None) -> ahocorasick.Automaton | None:
+    def automaton(self, scope: tuple[str, str, str] | None = None) -> Automaton | None:
         """The automaton for (purpose, relation, channel); None scope = every code."""
         try:
             return self._by_scope[scope]
@@ -210,12 +194,9 @@ class Matcher:
         if automaton is None:
             return []
         out: list[Hit] = []
-        for last, (n, values) in automaton.iter(as_bytes(normalised)):
-            if last & 3 != 3:  # ends inside a character: not a match of whole characters
-                continue
-            end = (last + 1) >> 2
+        for start, end, values in automaton.find(normalised):
             for code, is_allow in values:
-                out.append((end - n, end, code, is_allow))
+                out.append((start, end, code, is_allow))
         return out
 
 
