@@ -76,10 +76,12 @@ _OPT_OUT = (
 def check_opt_out(ctx: Context) -> list[Span]:
     """Marketing must tell the recipient how to refuse more of it (回T退订, 拒收请回复R …)."""
     f = ctx.folded
-    if any(w in f for w in _OPT_OUT_WORDS):
-        return []
-    if any(hint in f and pattern.search(f) for hint, pattern in _OPT_OUT):
-        return []
+    for word in _OPT_OUT_WORDS:  # a plain loop: cheaper than any() over a generator
+        if word in f:
+            return []
+    for hint, pattern in _OPT_OUT:
+        if hint in f and pattern.search(f):
+            return []
     return [ctx.whole("MISSING_OPT_OUT")]
 
 
@@ -186,14 +188,15 @@ def link_is_suspicious(host: str, extra_known: frozenset[str] = frozenset()) -> 
     return True
 
 
-_LINKISH = re.compile(r"[a-z0-9]\.[a-z]")
-_IPISH = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
+# Something link-like: a dot between [a-z0-9] and a letter, or an IPv4-looking run of digits.
+# Written from the dot so the regex engine jumps from dot to dot.
+_LINKISH = re.compile(r"\.(?:(?<=[a-z0-9]\.)[a-z]|(?<=\d\.)\d{1,3}\.\d{1,3}\.\d)")
 
 
 def check_links(ctx: Context) -> list[Span]:
     """Every link whose host is not a known, plain domain."""
     f = ctx.folded
-    if "://" not in f and ("." not in f or not (_LINKISH.search(f) or _IPISH.search(f))):
+    if "://" not in f and ("." not in f or not _LINKISH.search(f)):
         return []  # cheap pre-checks: most messages have no link at all
     out: list[Span] = []
     for m in _rules().pattern.finditer(ctx.folded):
