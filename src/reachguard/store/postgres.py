@@ -55,7 +55,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import pq
 
-from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, make_entry
+from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
 from reachguard.state import AccountRecord, RecipientState
 from reachguard.store.base import (
     AggregateRow,
@@ -89,6 +89,19 @@ from reachguard.store.pg_state import Loaded, batch_sql, contact_token, single_s
 
 _CHAIN_BATCH = 5000
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
+# The chainer's two statements: pending entries in id order with their bodies' SHA-256 (or the
+# body itself where the server cannot hash it), then one move from ledger_pending into ledger.
+_PENDING_HASHED = ("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8')), 'hex') FROM ledger_pending "
+                   "WHERE org = %s ORDER BY id LIMIT %s")
+_PENDING_BODIES = "SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s"
+_MOVE_PENDING = (
+    "WITH h AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
+    "AS t(id, seq, body_hash, prev_hash, entry_hash)), "
+    "moved AS (DELETE FROM ledger_pending p USING h WHERE p.id = h.id "
+    "RETURNING p.org, h.seq, p.kind, p.at, p.number, p.tag, p.body, h.body_hash, h.prev_hash, h.entry_hash), "
+    f"ins AS (INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM moved RETURNING 1) "
+    "SELECT count(*) FROM ins"
+)
 
 # --- lock keys ----------------------------------------------------------------------------------
 
@@ -242,6 +255,7 @@ class PostgresStore(Store):
         self._sessions: "weakref.WeakSet[_Session]" = weakref.WeakSet()
         self._chain_interval = chain_interval
         self._chainer: _Chainer | None = None
+        self._hashes_on_server: bool | None = None
         self._closed = False
 
     # --- sessions and statements --------------------------------------------------------
@@ -625,26 +639,27 @@ class PostgresStore(Store):
                     s.held.add((_RANK["l"], key))
                 head_rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
                 seq, prev = (head_rows[0][0], head_rows[0][1]) if head_rows else (0, GENESIS)
-                pending = self._fetch(
-                    "SELECT id, kind, at, number, tag, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s",
-                    (org, _CHAIN_BATCH),
-                )
+                # The body's SHA-256 is computed by the server (the same bytes: the database is
+                # UTF-8, checked once), so bodies never travel to the chainer and back.
+                hashed = self._server_hashes()
+                pending = self._fetch(_PENDING_HASHED if hashed else _PENDING_BODIES, (org, _CHAIN_BATCH))
                 if not pending:
                     break
-                rows = []
-                for _, kind, at, number, tag, body in pending:
+                ids, seqs, body_hashes, prev_hashes, entry_hashes = [], [], [], [], []
+                for pending_id, kind, at, body_hash in pending:
                     seq += 1
-                    entry = make_entry(org, seq, kind, at, number, tag, body.encode("utf-8"), prev)
-                    prev = entry.entry_hash
-                    rows.append((org, seq, kind, at, number, tag, entry.body, entry.body_hash, entry.prev_hash, entry.entry_hash))
-                columns = [list(c) for c in zip(*rows)]
-                self._write(
-                    f"INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], "
-                    "%b::float8[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])",
-                    tuple(columns),
-                )
-                self._write("DELETE FROM ledger_pending WHERE id = ANY(%b::bigint[])", ([r[0] for r in pending],))
-                done += len(rows)
+                    if not hashed:  # the body itself: hash it here
+                        body_hash = hashlib.sha256(body_hash.encode("utf-8")).hexdigest()
+                    ids.append(pending_id)
+                    seqs.append(seq)
+                    body_hashes.append(body_hash)
+                    prev_hashes.append(prev)
+                    prev = entry_hash(org, seq, kind, at, prev, body_hash)
+                    entry_hashes.append(prev)
+                moved = self._fetch(_MOVE_PENDING, (ids, seqs, body_hashes, prev_hashes, entry_hashes))
+                if moved[0][0] != len(ids):  # cannot happen under the org's lock; never leave a gap
+                    raise StoreUnavailable(f"ledger chaining of {org!r}: {moved[0][0]} of {len(ids)} pending entries moved")
+                done += len(ids)
                 if own:
                     self._commit(s)
                     s.depth = 1
@@ -663,6 +678,13 @@ class PostgresStore(Store):
             finally:
                 s.release()
         return done
+
+    def _server_hashes(self) -> bool:
+        """Whether the server can hash ledger bodies byte for byte as we do (UTF-8, sha256())."""
+        if self._hashes_on_server is None:
+            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int", None)[0]
+            self._hashes_on_server = row[0] == "UTF8" and row[1] >= 110000
+        return self._hashes_on_server
 
     def _start_chainer(self) -> None:
         with _ENGINES_LOCK:
