@@ -32,9 +32,10 @@ def _key(db: Path, org: str, role: str) -> str:
     return last
 
 
-def _serve(db: Path, port: int, env: dict | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen([str(EXE), "serve", "--db", str(db), "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env={**os.environ, "REACHGUARD_CHECKPOINT_INTERVAL_SECONDS": "0.5", **(env or {})})
+def _serve(db: Path, port: int, env: dict | None = None, workers: int = 1) -> subprocess.Popen:
+    proc = subprocess.Popen([str(EXE), "serve", "--db", str(db), "--port", str(port), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "REACHGUARD_CHECKPOINT_INTERVAL_SECONDS": "0.5", **(env or {})})
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -90,11 +91,13 @@ def test_refuses_unsafe_settings(tmp_path: Path) -> None:
     assert result.returncode == 2 and "clear text" in result.stderr
 
 
-def test_kill_9_loses_no_acknowledged_decision(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_loses_no_acknowledged_decision(tmp_path: Path, workers: int) -> None:
+    """With 2 worker processes the writers of both share the SQLite file (each its own group commit)."""
     db = tmp_path / "rg.db"
     key = _key(db, "acme", "sender")
     port = _free_port()
-    proc = _serve(db, port)
+    proc = _serve(db, port, workers=workers)
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -118,8 +121,9 @@ def test_kill_9_loses_no_acknowledged_decision(tmp_path: Path) -> None:
     deadline = time.time() + 20
     while len(acknowledged) < 300 and time.time() < deadline:
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-load, no shutdown of any kind
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-load, no shutdown of any kind (every worker of the group)
     proc.wait(10)
+    time.sleep(0.2)  # the workers' sockets are gone once the kernel has reaped them
     stop.set()
     for t in threads:
         t.join(10)
