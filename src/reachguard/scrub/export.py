@@ -1,12 +1,12 @@
 """The store's state as sets DuckDB can join: which numbers are listed, opted out, consented…
 
-Why this shape: DuckDB cannot read SQLite here (its scanner is an extension, and extensions
-cannot be downloaded offline), and pulling ten million rows through Python's sqlite3 cursor
-costs a Python object per cell. Instead each table is reduced *inside SQLite* to exactly what
-one rule needs for this org, purpose, channel and time, and concatenated there into one string
-(`group_concat`, C speed), which Arrow splits back into a column. Only the comparisons that
-need no time arithmetic are done here; anything subtler (an opt-out followed by a new consent,
-contacts dated after `--at`) marks the number for the engine's own row-by-row judgement.
+Why this shape: each table is reduced *inside SQLite* to exactly what one rule needs for this
+org, purpose, channel and time, as typed rows (`queries`). A file store is read by a child
+process through ADBC straight into Arrow (`export_child.py`: no Python object per row, and off
+this process's GIL and SQLite locks); an in-memory store through its own connection (`export`).
+Only the comparisons that need no time arithmetic are done here; anything subtler (an opt-out
+followed by a new consent, contacts dated after `--at`) is left to features.py or marks the
+number for the engine's own row-by-row judgement.
 
 What each rule needs (rules/*.py), for the marketing and service paths:
   dnc          numbers on a list that stops this purpose for this org (policy + own lists)
@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from reachguard.policy.schema import Cap, Policy
 from reachguard.rules import rules_for
@@ -40,6 +39,13 @@ FUTURE_BIT = 30
 # Times travel as integer microseconds: exact for every time an event can carry (datetime has
 # microsecond resolution) and order-preserving, so "consent after the opt-out" compares right.
 _MICROS = "CAST(round(at * 1000000) AS INTEGER)"
+# A stored number's integer key (scrub/rows.py), computed by SQLite: the digits after `+`, only
+# when they are exactly the canonical decimal of an integer that starts with 1..9 and fits in
+# 64 bits (the cast round-trips). Anything else gets 0, a key no list row has (list keys are
+# >= 1, or negative for numbers the engine judges one by one).
+_KEY = ("CASE WHEN substr(number, 1, 1) = '+' AND substr(number, 2, 1) BETWEEN '1' AND '9' "
+        "AND CAST(CAST(substr(number, 2) AS INTEGER) AS TEXT) = substr(number, 2) "
+        "THEN CAST(substr(number, 2) AS INTEGER) ELSE 0 END")
 # The rules the set-based path knows how to reduce to features. If the engine ever registers
 # another rule for a purpose, that purpose falls back to row-by-row judgement (never drifts).
 SET_BASED_RULES = {"marketing": {"consent", "opt_out", "dnc", "quiet_hours", "frequency"},
@@ -96,39 +102,39 @@ def plan_for(policy: Policy, org: str, purpose: str, channel: str, at: datetime)
     return plan
 
 
-def _strings(db: sqlite3.Connection, sql: str, params: tuple) -> pa.Array:
-    """Run a `group_concat(…, char(10))` query and split its one string into an Arrow column."""
-    text = db.execute(sql, params).fetchall()[0][0]
-    if not text:
-        return pa.array([], pa.large_string())
-    return pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One table to read: its SQL (for SQLite), parameters, and the Arrow schema of its rows."""
+
+    name: str
+    sql: str
+    params: tuple
+    schema: pa.Schema
 
 
-def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
-    """Arrow tables rg_dnc(number), rg_optout("number:micros"), rg_consent("number:status:micros:seq"),
-    rg_contact("number:flags")."""
-    tables: dict[str, pa.Table] = {}
+def queries(plan: ExportPlan) -> list[Query]:
+    """What each rule needs, as typed rows: rg_dnc(key), rg_optout(key, micros),
+    rg_consent(key, status, micros, seq), rg_contact(key, flags) — `key` is the number's (_KEY)."""
+    found: list[Query] = []
     bit = CHANNEL_BITS[plan.channel]
+    text, whole = pa.string(), pa.int64()
     if "dnc" in plan.rule_names:
         marks = ",".join("?" for _ in plan.lists)
-        tables["rg_dnc"] = pa.table({"number": _strings(
-            db, f"SELECT group_concat(number, char(10)) FROM dnc WHERE list IN ({marks})", tuple(plan.lists))})
+        found.append(Query("rg_dnc", f"SELECT {_KEY} AS key FROM dnc WHERE list IN ({marks})", tuple(plan.lists),
+                           pa.schema([("key", whole)])))
     if "opt_out" in plan.rule_names:
         kinds = "kind = 'opt_out' OR kind = 'complaint'" if plan.complaints_count else "kind = 'opt_out'"
-        tables["rg_optout"] = pa.table({"pair": _strings(
-            db,
-            f"SELECT group_concat(number || ':' || {_MICROS}, char(10)) FROM opt_outs "
-            f"WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
-            (plan.org, bit))})
+        found.append(Query(
+            "rg_optout",
+            f"SELECT {_KEY} AS key, {_MICROS} AS micros FROM opt_outs WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
+            (plan.org, bit), pa.schema([("key", whole), ("micros", whole)])))
     if "consent" in plan.rule_names:
-        # Every record, not just the newest: SQLite's window functions are slow, DuckDB picks
-        # the newest by (at, seq) in parallel (features.py).
-        tables["rg_consent"] = pa.table({"pair": _strings(
-            db,
-            "SELECT group_concat(number || ':' || CASE WHEN withdrawn THEN 'W' "
-            "WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END "
-            f"|| ':' || {_MICROS} || ':' || seq, char(10)) FROM consents WHERE org = ? AND (channels & ?) != 0",
-            (plan.at_ts, plan.org, bit))})
+        # Every record, not just the newest: DuckDB picks the newest by (at, seq) (features.py).
+        found.append(Query(
+            "rg_consent",
+            f"SELECT {_KEY} AS key, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END "
+            f"AS status, {_MICROS} AS micros, seq FROM consents WHERE org = ? AND (channels & ?) != 0",
+            (plan.at_ts, plan.org, bit), pa.schema([("key", whole), ("status", text), ("micros", whole), ("seq", whole)])))
     if "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):
         terms = [f"((at > ?) << {FUTURE_BIT})"]
         params: list[object] = [plan.at_ts]
@@ -143,9 +149,25 @@ def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
                 params.extend(cap.relations)
             terms.append(f"(({cond}) << {index})")
         params.extend([plan.org, plan.purpose, plan.since])
-        tables["rg_contact"] = pa.table({"pair": _strings(
-            db,
-            f"SELECT group_concat(number || ':' || ({' | '.join(terms)}), char(10)) FROM contacts "
-            "WHERE org = ? AND purpose = ? AND at >= ?",
-            tuple(params))})
+        found.append(Query(
+            "rg_contact",
+            f"SELECT {_KEY} AS key, ({' | '.join(terms)}) AS flags FROM contacts WHERE org = ? AND purpose = ? AND at >= ?",
+            tuple(params), pa.schema([("key", whole), ("flags", whole)])))
+    return found
+
+
+def typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows with the query's schema (SQLite's types are per value: an empty result has none)."""
+    return table.rename_columns(schema.names).cast(schema)
+
+
+def export(db: sqlite3.Connection, plan: ExportPlan) -> dict[str, pa.Table]:
+    """The tables through `db` itself, one Python tuple per row: for in-memory stores only
+    (small by nature); file stores are read by `export_child` at C speed."""
+    tables: dict[str, pa.Table] = {}
+    for query in queries(plan):
+        rows = db.execute(query.sql, query.params).fetchall()
+        columns = list(zip(*rows)) if rows else [[] for _ in query.schema]
+        tables[query.name] = pa.table([pa.array(list(col), f.type) for col, f in zip(columns, query.schema)],
+                                      schema=query.schema)
     return tables

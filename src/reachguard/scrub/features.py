@@ -10,7 +10,10 @@ the engine one by one (`exact`):
 
 * contacts dated after --at (the cap windows have no upper bound);
 * a row naming a subject when the policy has a per-subject cap;
-* any contact when calendar days depend on the recipient's zone (`us`).
+* any contact when calendar days depend on the recipient's zone (`us`);
+* a number without an integer key (rows.py: over 18 digits), whose stored copy has none either.
+
+The store's numbers are matched by the same integer key as the list's (rows.py).
 """
 
 from __future__ import annotations
@@ -22,69 +25,78 @@ import pyarrow as pa
 
 from reachguard.policy.schema import Policy
 from reachguard.scrub.export import FUTURE_BIT, ExportPlan
+from reachguard.scrub.rows import num_sql
 
 SIGNATURE = ("relation", "listed", "opted", "consent", "capbits", "zkey")
+# The signature travels as one BIGINT (`sig`): grouping and joining one integer per row is far
+# cheaper than six columns, three of them text. Bits, low to high: relation (3), listed (1),
+# opted (1), consent (2), capbits (one per per-number cap), then the zone set's number.
+RELATION_IDS = {"": 0, "borrower": 1, "contact": 2, "guarantor": 3, "prospect": 4}
+CONSENT_IDS = {"N": 0, "W": 1, "E": 2, "A": 3}
 
 
 def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa.Table], policy: Policy,
           zones: Callable[[str], str] | None = None) -> None:
-    """Create `rg_feat(rid, <SIGNATURE>, exact)` for every row of `rg_kept`."""
+    """Create `rg_feat(rid, sig, exact)` for every row of `rg_kept` (sig: SIGNATURE packed, see above)."""
     for name, table in tables.items():
         con.register(name + "_arrow", table)
     joins = []
     listed = opted = "false"
-    consent = "'N'"
+    consent = "0"
     capbits = "0"
     future = contacted = "false"
     if "rg_dnc" in tables:
-        listed = "k.num IN (SELECT number FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
+        listed = "k.key IN (SELECT key FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
     if "rg_consent" in tables:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT number, status, micros FROM ("
-            " SELECT split_part(pair, ':', 1) AS number, split_part(pair, ':', 2) AS status,"
-            " CAST(split_part(pair, ':', 3) AS BIGINT) AS micros, CAST(split_part(pair, ':', 4) AS BIGINT) AS seq"
-            " FROM rg_consent_arrow) QUALIFY row_number() OVER (PARTITION BY number ORDER BY micros DESC, seq DESC) = 1"
+            f"""CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT key, status, micros FROM (
+             SELECT key, status, micros, seq FROM rg_consent_arrow)
+             QUALIFY row_number() OVER (PARTITION BY key ORDER BY micros DESC, seq DESC) = 1"""
         )  # the newest record by (at, seq), as rules/consent.latest_consent
-        joins.append("LEFT JOIN rg_consent_set c ON c.number = k.num")
-        consent = "coalesce(c.status, 'N')"
+        joins.append("LEFT JOIN rg_consent_set c ON c.key = k.key")
+        consent = ("CASE c.status " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in CONSENT_IDS.items() if v)
+                   + " ELSE 0 END")
     if "rg_optout" in tables:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT split_part(pair, ':', 1) AS number, "
-            "max(CAST(split_part(pair, ':', 2) AS BIGINT)) AS micros FROM rg_optout_arrow GROUP BY 1"
+            "CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT key, max(micros) AS micros FROM rg_optout_arrow GROUP BY 1"
         )
-        joins.append("LEFT JOIN rg_opt_set o ON o.number = k.num")
+        joins.append("LEFT JOIN rg_opt_set o ON o.key = k.key")
         # rules/consent.py: an opt-out stands unless the newest consent is not withdrawn and
         # came after it (every applicable opt-out, i.e. the latest one).
         lifted = "(c.status IN ('E', 'A') AND c.micros > o.micros)" if "rg_consent" in tables else "false"
-        opted = f"(o.number IS NOT NULL AND NOT coalesce({lifted}, false))"
+        opted = f"(o.key IS NOT NULL AND NOT coalesce({lifted}, false))"
     if "rg_contact" in tables:
         bits = " | ".join(
             f"((sum((flags >> {i}) & 1) >= {cap.max})::INTEGER << {i})" for i, cap in enumerate(plan.caps)
         ) or "0"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE rg_contact_set AS
-            SELECT number, {bits} AS capbits, bool_or(((flags >> {FUTURE_BIT}) & 1) = 1) AS future
-            FROM (SELECT split_part(pair, ':', 1) AS number, CAST(split_part(pair, ':', 2) AS BIGINT) AS flags
-                  FROM rg_contact_arrow) GROUP BY number"""
+            SELECT key, {bits} AS capbits, bool_or(((flags >> {FUTURE_BIT}) & 1) = 1) AS future
+            FROM rg_contact_arrow GROUP BY key"""
         )
-        joins.append("LEFT JOIN rg_contact_set t ON t.number = k.num")
-        capbits, future, contacted = "coalesce(t.capbits, 0)", "coalesce(t.future, false)", "t.number IS NOT NULL"
-    zkey = "''"
+        joins.append("LEFT JOIN rg_contact_set t ON t.key = k.key")
+        capbits, future, contacted = "coalesce(t.capbits, 0)", "coalesce(t.future, false)", "t.key IS NOT NULL"
+    zkey = "0"
     if zones is not None:
-        nums = [row[0] for row in con.execute("SELECT DISTINCT num FROM rg_kept").fetchall()]
-        con.register("rg_zone_arrow", pa.table({"num": pa.array(nums, pa.string()),
-                                                 "zkey": pa.array([zones(n) for n in nums], pa.string())}))
-        joins.append("LEFT JOIN rg_zone_arrow z ON z.num = k.num")
+        found = con.execute(f"SELECT key, {num_sql('key')} FROM rg_kept").fetchall()
+        ids: dict[str, int] = {}
+        zone_ids = [ids.setdefault(zones(row[1]), len(ids)) for row in found]
+        con.register("rg_zone_arrow", pa.table({"key": pa.array([row[0] for row in found], pa.int64()),
+                                                 "zkey": pa.array(zone_ids, pa.int64())}))
+        joins.append("LEFT JOIN rg_zone_arrow z ON z.key = k.key")
         zkey = "z.zkey"
-    exact = [f"({future})"]
+    relation = ("CASE k.relation " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in RELATION_IDS.items() if v)
+                + " ELSE 0 END")
+    exact = [f"({future})", "k.key < 0"]
     if plan.subject_caps:
         exact.append("k.subject IS NOT NULL")
     if plan.contacts_exact:
         exact.append(f"({contacted})")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE rg_feat AS
-        SELECT k.rid, coalesce(k.relation, '') AS relation, {listed} AS listed, {opted} AS opted,
-               {consent} AS consent, {capbits} AS capbits, {zkey} AS zkey, ({' OR '.join(exact)}) AS exact
+        SELECT k.rid, (({relation}) + (({listed})::BIGINT << 3) + (({opted})::BIGINT << 4) + (({consent})::BIGINT << 5)
+                       + (({capbits})::BIGINT << 7) + (({zkey})::BIGINT << {7 + len(plan.caps)})) AS sig,
+               ({' OR '.join(exact)}) AS exact
         FROM rg_kept k {' '.join(joins)}"""
     )
     for name in tables:

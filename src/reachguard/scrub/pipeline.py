@@ -1,11 +1,11 @@
 """`run_scrub`: a campaign list in, allowed and rejected rows out, same answers as `decide`.
 
 The steps, and why in this order:
-1. open one snapshot of the store (snapshot.py) and, in a background thread, reduce its
-   tables to sets (export.py) while DuckDB loads the list (source.py) — SQLite and DuckDB both
-   release the GIL, so the two overlap;
-2. normalise every number (numbers_sql.py), mark bad subject/relation cells, keep the first
-   row of each number (the later ones are DUPLICATE);
+1. start a child process that reads the store's tables (export_child.py), let DuckDB load the
+   list in a background thread (source.py), open one snapshot of the store (snapshot.py) that
+   the child is pinned to — the three overlap;
+2. normalise every number to an integer key (rows.py, numbers_sql.py), mark bad
+   subject/relation cells, keep the first row of each number (the later ones are DUPLICATE);
 3. reduce each kept row's state to a signature (features.py) and let the engine judge a real
    row per signature, or judge rows one by one where the sets cannot decide (judge.py);
 4. write allowed and rejected rows (output.py), record --reserve contacts, commit, publish.
@@ -27,21 +27,21 @@ import pyarrow as pa
 
 from reachguard.model import CHANNELS
 from reachguard.policy import PolicyBook
-from reachguard.scrub import features, numbers_sql, output, source as source_mod
+from reachguard.scrub import features, output, rows as rows_mod, source as source_mod
 from reachguard.scrub.export import ExportPlan, export, plan_for
+from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
 from reachguard.scrub.snapshot import open_snapshot
-from reachguard.scrub.source import ScrubInputError, Source, text_sql
+from reachguard.scrub.source import Source, ScrubInputError, text_sql
 from reachguard.store import SQLiteStore
+from reachguard.store.sqlite import sqlite_path
 
 Progress = Callable[[str, float], None]
 """progress(stage, fraction of the whole scrub done, 0..1); stages: read, numbers, state, judge, write."""
 
 PURPOSES = ("marketing", "collection", "service")
-RELATIONS = ("borrower", "contact", "guarantor", "prospect")
 _WEIGHTS = {"read": (0.0, 0.30), "numbers": (0.30, 0.40), "state": (0.40, 0.50), "judge": (0.50, 0.65), "write": (0.65, 1.0)}
-_SIG = ", ".join(features.SIGNATURE)
 
 
 def run_scrub(
@@ -83,24 +83,31 @@ def run_scrub(
     with tempfile.TemporaryDirectory(prefix="reachguard-scrub-") as spill:
         con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1, "memory_limit": memory_limit,
                                      "temp_directory": spill, "preserve_insertion_order": True})
+        child: ExportChild | None = None
+        loader: _Background | None = None
         try:
-            with open_snapshot(store, reserve=reserve) as (snap, db):
-                exporter = _Background(lambda: export(db, plan) if plan.set_based else {})
-                try:
-                    report_progress("read", 0.0)
-                    src = source_mod.load(con, src_path, column)
-                except BaseException:
-                    db.interrupt()
-                    exporter.wait()
-                    raise
+            db_path = store.path if isinstance(store, SQLiteStore) else sqlite_path(str(store))
+            if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
+                child = ExportChild(db_path, plan, Path(spill))
+            report_progress("read", 0.0)
+            loader = _Background(lambda: source_mod.load(con, src_path, column))
+            with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
+                src = loader.result()
                 report_progress("read", 1.0)
+                tables: Callable[[], dict[str, pa.Table]] = (
+                    child.result if child is not None else (lambda: export(db, plan) if plan.set_based else {}))
                 state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
-                report = state.run(exporter, (out_path, rej_path))
+                report = state.run(tables, (out_path, rej_path))
             output.publish(temps, (out_path, rej_path))
         except BaseException:
             output.discard(temps)
+            if loader is not None:
+                con.interrupt()
+                loader.wait()
             raise
         finally:
+            if child is not None:
+                child.close()
             con.close()
     report.seconds = time.perf_counter() - started
     report_progress("write", 1.0)
@@ -113,7 +120,7 @@ class _Background:
     def __init__(self, fn: Callable[[], Any]):
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn,), name="reachguard-scrub-export", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="reachguard-scrub-load", daemon=True)
         self._thread.start()
 
     def _run(self, fn: Callable[[], Any]) -> None:
@@ -153,11 +160,11 @@ class _Scrub:
             self.outcomes.append(outcome)
         return self.ids[outcome]
 
-    def run(self, exporter: _Background, targets: tuple[Path, Path]) -> ScrubReport:
+    def run(self, exported: Callable[[], dict[str, pa.Table]], targets: tuple[Path, Path]) -> ScrubReport:
         con = self.con
-        in_sql, in_python = self._numbers()
+        in_sql, in_python = rows_mod.build(con, self.src)
         self.progress("numbers", 1.0)
-        tables = exporter.result()
+        tables = exported()
         self.progress("state", 0.5)
         set_wise = self.plan.set_based and self.plan.purpose in ("marketing", "service")
         if set_wise:
@@ -179,74 +186,40 @@ class _Scrub:
         reserved = self._reserve(codes, exact) if self.reserve else 0
         return self._report(codes, targets, in_sql, in_python, signatures, len(exact), reserved)
 
-    # --- numbers, fields, duplicates ------------------------------------------------------
-
-    def _numbers(self) -> tuple[int, int]:
-        src, con = self.src, self.con
-        subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL"
-        relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL"
-        allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE rg_rows AS
-            SELECT rid, raw, {numbers_sql.mobile_sql('x')} AS num, subject, relation,
-                   (relation IS NULL OR relation IN ({allowed})) AND (subject IS NULL OR length(subject) <= 128) AS field_ok
-            FROM (SELECT rid, raw, {numbers_sql.row_compact_sql('raw')} AS x, subject, relation
-                  FROM (SELECT rowid AS rid, {text_sql(src, src.number_column)} AS raw, {subject} AS subject,
-                               {relation} AS relation FROM rg_src))"""
-        )
-        fast = con.execute("SELECT count(num) FROM rg_rows").fetchall()[0][0]
-        self.progress("numbers", 0.5)
-        con.execute("CREATE OR REPLACE TEMP TABLE rg_pending AS SELECT DISTINCT raw FROM rg_rows WHERE num IS NULL AND raw IS NOT NULL")
-        _, in_python = numbers_sql.settle_distinct(con, "rg_pending", "rg_settled")
-        if con.execute("SELECT count(num) FROM rg_settled").fetchall()[0][0]:
-            con.execute(
-                "UPDATE rg_rows SET num = s.num FROM rg_settled s "
-                "WHERE rg_rows.num IS NULL AND rg_rows.raw = s.raw AND s.num IS NOT NULL"
-            )
-        # The first row of each number is kept (raw is looked up by rid when a row is judged);
-        # subject and relation are carried only when the list has those columns.
-        extra = "".join(f", arg_min_null({name}, rid) AS {name}" if present else f", NULL::VARCHAR AS {name}"
-                        for name, present in (("subject", src.subject_column), ("relation", src.relation_column)))
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE rg_kept AS
-            SELECT num, min(rid) AS rid{extra} FROM rg_rows WHERE num IS NOT NULL AND field_ok GROUP BY num"""
-        )
-        return fast, in_python
-
     # --- judging --------------------------------------------------------------------------
 
     def _rows(self, where: str) -> dict[int, tuple[str, str | None, str | None]]:
         found = self.con.execute(
             f"SELECT k.rid, r.raw, k.subject, k.relation FROM (SELECT * FROM rg_kept WHERE {where}) k "
-            "JOIN rg_rows r ON r.rid = k.rid ORDER BY k.rid"
+            f"JOIN (SELECT rowid AS rid, {text_sql(self.src, self.src.number_column)} AS raw FROM rg_src) r "
+            "ON r.rid = k.rid ORDER BY k.rid"
         ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in found}
 
-    def _judge_signatures(self) -> tuple[dict[tuple, int], int]:
+    def _judge_signatures(self) -> tuple[dict[int, int], int]:
         """One engine judgement per signature (two representatives must agree)."""
         con = self.con
         groups = con.execute(
-            f"SELECT {_SIG}, min(rid), max(rid) FROM rg_feat WHERE NOT exact GROUP BY {_SIG}"
+            "SELECT sig, min(rid), max(rid) FROM rg_feat WHERE NOT exact GROUP BY sig"
         ).fetchall()
         reps = sorted({g[-2] for g in groups} | {g[-1] for g in groups})
         con.register("rg_reps", pa.table({"rid": pa.array(reps, pa.int64())}))
         rows = self._rows("rid IN (SELECT rid FROM rg_reps)")
         con.unregister("rg_reps")
-        decided: dict[tuple, int] = {}
+        decided: dict[int, int] = {}
         split = []
         for index, group in enumerate(groups):
             first = self.judge.one(*rows[group[-2]])
             second = first if group[-1] == group[-2] else self.judge.one(*rows[group[-1]])
             if first == second:
-                decided[tuple(group[:-2])] = self.code(first)
+                decided[group[0]] = self.code(first)
             else:
-                split.append(tuple(group[:-2]))
+                split.append(group[0])
             self.progress("judge", 0.3 * (index + 1) / max(1, len(groups)))
         if split:
             self.notes.append(f"{len(split)} state signature(s) did not determine the verdict; their rows were judged one by one")
-            table = pa.Table.from_pylist([dict(zip(features.SIGNATURE, key)) for key in split])
-            con.register("rg_split", table)
-            con.execute(f"UPDATE rg_feat SET exact = true WHERE ({_SIG}) IN (SELECT ({_SIG}) FROM rg_split)")
+            con.register("rg_split", pa.table({"sig": pa.array(split, pa.int64())}))
+            con.execute("UPDATE rg_feat SET exact = true WHERE sig IN (SELECT sig FROM rg_split)")
             con.unregister("rg_split")
         return decided, len(groups)
 
@@ -259,23 +232,24 @@ class _Scrub:
         outcomes = self.judge.many([rows[r] for r in rids], lambda n: self.progress("judge", 0.3 + 0.7 * n / total))
         return {rid: self.code(o) for rid, o in zip(rids, outcomes)}
 
-    def _codes(self, decided: dict[tuple, int], exact: dict[int, int]) -> np.ndarray:
+    def _codes(self, decided: dict[int, int], exact: dict[int, int]) -> np.ndarray:
         """The status of every row, in row order: 0 allowed, else an index into self.outcomes."""
         con = self.con
         count = self.src.rows
         codes = np.full(count, self.code(Outcome("duplicate", (DUPLICATE,))), dtype=np.int32)
         invalid_number = self.code(Outcome("deny", (INVALID_NUMBER,)))
         invalid_field = self.code(Outcome("deny", (INVALID_FIELD,)))
-        bad = con.sql("SELECT rid, field_ok FROM rg_rows WHERE num IS NULL OR NOT field_ok").fetchnumpy()
+        bad = con.sql("SELECT rid, field_ok FROM rg_rows WHERE key IS NULL OR NOT field_ok").fetchnumpy()
         codes[bad["rid"]] = np.where(np.asarray(bad["field_ok"], dtype=bool), invalid_number, invalid_field)
         if decided:
-            table = pa.Table.from_pylist([dict(zip(features.SIGNATURE, key), code=code) for key, code in decided.items()])
-            con.register("rg_sigcode", table)
-            joined = con.sql(
-                f"SELECT f.rid, s.code FROM rg_feat f JOIN rg_sigcode s USING ({_SIG}) WHERE NOT f.exact"
-            ).fetchnumpy()
-            con.unregister("rg_sigcode")
-            codes[joined["rid"]] = joined["code"]
+            found = con.sql("SELECT rid, sig FROM rg_feat WHERE NOT exact").fetchnumpy()
+            sigs = np.fromiter(decided.keys(), np.int64, len(decided))
+            order = np.argsort(sigs)
+            values = np.fromiter(decided.values(), np.int32, len(decided))[order]
+            at = np.minimum(np.searchsorted(sigs[order], found["sig"]), len(sigs) - 1)
+            if not np.array_equal(sigs[order][at], found["sig"]):
+                raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
+            codes[found["rid"]] = values[at]
         if exact:
             codes[np.fromiter(exact.keys(), np.int64, len(exact))] = np.fromiter(exact.values(), np.int32, len(exact))
         return codes
@@ -286,9 +260,9 @@ class _Scrub:
         engine_allowed = sum(1 for code in exact.values() if code == 0)
         self.con.register("rg_allowed", pa.table({"rid": pa.array(allowed, pa.int64())}))
         rows = self.con.execute(
-            "SELECT num, subject, relation FROM rg_kept WHERE rid IN (SELECT rid FROM rg_allowed) "
+            f"SELECT {rows_mod.num_sql('key')}, subject, relation FROM rg_kept WHERE rid IN (SELECT rid FROM rg_allowed) "
             "AND rid NOT IN (SELECT rid FROM rg_feat WHERE exact) ORDER BY rid"
-            if self._has_feat() else "SELECT num, subject, relation FROM rg_kept WHERE false"
+            if self._has_feat() else "SELECT NULL, subject, relation FROM rg_kept WHERE false"
         ).fetchall()
         self.con.unregister("rg_allowed")
         reserved = self.judge.reserve_rows(rows) + engine_allowed

@@ -17,7 +17,7 @@ import hashlib
 import sqlite3
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 from reachguard.scrub.source import ScrubInputError
 from reachguard.state import AccountRecord, RecipientState
@@ -100,13 +100,38 @@ for _name in sorted(getattr(Store, "__abstractmethods__", ())):
 SnapshotStore.__abstractmethods__ = frozenset()
 
 
+class Pin(Protocol):
+    """Another reader that must see this snapshot (export_child.ExportChild)."""
+
+    def ready(self) -> None: ...
+
+    def pin(self) -> None: ...
+
+
 @contextmanager
-def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
+def _writers_held(path: str) -> Iterator[None]:
+    """No writer can commit inside the block (a second connection holds the write lock)."""
+    con = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            con.execute("ROLLBACK")
+    finally:
+        con.close()
+
+
+@contextmanager
+def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool,
+                  pin: Pin | None = None) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
     """(store, connection) inside one transaction; committed only if the block succeeds.
 
     A file store gets a connection of its own, so a long scrub never holds the lock of a store
     object other threads share (the API's). An in-memory store can only be read through the
-    object itself.
+    object itself. `pin` (file stores only) is made to start its own read at the same state:
+    with `reserve` the scrub holds the write lock anyway; otherwise writers are held off for
+    the moment between the two reads' starts (milliseconds: the child is ready before).
     """
     own: SQLiteStore | None = None
     if isinstance(store, SQLiteStore):
@@ -123,14 +148,23 @@ def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool) -> Iterator
         except Exception as exc:  # StoreUnavailable, sqlite3.DatabaseError (not a database)
             raise ScrubInputError("NO_STORE", f"cannot open the store {path}: {exc}") from exc
     try:
+        if pin is not None:
+            if target.path == ":memory:":
+                raise ValueError("an in-memory store cannot be read by another process")
+            pin.ready()
         if reserve:
             with target.transaction(), target.read() as db:
+                if pin is not None:
+                    pin.pin()
                 yield target, db
         else:
             with target.read() as db:
                 db.execute("BEGIN")
-                db.execute("SELECT count(*) FROM meta").fetchall()  # the read snapshot starts here
                 try:
+                    with _writers_held(target.path) if pin is not None else nullcontext():
+                        db.execute("SELECT count(*) FROM meta").fetchall()  # the read snapshot starts here
+                        if pin is not None:
+                            pin.pin()
                     yield target, db
                 finally:
                     db.execute("ROLLBACK")
