@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reachguard.content.normalise import fold_pipeline, normalise, normalise_mapped
+from reachguard.content.normalise import fold_pipeline, fold_stage, normalise, normalise_mapped
 from reachguard.content.stages import Mapped, RepeatStage
 
 
@@ -109,3 +109,27 @@ def test_repeats_collapse_matches_the_naive_definition(text: str) -> None:
     assert mapped.text == stage.run(text)
     for ch, s, e in zip(mapped.text, mapped.starts, mapped.ends):
         assert set(text[s:e]) == {ch}  # each kept character stands for its whole run
+
+
+def test_fold_may_lower_case_first_for_every_code_point_but_the_unsafe_ones() -> None:
+    """The fold's fast path runs str.lower() first unless the text has a character found
+    unsafe (BMP only, at run time); this checks every code point, astral ones included."""
+    fold = fold_stage()
+    fold.run("warm up")
+    unsafe = fold._lower_unsafe
+    assert "Σ" in unsafe
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        ch = chr(code)
+        lowered = ch.lower()
+        if lowered == ch or ch in unsafe:
+            continue
+        plain = fold.run_mapped(Mapped.identity(ch)).text  # the table alone, no lower() first
+        assert fold.run_mapped(Mapped.identity(lowered)).text == plain, (hex(code), ch)
+
+
+@pytest.mark.parametrize("text", ["ΑΣ", "ΑΣ Β", "ϹΑ", "App回T退订", "ＡＢＣΣ", "İstanbul", "ΣΑ"])
+def test_fold_fast_path_equals_the_table_around_unsafe_characters(text: str) -> None:
+    fold = fold_stage()
+    assert fold.run(text) == fold.run_mapped(Mapped.identity(text)).text

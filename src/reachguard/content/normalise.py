@@ -140,7 +140,11 @@ def _separator_candidates(plane: range) -> Iterable[int]:
 def fold_stage() -> CharStage:
     """NFKC, Traditional → Simplified, lower case; keeps every character (for structural checks)."""
     return CharStage(
-        "fold", (nfkc, traditional_to_simplified, lower), keep_nonempty=True, candidates=_fold_candidates
+        "fold",
+        (nfkc, traditional_to_simplified, lower),
+        keep_nonempty=True,
+        candidates=_fold_candidates,
+        lower_first=True,
     )
 
 

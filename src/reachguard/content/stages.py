@@ -98,12 +98,15 @@ class CharStage:
         fns: Iterable[CharFn],
         keep_nonempty: bool = False,
         candidates: Callable[[range], Iterable[int]] | None = None,
+        lower_first: bool = False,
     ) -> None:
         self.name = name
         self.table = _Table(tuple(fns), keep_nonempty)
         self._candidates = candidates
         self._pattern: re.Pattern[str] | None = None
         self._delete_only = False
+        self._lower_first = lower_first
+        self._lower_unsafe = ""
 
     def _changed(self) -> re.Pattern[str]:
         if self._pattern is None:
@@ -123,15 +126,50 @@ class CharStage:
                 astral = "[\U00010000-\U0001FFFF\U000E0000-\U000E0FFF]"
             else:
                 astral = "[\U00010000-\U0010FFFF]"
+            if self._lower_first:
+                self._lower_unsafe = self._unsafe_to_lower_first()
             self._pattern = re.compile(f"(?:{_class_of(changed)}|{astral})+")
         return self._pattern
+
+    def _unsafe_to_lower_first(self) -> str:
+        """Characters for which ``str.lower`` first, then the table, differs from the table.
+
+        Why lower first: upper-case Latin letters (App, 回T退订) are most of what a fold changes
+        in real messages, and each run of them costs a Python call; C-level ``str.lower``
+        removes them before the regex looks. It is only allowed when every character comes out
+        the same: Σ (``str.lower`` makes it ς at the end of a word) and the few BMP characters
+        found here send the text down the plain path. tests/content/test_normalise.py checks
+        every code point, astral ones included.
+        """
+        table = self.table
+
+        def through_table(s: str) -> str:
+            return "".join(table[ord(x)] for x in s)
+
+        unsafe = {"Σ"}
+        for c in range(0x10000):
+            if 0xD800 <= c <= 0xDFFF:
+                continue
+            ch = chr(c)
+            lowered = ch.lower()
+            if lowered != ch and through_table(lowered) != table[c]:
+                unsafe.add(ch)
+        return "".join(sorted(unsafe))
 
     def _sub(self, m: re.Match[str]) -> str:
         return m.group().translate(self.table)
 
     def run(self, text: str) -> str:
         pattern = self._changed()
-        return pattern.sub("", text) if self._delete_only else pattern.sub(self._sub, text)
+        if self._delete_only:
+            return pattern.sub("", text)
+        if self._lower_first:
+            for ch in self._lower_unsafe:
+                if ch in text:
+                    break
+            else:
+                text = text.lower()
+        return pattern.sub(self._sub, text)
 
     def run_mapped(self, mapped: Mapped) -> Mapped:
         table = self.table
