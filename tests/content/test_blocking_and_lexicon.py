@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reachguard.content import OrgLexicon, blocking, review
-from reachguard.content.sms import sms_length
+from reachguard.content.sms import _GSM7_BASIC, _GSM7_EXTENSION, _gsm7_septets, sms_length
 from reachguard.model import Finding
 from reachguard.policy import load_profile
 
@@ -63,6 +65,21 @@ def test_blocking_end_to_end() -> None:
 )
 def test_sms_length(text: str, chars: int, segments: int) -> None:
     assert sms_length(text) == (chars, segments)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ0 @£[]{}€^~|\\\f\nä贷😀\u00a0")), max_size=30))
+def test_gsm7_septets_match_the_per_character_definition(text: str) -> None:
+    expected: int | None = 0
+    for ch in text:
+        if ch in _GSM7_BASIC:
+            expected += 1  # type: ignore[operator]
+        elif ch in _GSM7_EXTENSION:
+            expected += 2  # type: ignore[operator]
+        else:
+            expected = None
+            break
+    assert _gsm7_septets(text) == expected
 
 
 def test_review_reports_length() -> None:
