@@ -172,11 +172,13 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
 
 # Commercial markers: a message with none of them is unlikely to be marketing (NO_OFFER fires
 # when this does NOT match). The corpus's normal class is news and chat fragments, so without
-# this the model alone calls any SMS-shaped personal message "marketing".
+# this the model alone calls any SMS-shaped personal message "marketing". A phone number
+# (7+ digits) is a marker whether its digits are real or masked to x (the corpus masked every
+# digit of its spam lines: reading only real digits made NO_OFFER fire on 4 % more spam).
 _OFFER = re.compile(
     r"优惠|折|元|¥|￥|\$|活动|详询|咨询|电话|热线|联系|退订|回复|领取|申请|额度|贷|借|免费|促销|特价|会员|"
     r"报名|开业|店|专柜|惊喜|礼|送|抢|限时|限量|低至|全场|新款|上市|预约|欢迎|光临|致电|http|www|\.com|"
-    r"微信|qq|vip|\d{7,}|价|购|售|租|招聘|培训|课|办理|代办|服务|公司|厂|销|品牌|团购|秒杀|红包|积分|"
+    r"微信|qq|vip|[\dx]{7,}|价|购|售|租|招聘|培训|课|办理|代办|服务|公司|厂|销|品牌|团购|秒杀|红包|积分|"
     r"机会|名额|热卖|火爆|福利|加盟|投资|理财|楼盘|户型|房|车|利率|利息|息|分期|放款|到账"
 )
 
