@@ -72,24 +72,25 @@ def _typed(parts: list[str]) -> str:
 
 
 # Batches: q* arrays are (number, org) pairs, a* (org, subject) pairs, c*/sc* the subsets
-# whose contacts are read; since is the smallest contacts_since of the batch.
+# whose contacts are read; since is the smallest contacts_since of the batch. The arrays are
+# passed as array literals (pg_params.text_array).
 _B_CONSENTS = ("SELECT 0, " + _cols("c.number", "c.org", f=("c.at", "c.expires_at"), i=("c.seq", "c.channels"), b="c.withdrawn")
-               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
-_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)b::text[])"
-_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)b::text[])"
+               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN consents c ON c.number = q.n AND c.org = q.o")
+_B_OPT_OUTS = "SELECT 1, " + _cols("number", "org", t=("kind",), f=("at",), i=("seq", "channels")) + " FROM opt_outs WHERE number = ANY(%(ns)s::text[])"
+_B_DNC = "SELECT 2, " + _cols("number", "NULL", t=("list",)) + " FROM dnc WHERE number = ANY(%(ns)s::text[])"
 _B_OUTCOMES = ("SELECT 4, " + _cols("c.number", "c.org", t=("c.result", "c.subject"), f=("c.at",), i=("c.seq",))
-               + " FROM unnest(%(qn)b::text[], %(qo)b::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
+               + " FROM unnest(%(qn)s::text[], %(qo)s::text[]) AS q(n, o) JOIN outcomes c ON c.number = q.n AND c.org = q.o")
 _B_CONTACTS = ("SELECT 3, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-               + ", c.token FROM unnest(%(cn)b::text[], %(co)b::text[]) AS q(n, o) JOIN contacts c"
+               + ", c.token FROM unnest(%(cn)s::text[], %(co)s::text[]) AS q(n, o) JOIN contacts c"
                " ON c.number = q.n AND c.org = q.o AND c.at >= %(since)s")
 _B_ACCOUNT = ("SELECT 5, " + _cols("c.borrower", "c.org", t=("c.subject", "c.contacts::text"), f=("c.at",), i=("c.days_past_due",))
-              + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
+              + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s) JOIN accounts c ON c.org = q.o AND c.subject = q.s")
 _B_BORROWER_OUTCOMES = ("SELECT 6, " + _cols("o.number", "o.org", t=("o.result", "o.subject", "a.subject"), f=("o.at",), i=("o.seq",))
-                        + " FROM unnest(%(ao)b::text[], %(as)b::text[]) AS q(o, s)"
+                        + " FROM unnest(%(ao)s::text[], %(as)s::text[]) AS q(o, s)"
                         " JOIN accounts a ON a.org = q.o AND a.subject = q.s"
                         " JOIN outcomes o ON o.number = a.borrower AND o.org = a.org")
 _B_SUBJECT_CONTACTS = ("SELECT 7, " + _cols("c.number", "c.org", t=("c.channel", "c.purpose", "c.relation", "c.subject"), f=("c.at",), i=("c.seq",))
-                       + ", c.token FROM unnest(%(so)b::text[], %(ss)b::text[]) AS q(o, s) JOIN contacts c"
+                       + ", c.token FROM unnest(%(so)s::text[], %(ss)s::text[]) AS q(o, s) JOIN contacts c"
                        " ON c.org = q.o AND c.subject = q.s AND c.at >= %(since)s")
 
 

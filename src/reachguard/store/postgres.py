@@ -85,6 +85,7 @@ from reachguard.store.pg_engine import (  # noqa: F401  (re-exported: tools and 
     parse_url,
     upgrade,
 )
+from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_state import Loaded, batch_sql, contact_token, single_sql  # noqa: F401
 
 _CHAIN_BATCH = 5000
@@ -95,7 +96,7 @@ _PENDING_HASHED = ("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8'))
                    "WHERE org = %s ORDER BY id LIMIT %s")
 _PENDING_BODIES = "SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s"
 _MOVE_PENDING = (
-    "WITH h AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
+    "WITH h AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
     "AS t(id, seq, body_hash, prev_hash, entry_hash)), "
     "moved AS (DELETE FROM ledger_pending p USING h WHERE p.id = h.id "
     "RETURNING p.org, h.seq, p.kind, p.at, p.number, p.tag, p.body, h.body_hash, h.prev_hash, h.entry_hash), "
@@ -118,7 +119,7 @@ def _lock_sql(count: int) -> str:
     if count == 1:
         return "SELECT pg_advisory_xact_lock(%s::bigint)"
     # A function scan yields the array in order: the locks are taken in the order given.
-    return "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS t(k)"
+    return "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS t(k)"
 
 
 # --- sessions: a thread's transaction, a pooled connection while it works -------------------------
@@ -333,7 +334,7 @@ class PostgresStore(Store):
             new = sorted(wanted - s.held)
             if new:
                 values = [key for _, key in new]
-                s.outbox.append((_lock_sql(len(values)), (values[0] if len(values) == 1 else values,), None))
+                s.outbox.append((_lock_sql(len(values)), (values[0] if len(values) == 1 else int_array(values),), None))
                 s.held.update(new)
             s.wanted = set()
 
@@ -490,17 +491,18 @@ class PostgresStore(Store):
             if q.purpose == "collection" and q.subject is not None and q.need_subject_contacts
             and (subjects_for is None or (q.org, q.subject) in subjects_for)
         })
+        ta = text_array
         params: dict[str, Any] = {
-            "qn": [p[0] for p in pairs], "qo": [p[1] for p in pairs], "ns": sorted({p[0] for p in pairs}),
+            "qn": ta([p[0] for p in pairs]), "qo": ta([p[1] for p in pairs]), "ns": ta(sorted({p[0] for p in pairs})),
         }
         if contact_pairs or subject_pairs:
             params["since"] = min(q.contacts_since for q in finite)
         if contact_pairs:
-            params["cn"], params["co"] = [p[0] for p in contact_pairs], [p[1] for p in contact_pairs]
+            params["cn"], params["co"] = ta([p[0] for p in contact_pairs]), ta([p[1] for p in contact_pairs])
         if account_pairs:
-            params["ao"], params["as"] = [p[0] for p in account_pairs], [p[1] for p in account_pairs]
+            params["ao"], params["as"] = ta([p[0] for p in account_pairs]), ta([p[1] for p in account_pairs])
         if subject_pairs and account_pairs:
-            params["so"], params["ss"] = [p[0] for p in subject_pairs], [p[1] for p in subject_pairs]
+            params["so"], params["ss"] = ta([p[0] for p in subject_pairs]), ta([p[1] for p in subject_pairs])
         sql = batch_sql(bool(contact_pairs), bool(account_pairs), bool(subject_pairs and account_pairs))
         return self._fetch(sql, params, lock_keys=lock_keys)
 
@@ -523,16 +525,17 @@ class PostgresStore(Store):
     _INSERT_CONTACTS = (
         "INSERT INTO contacts(org, number, channel, purpose, relation, subject, at, attempt_id, agent, code, token) "
         "SELECT org, number, channel, purpose, relation, subject, at, attempt_id, agent, code, token FROM unnest("
-        "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::text[], %b::text[], "
-        "%b::text[], %b::text[]) WITH ORDINALITY AS t(org, number, channel, purpose, relation, subject, at, attempt_id, "
+        "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], "
+        "%s::text[], %s::text[]) WITH ORDINALITY AS t(org, number, channel, purpose, relation, subject, at, attempt_id, "
         "agent, code, token, i) ORDER BY i"
     )
 
     def _insert_contacts(self, rows: list[tuple]) -> None:
         if len(rows) == 1:
             self._write(self._INSERT_CONTACT, rows[0])
-        else:  # one statement for the batch
-            self._write(self._INSERT_CONTACTS, tuple(list(column) for column in zip(*rows)))
+        else:  # one statement for the batch, its columns as array literals
+            columns = list(zip(*rows))
+            self._write(self._INSERT_CONTACTS, tuple(float_array(c) if i == 6 else text_array(c) for i, c in enumerate(columns)))
 
     def add_consent(self, org: str, number: str, channels: int, at: float, expires_at: float | None, evidence: str | None) -> None:
         self._write(
@@ -603,9 +606,9 @@ class PostgresStore(Store):
         else:  # one statement; ids (the chain order) follow the list order
             self._write(
                 "INSERT INTO ledger_pending(org, kind, at, number, tag, body) SELECT org, kind, at, number, tag, body "
-                "FROM unnest(%b::text[], %b::text[], %b::float8[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY "
+                "FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
                 "AS t(org, kind, at, number, tag, body, i) ORDER BY i",
-                tuple(list(column) for column in zip(*rows)),
+                tuple(float_array(c) if i == 2 else text_array(c) for i, c in enumerate(zip(*rows))),
             )
         if self._chain_interval and self._chainer is None:
             self._start_chainer()
@@ -656,7 +659,8 @@ class PostgresStore(Store):
                     prev_hashes.append(prev)
                     prev = entry_hash(org, seq, kind, at, prev, body_hash)
                     entry_hashes.append(prev)
-                moved = self._fetch(_MOVE_PENDING, (ids, seqs, body_hashes, prev_hashes, entry_hashes))
+                moved = self._fetch(_MOVE_PENDING, (int_array(ids), int_array(seqs), text_array(body_hashes),
+                                                    text_array(prev_hashes), text_array(entry_hashes)))
                 if moved[0][0] != len(ids):  # cannot happen under the org's lock; never leave a gap
                     raise StoreUnavailable(f"ledger chaining of {org!r}: {moved[0][0]} of {len(ids)} pending entries moved")
                 done += len(ids)
