@@ -1,11 +1,11 @@
 """Number normalisation in DuckDB SQL, agreeing exactly with `reachguard.numbers.try_normalize`.
 
 Why three tiers: a campaign list has millions of rows, nearly all of them Chinese mobiles in a
-handful of spellings. Tiers 1 and 2 run on every row (`row_compact_sql` + `mobile_sql`): a
-plain digit string is matched as it is (`13800138000`, `+8613800138000`, `008613800138000`);
-anything else first loses the same separators and maps the same full-width characters as the
-Python normaliser, then is matched. `settle_distinct` repeats tier 2 on the *distinct* raw
-values still open and hands the rest to tier 3. Tier 3 hands whatever SQL could not
+handful of spellings. Tier 1 runs on every row (`row_compact_sql` + `mobile_sql`): the common
+ASCII separators (space, `-`, `(`, `)`, `.`) are removed and the rest matched as a +86 mobile
+(`13800138000`, `+86 138-0013-8000`, `008613800138000`). Tier 2 (`settle_distinct`) runs on
+the *distinct* raw values still open: every separator the Python normaliser removes, and its
+full-width digits mapped, then matched again. Tier 3 hands whatever SQL could not
 settle (landlines, foreign numbers, garbage) to the Python normaliser itself, once per distinct
 value, so the answer for those rows is the engine's by construction.
 
@@ -34,6 +34,7 @@ SEPARATORS = PY_WHITESPACE + "-.()" + "".join(chr(c) for c in range(0x2010, 0x20
 FULLWIDTH = "０１２３４５６７８９＋"
 ASCII_FOR_FULLWIDTH = "0123456789+"
 MAX_RAW_LENGTH = 64  # numbers._MAX_RAW_LENGTH
+COMMON_SEPARATORS = " -()."  # removed per row (row_compact_sql); the rest per distinct value
 
 # The +86 mobile form after compaction: numbers._CN_MOBILE with ASCII digits only.
 CN_MOBILE_RE = r"(?:\+86|0086|86)?1[3-9][0-9]{9}"
@@ -57,14 +58,19 @@ def fast_path_sql(raw: str) -> str:
 
 
 def row_compact_sql(raw: str) -> str:
-    """Tier 1+2 on every row, step one: the value with separators removed (NULL if too long).
+    """Tier 1+2 on every row, step one: the value without the common ASCII separators.
 
-    Plain digit strings skip the regex replace (most of a list); the result goes to
-    `mobile_sql`. Doing tier 2 per row is cheaper than DISTINCT + a join back when a list
-    spells many of its numbers with spaces or dashes.
+    Space, `-`, `(`, `)` and `.` are removed with `replace` (a memchr scan: several times
+    cheaper than the regex class over ten million rows); the result goes to `mobile_sql`. If
+    it matches, the value held only digits, `+` and those separators, so the full compaction
+    (`compact_sql`, `numbers.py`) gives the same string. Anything else — tabs, other spaces,
+    full-width forms — does not match here and is settled once per distinct value
+    (`settle_distinct`). NULL beyond `MAX_RAW_LENGTH`, as the Python normaliser.
     """
-    return (f"CASE WHEN regexp_full_match({raw}, '[0-9+]+') THEN {raw} "
-            f"WHEN length({raw}) <= {MAX_RAW_LENGTH} THEN {compact_sql(raw)} END")
+    compact = raw
+    for char in COMMON_SEPARATORS:
+        compact = f"replace({compact}, {sql_quote(char)}, '')"
+    return f"CASE WHEN length({raw}) <= {MAX_RAW_LENGTH} THEN {compact} END"
 
 
 def mobile_sql(compact: str) -> str:
