@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -193,7 +192,7 @@ class _Wire:
             if self.sock is None:
                 self._connect()
             self.sock.sendall(_pack(args))
-        except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             self.drop()  # `receive` sends it again on a fresh connection
         except BaseException:
             self.drop()

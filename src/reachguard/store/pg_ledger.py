@@ -1,0 +1,292 @@
+"""The PostgreSQL ledger: decisions append to ledger_pending, a chainer links them per org.
+
+Appending to an org's hash chain needs the previous entry's hash, so appends to
+one chain are serial; doing it inside every decision would make each org's decisions wait
+for each other's commit (and fsync). Instead a decision writes its entry to
+`ledger_pending` in its own transaction (durable, atomic with the decision, no contention),
+and the chainer moves pending entries into `ledger` in id order under the org's advisory
+lock ("l", org) — serialised per org, never globally. It runs before every ledger read of
+this store (so reads see every committed entry, chained) and in a background thread every
+`chain_interval` seconds (pg_try_advisory_xact_lock: replicas skip an org another is
+chaining). For one writer the chain is identical, hash for hash, to the SQLite store's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from typing import Iterator, Sequence
+
+from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
+from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable
+from reachguard.store.pg_engine import _ENGINES_LOCK
+from reachguard.store.pg_params import float_array, int_array, text_array
+from reachguard.store.pg_session import _RANK, PgSessions, lock_key
+
+_CHAIN_BATCH = 5000
+_LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
+# The chainer's two statements: pending entries in id order with their bodies' SHA-256 (or the
+# body itself where the server cannot hash it), then one move from ledger_pending into ledger.
+_PENDING_HASHED = ("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8')), 'hex') FROM ledger_pending "
+                   "WHERE org = %s ORDER BY id LIMIT %s")
+_PENDING_BODIES = "SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s"
+_MOVE_PENDING = (
+    "WITH h AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+    "AS t(id, seq, body_hash, prev_hash, entry_hash)), "
+    "moved AS (DELETE FROM ledger_pending p USING h WHERE p.id = h.id "
+    "RETURNING p.org, h.seq, p.kind, p.at, p.number, p.tag, p.body, h.body_hash, h.prev_hash, h.entry_hash), "
+    f"ins AS (INSERT INTO ledger({_LEDGER_COLUMNS}) SELECT * FROM moved RETURNING 1) "
+    "SELECT count(*) FROM ins"
+)
+
+
+class PgLedger(PgSessions):
+    """Ledger appends, chaining and reads (mixed into PostgresStore)."""
+
+    _chain_interval: float
+    _chainer: "_Chainer | None"
+    _hashes_on_server: bool | None
+
+    # --- ledger -------------------------------------------------------------------------
+
+    _INSERT_PENDING = "INSERT INTO ledger_pending(org, kind, at, number, tag, body) VALUES (%s,%s,%s,%s,%s,%s)"
+
+    def ledger_append(self, entries: Sequence[PendingEntry]) -> None:
+        """Entries go to `ledger_pending` in this transaction; the chainer chains them."""
+        if not entries:
+            return
+        rows = [(org, kind, at, number, tag, body.decode("utf-8")) for org, kind, at, number, tag, body in entries]
+        if len(rows) == 1:
+            self._write(self._INSERT_PENDING, rows[0])
+        else:  # one statement; ids (the chain order) follow the list order
+            self._write(
+                "INSERT INTO ledger_pending(org, kind, at, number, tag, body) SELECT org, kind, at, number, tag, body "
+                "FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
+                "AS t(org, kind, at, number, tag, body, i) ORDER BY i",
+                tuple(float_array(c) if i == 2 else text_array(c) for i, c in enumerate(zip(*rows))),
+            )
+        if self._chain_interval and self._chainer is None:
+            self._start_chainer()
+
+    def chain_ledger(self, org: str | None = None, *, wait: bool = True) -> int:
+        """Chain pending entries (of one org, or of every org that has some); how many."""
+        if org is not None:
+            orgs = [org]
+        else:
+            orgs = [row[0] for row in self._fetch("SELECT org FROM ledger_pending GROUP BY org", None)]
+        return sum(self._chain_org(o, wait) for o in orgs)
+
+    def _chain_org(self, org: str, wait: bool) -> int:
+        s = self._session()
+        own = s.depth == 0
+        if own:
+            s.depth = 1
+        done = 0
+        try:
+            while True:
+                self._prepare_tx(s)
+                key = lock_key("l", org)
+                if (_RANK["l"], key) not in s.held:
+                    if wait:
+                        s.outbox.append(("SELECT pg_advisory_xact_lock(%s::bigint)", (key,), None))
+                    else:
+                        got = self._send(s, s.outbox + [("SELECT pg_try_advisory_xact_lock(%s::bigint)", (key,), None)])
+                        s.outbox = []
+                        if not got[0][0]:
+                            break  # another replica is chaining this org: end our transaction below
+                    s.held.add((_RANK["l"], key))
+                head_rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+                seq, prev = (head_rows[0][0], head_rows[0][1]) if head_rows else (0, GENESIS)
+                # The body's SHA-256 is computed by the server (the same bytes: the database is
+                # UTF-8, checked once), so bodies never travel to the chainer and back.
+                hashed = self._server_hashes()
+                pending = self._fetch(_PENDING_HASHED if hashed else _PENDING_BODIES, (org, _CHAIN_BATCH))
+                if not pending:
+                    break
+                ids, seqs, body_hashes, prev_hashes, entry_hashes = [], [], [], [], []
+                for pending_id, kind, at, body_hash in pending:
+                    seq += 1
+                    if not hashed:  # the body itself: hash it here
+                        body_hash = hashlib.sha256(body_hash.encode("utf-8")).hexdigest()
+                    ids.append(pending_id)
+                    seqs.append(seq)
+                    body_hashes.append(body_hash)
+                    prev_hashes.append(prev)
+                    prev = entry_hash(org, seq, kind, at, prev, body_hash)
+                    entry_hashes.append(prev)
+                moved = self._fetch(_MOVE_PENDING, (int_array(ids), int_array(seqs), text_array(body_hashes),
+                                                    text_array(prev_hashes), text_array(entry_hashes)))
+                if moved[0][0] != len(ids):  # cannot happen under the org's lock; never leave a gap
+                    raise StoreUnavailable(f"ledger chaining of {org!r}: {moved[0][0]} of {len(ids)} pending entries moved")
+                done += len(ids)
+                if own:
+                    self._commit(s)
+                    s.depth = 1
+                if len(pending) < _CHAIN_BATCH:
+                    break
+        except BaseException:
+            if own:
+                s.depth = 0
+                self._abort(s)
+                s.release()
+            raise
+        if own:
+            s.depth = 0
+            try:
+                self._commit(s)
+            finally:
+                s.release()
+        return done
+
+    def _server_hashes(self) -> bool:
+        """Whether the server can hash ledger bodies byte for byte as we do (UTF-8, sha256())."""
+        if self._hashes_on_server is None:
+            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int", None)[0]
+            self._hashes_on_server = row[0] == "UTF8" and row[1] >= 110000
+        return self._hashes_on_server
+
+    def _start_chainer(self) -> None:
+        with _ENGINES_LOCK:
+            if self._chainer is None and not self._closed:
+                self._chainer = _Chainer(self, self._chain_interval)
+                self._chainer.start()
+
+    def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq > %s"
+        extra: list = []
+        if at_from is not None:
+            sql += " AND at >= %s"
+            extra.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            extra.append(at_to)
+        sql += " ORDER BY seq LIMIT 5000"
+        after = 0
+        while True:
+            rows = self._fetch(sql, (org, after, *extra))
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            after = rows[-1][1]
+
+    def ledger_orgs(self) -> list[str]:
+        self.chain_ledger()
+        return [row[0] for row in self._fetch("SELECT DISTINCT org FROM ledger ORDER BY org", None)]
+
+    def ledger_head(self, org: str) -> tuple[int, str] | None:
+        self.chain_ledger(org)
+        rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq >= %s AND seq <= %s ORDER BY seq LIMIT 5000"
+        start = seq_from
+        while start <= seq_to:
+            rows = self._fetch(sql, (org, start, seq_to))
+            for row in rows:
+                yield LedgerEntry(*row)
+            if len(rows) < 5000:
+                return
+            start = rows[-1][1] + 1
+
+    def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
+        self.chain_ledger(org)
+        sql = "SELECT min(seq), max(seq) FROM ledger WHERE org = %s"
+        params: list = [org]
+        if at_from is not None:
+            sql += " AND at >= %s"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            params.append(at_to)
+        row = self._fetch(sql, tuple(params))[0]
+        return None if row[0] is None else (row[0], row[1])
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        self._write(
+            "INSERT INTO checkpoints(org, seq, entry_hash, signed_at, key_id, signature) VALUES (%s,%s,%s,%s,%s,%s) "
+            "ON CONFLICT (org, seq) DO UPDATE SET entry_hash = EXCLUDED.entry_hash, signed_at = EXCLUDED.signed_at, "
+            "key_id = EXCLUDED.key_id, signature = EXCLUDED.signature",
+            (c.org, c.seq, c.entry_hash, c.signed_at, c.key_id, c.signature),
+        )
+
+    def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> list[Checkpoint]:
+        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org = %s"
+        params: list = [org]
+        if seq_from is not None:
+            sql += " AND seq >= %s"
+            params.append(seq_from)
+        if seq_to is not None:
+            sql += " AND seq <= %s"
+            params.append(seq_to)
+        return [Checkpoint(*row) for row in self._fetch(sql + " ORDER BY seq", tuple(params))]
+
+    def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
+        self.chain_ledger(org)
+        self.chain_ledger(GLOBAL_ORG)
+        rows = self._fetch(
+            f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE number = %s AND org IN (%s, %s) "
+            "ORDER BY at DESC, org DESC, seq DESC LIMIT %s",
+            (number, org, GLOBAL_ORG, limit),
+        )
+        return [LedgerEntry(*row) for row in reversed(rows)]
+
+    def decisions(
+        self,
+        org: str,
+        at_from: float | None = None,
+        at_to: float | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[LedgerEntry]:
+        self.chain_ledger(org)
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq > %s AND kind = 'decision'"
+        params: list = [org, after_seq]
+        if at_from is not None:
+            sql += " AND at >= %s"
+            params.append(at_from)
+        if at_to is not None:
+            sql += " AND at < %s"
+            params.append(at_to)
+        if verdict is not None:
+            sql += " AND tag = %s"
+            params.append(verdict)
+        if reason is not None:
+            sql += (" AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
+                    "WHERE r ->> 'code' = %s)")
+            params.append(reason)
+        sql += " ORDER BY seq LIMIT %s"
+        params.append(limit)
+        return [LedgerEntry(*row) for row in self._fetch(sql, tuple(params))]
+
+
+class _Chainer(threading.Thread):
+    """Chains pending ledger entries every few seconds (skips orgs another replica holds)."""
+
+    def __init__(self, store: PgLedger, interval: float):
+        super().__init__(name="reachguard-ledger-chainer", daemon=True)
+        self._store = weakref.ref(store)
+        self._interval = interval
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            store = self._store()
+            if store is None or store._closed:
+                return
+            try:
+                store.chain_ledger(wait=False)
+            except Exception:  # noqa: BLE001 - retried at the next tick; readers chain anyway
+                pass
+            finally:
+                del store
