@@ -102,7 +102,7 @@ class _GroupWriter:
     """What `reachguard serve` does: one writer thread decides whatever is queued together
     (Gateway.decide_many, one transaction), each caller waits for its own answer."""
 
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway, writers: int = 1):
         import threading
 
         self.gateway = gateway
@@ -110,8 +110,9 @@ class _GroupWriter:
         self.queue: list = []
         self.stop = False
         self.sizes: list[int] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(writers)]
+        for thread in self.threads:
+            thread.start()
 
     def decide(self, attempt):
         import threading
@@ -141,19 +142,20 @@ class _GroupWriter:
     def close(self) -> None:
         with self.cv:
             self.stop = True
-            self.cv.notify()
-        self.thread.join()
+            self.cv.notify_all()
+        for thread in self.threads:
+            thread.join()
 
 
 def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: int, threads: int, seconds: float,
-                   population: int, accounts: list[int], barrier, results) -> None:
+                   population: int, accounts: list[int], writers: int, barrier, results) -> None:
     """One process: `threads` clients; threads == 0 means one client calling Gateway.decide
     directly, else the clients go through a group-commit writer (as `reachguard serve`)."""
     import threading
 
     store = open_backend(backend, url, redis_url, prefix)
     gateway = Gateway(store, secret=b"bench")
-    writer = _GroupWriter(gateway) if threads else None
+    writer = _GroupWriter(gateway, writers) if threads else None
     decide = writer.decide if writer else gateway.decide
     clients = max(threads, 1)
     per_client = int(12_000 * seconds / clients) + 100  # more than this machine can decide in `seconds`
@@ -306,6 +308,8 @@ def main() -> None:
                              "(group commit, as `reachguard serve`)")
     parser.add_argument("--replicas", type=int, default=os.cpu_count() or 2,
                         help="grouped mode: at most this many replica processes (default: one per CPU)")
+    parser.add_argument("--writers", type=int, default=1,
+                        help="grouped mode: writer threads per replica process (1 = as `reachguard serve`)")
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
@@ -354,7 +358,7 @@ def main() -> None:
                     figures[w] = run_workers(
                         procs, _decide_worker,
                         lambda i, w=w, threads=threads: (backend, target_url, args.redis, prefix, 1000 * w + i, threads,
-                                                         args.seconds, args.numbers, accounts),
+                                                         args.seconds, args.numbers, accounts, args.writers),
                     )
                 rows.append((name, figures))
                 _print_row(name, figures, counts)
