@@ -133,7 +133,10 @@ def child_raw(folder: Path) -> dict:
 
 
 def measure(kind: str, folder: Path) -> tuple[float, float, dict]:
-    """(seconds, peak RSS in MiB, the child's answer) of one child process."""
+    """(seconds, peak RSS in MiB, the child's answer + its CPU seconds) of one child process.
+
+    CPU seconds (user + system, its own helper processes included) are what a loaded machine
+    distorts least: with four other jobs on two cores, wall times double and halve from run to run."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--dir", str(folder)], stdout=subprocess.PIPE)
     out = proc.stdout.read() if proc.stdout else b""
@@ -141,7 +144,9 @@ def measure(kind: str, folder: Path) -> tuple[float, float, dict]:
     seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{kind} child failed ({status})")
-    return seconds, usage.ru_maxrss / 1024, json.loads(out)
+    answer = json.loads(out)
+    answer["cpu"] = usage.ru_utime + usage.ru_stime
+    return seconds, usage.ru_maxrss / 1024, answer
 
 
 def main() -> None:
@@ -173,6 +178,7 @@ def main() -> None:
         print("sizes: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in sorted(sizes.items())))
         runs: dict[str, list[tuple[float, float]]] = {"scrub": [], "raw": []}
         inside: dict[str, list[float]] = {"scrub": [], "raw": []}
+        cpu: dict[str, list[float]] = {"scrub": [], "raw": []}
         answers: dict[str, dict] = {}
         print(f"load average before: {open('/proc/loadavg').read().strip()}")
         for _ in range(args.repeat):
@@ -180,8 +186,10 @@ def main() -> None:
                 seconds, rss, answer = measure(kind, folder)
                 runs[kind].append((seconds, rss))
                 inside[kind].append(answer["seconds"])
+                cpu[kind].append(answer["cpu"])
                 answers[kind] = answer
-                print(f"  {kind:<5} {seconds:6.2f} s process, {answer['seconds']:6.2f} s work  peak {rss:7,.0f} MiB")
+                print(f"  {kind:<5} {seconds:6.2f} s process, {answer['seconds']:6.2f} s work, {answer['cpu']:6.2f} s CPU  "
+                      f"peak {rss:7,.0f} MiB  (load {open('/proc/loadavg').read().split()[0]})")
         scrub_s, raw_s = median([s for s, _ in runs["scrub"]]), median([s for s, _ in runs["raw"]])
         scrub_rss = max(r for _, r in runs["scrub"])
         report = answers["scrub"]
@@ -189,7 +197,8 @@ def main() -> None:
         print(f"scrub: median {scrub_s:.2f} s process ({work_scrub:.2f} s work), peak {scrub_rss:,.0f} MiB · "
               f"raw anti-join: median {raw_s:.2f} s process ({work_raw:.2f} s work), "
               f"peak {max(r for _, r in runs['raw']):,.0f} MiB · ratio {scrub_s / raw_s:.2f}x process, "
-              f"{work_scrub / work_raw:.2f}x work · load average {open('/proc/loadavg').read().split()[0]} (end)")
+              f"{work_scrub / work_raw:.2f}x work, {median(cpu['scrub']) / median(cpu['raw']):.2f}x CPU "
+              f"({median(cpu['scrub']):.1f} s / {median(cpu['raw']):.1f} s) · load average {open('/proc/loadavg').read().split()[0]} (end)")
         print(f"scrub answer: {report['allowed']:,} allowed, {report['rejected']:,} rejected "
               f"({report['invalid_numbers']:,} invalid, {report['duplicates']:,} duplicates), reasons {report['reasons']}, "
               f"{report['numbers_in_python']:,} raw values via Python, {report['signatures']} signatures, "
