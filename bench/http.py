@@ -267,9 +267,13 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         raise SystemExit("the server did not start")
                     time.sleep(0.1)
-            from reachguard.api.server import protocol_and_loop
+            try:
+                from reachguard.api.server import protocol_and_loop
 
-            print(f"server: reachguard serve --workers {args.workers} ({protocol_and_loop()[2]}) on {HOST}:{port}, SQLite file, "
+                stack = protocol_and_loop()[2]
+            except ImportError:  # an older checkout on PYTHONPATH (A/B runs): uvicorn's h11
+                stack = "h11+asyncio"
+            print(f"server: reachguard serve --workers {args.workers} ({stack}) on {HOST}:{port}, SQLite file, "
                   f"log level warning (no access lines); {args.connections} connections (single), {args.batch_connections} (batch)")
             print(f"client: {client}" + (" (one thread)" if client == "wrk" else " (asyncio, in this process)"))
 
