@@ -1,7 +1,7 @@
 """The running service: store, gateway, the writer thread (group commit), keys, limits, signer.
 
-Writes never run on the event loop. One writer thread owns them: single decisions that
-arrive together are decided in one store transaction (`Gateway.decide_many`, which judges
+Writes never run on the event loop. One writer thread owns them (two on PostgreSQL, see
+Writer): single decisions that arrive together are decided in one store transaction (`Gateway.decide_many`, which judges
 them in order, each seeing the ones before it), so a commit is shared by every request of
 the group — and each request is answered only after that commit, so an acknowledged
 decision survives a crash of the process.
@@ -68,32 +68,38 @@ def _resolve(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
 
 
 class Writer:
-    """One thread applies every write; concurrent decisions share one transaction."""
+    """One thread applies every write; concurrent decisions share one transaction. A store whose
+    transactions lock across processes anyway (PostgreSQL: advisory or Redis locks) asks for
+    more (`writer_threads`), so one group is judged while the previous one commits."""
 
-    def __init__(self, gateway: Gateway, metrics: Metrics, max_group: int = 10_000):
+    def __init__(self, gateway: Gateway, metrics: Metrics, max_group: int = 10_000, threads: int = 1):
         self.gateway = gateway
         self.metrics = metrics
         self.max_group = max_group
+        self.threads = max(1, threads)
         self._jobs: collections.deque[_Job] = collections.deque()
         self._cv = threading.Condition()
         self._stopping = False
         self.used = False
-        self._thread = threading.Thread(target=self._run, name="reachguard-writer", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"reachguard-writer-{i}", daemon=True)
+                         for i in range(self.threads)]
 
     def start(self) -> None:
         self.used = True
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         with self._cv:
             self._stopping = True
-            self._cv.notify()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+            self._cv.notify_all()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() and not self._stopping
+        return all(thread.is_alive() for thread in self._threads) and not self._stopping
 
     def _submit(self, job: _Job) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -259,7 +265,8 @@ class Service:
         self.policies = load_policy_file(settings.policy_file) if settings.policy_file else PolicyBook.profile(settings.profile)
         self.gateway = Gateway(self.store, self.policies, secret=settings.verification_secret())
         self.metrics = Metrics()
-        self.writer = Writer(self.gateway, self.metrics, max_group=max(settings.max_batch, 1))
+        self.writer = Writer(self.gateway, self.metrics, max_group=max(settings.max_batch, 1),
+                             threads=getattr(self.store, "writer_threads", 1))
         self.keys = KeyRing(self.store, settings.key_cache_seconds)
         self.signer = Signer.open(self.store, settings.signing_key_path())
         self.verify_limiter = RateLimiter("verify", settings.verify_rate_limit, 60.0, settings.redis_url)
@@ -274,7 +281,7 @@ class Service:
         if self.started:
             return
         if self.writer.used:
-            self.writer = Writer(self.gateway, self.metrics, max_group=self.writer.max_group)
+            self.writer = Writer(self.gateway, self.metrics, max_group=self.writer.max_group, threads=self.writer.threads)
         self._stop = threading.Event()
         self.writer.start()
         self._wal = _WalCheckpointer.maybe(self.store, self._stop)

@@ -69,6 +69,9 @@ class PostgresStore(PgLedger, PgRecords, Store):
     """The PostgreSQL backend (SQLAlchemy engine and pool, psycopg 3 statements)."""
 
     uses_redis = False
+    # `reachguard serve` runs this many writer threads: each decision locks (advisory locks, or
+    # Redis locks) across processes anyway, so one group is judged while another commits.
+    writer_threads = 2
 
     def __init__(
         self,
