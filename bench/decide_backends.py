@@ -99,8 +99,9 @@ class _Events:
 
 
 class _GroupWriter:
-    """What `reachguard serve` does: one writer thread decides whatever is queued together
-    (Gateway.decide_many, one transaction), each caller waits for its own answer."""
+    """What `reachguard serve` does: a writer thread (store.writer_threads of them) decides
+    whatever is queued together (Gateway.decide_many, one transaction), each caller waits for
+    its own answer."""
 
     def __init__(self, gateway: Gateway, writers: int = 1):
         import threading
@@ -155,7 +156,7 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
 
     store = open_backend(backend, url, redis_url, prefix)
     gateway = Gateway(store, secret=b"bench")
-    writer = _GroupWriter(gateway, writers) if threads else None
+    writer = _GroupWriter(gateway, writers or getattr(store, "writer_threads", 1)) if threads else None
     decide = writer.decide if writer else gateway.decide
     clients = max(threads, 1)
     per_client = int(12_000 * seconds / clients) + 100  # more than this machine can decide in `seconds`
@@ -308,8 +309,9 @@ def main() -> None:
                              "(group commit, as `reachguard serve`)")
     parser.add_argument("--replicas", type=int, default=os.cpu_count() or 2,
                         help="grouped mode: at most this many replica processes (default: one per CPU)")
-    parser.add_argument("--writers", type=int, default=1,
-                        help="grouped mode: writer threads per replica process (1 = as `reachguard serve`)")
+    parser.add_argument("--writers", type=int, default=0,
+                        help="grouped mode: writer threads per replica process (default: the store's writer_threads, "
+                             "as `reachguard serve`: 2 on PostgreSQL, 1 on SQLite)")
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()

@@ -1,9 +1,9 @@
 """The running service: store, gateway, the writer thread (group commit), keys, limits, signer.
 
 Writes never run on the event loop. One writer thread owns them (two on PostgreSQL, see
-Writer): single decisions that arrive together are decided in one store transaction (`Gateway.decide_many`, which judges
-them in order, each seeing the ones before it), so a commit is shared by every request of
-the group — and each request is answered only after that commit, so an acknowledged
+Writer): single decisions that arrive together are decided in one store transaction
+(`Gateway.decide_many`, which judges them in order, each seeing the ones before it), so a
+commit is shared by every request of the group — and each request is answered only after that commit, so an acknowledged
 decision survives a crash of the process.
 """
 
