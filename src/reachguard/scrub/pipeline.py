@@ -90,7 +90,7 @@ def run_scrub(
             if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
                 child = ExportChild(db_path, plan, Path(spill))
             report_progress("read", 0.0)
-            loader = _Background(lambda: source_mod.load(con, src_path, column))
+            loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
             with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
                 src = loader.result()
                 report_progress("read", 1.0)

@@ -9,8 +9,9 @@ for DuckDB's inlined strings) costs several times what 8-byte integers do. An E.
 copy of such a number has no key to match.
 
 Tables made here (`rid` = the row's position in `rg_src`):
-  rg_rows(rid, key, pending, field_ok, subject, relation)  every row (key NULL: invalid number;
-                                     pending: the raw value when SQL alone could not settle it)
+  rg_rows(rid, key, pending, field_ok, subject, relation)  a view of every row: columns `select`
+                                     added to rg_src as the list was read (key NULL: invalid
+                                     number; pending: the raw value when tier 1 could not settle it)
   rg_kept(key, rid, subject, relation)            the first valid, well-formed row of each key
   rg_odd(key, num)                                the E.164 of each negative key
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import duckdb
 
 from reachguard.scrub import numbers_sql
-from reachguard.scrub.source import Source, text_sql
+from reachguard.scrub.source import RESERVED_PREFIX, Source, text_sql
 
 RELATIONS = ("borrower", "contact", "guarantor", "prospect")
 KEYABLE_RE = r"\+[1-9][0-9]{0,17}"
@@ -36,25 +37,35 @@ def num_sql(key: str) -> str:
     return f"CASE WHEN {key} >= 0 THEN '+' || CAST({key} AS VARCHAR) ELSE (SELECT num FROM rg_odd WHERE rg_odd.key = {key}) END"
 
 
-def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
-    """Create rg_rows, rg_kept and rg_odd; returns (rows settled in SQL per row, distinct values sent to Python)."""
-    subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL"
-    relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL"
+P = RESERVED_PREFIX
+
+
+def select(src: Source, table: str) -> str:
+    """The SELECT that loads the list with each row's key, pending raw value, field check,
+    subject and relation as extra columns (source.load): computed in the same parallel pass
+    that parses the file, instead of a second pass over ten million rows."""
+    raw = text_sql(src, src.number_column)
+    subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL::VARCHAR"
+    relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL::VARCHAR"
     allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
     mobile = numbers_sql.sql_quote(numbers_sql.CN_MOBILE_RE)
-    # Tiers 1-2 per row: a +86 mobile's key is 86 followed by its 11 digits.
+    # Tier 1 per row: a +86 mobile's key is 86 followed by its 11 digits.
+    return f"""SELECT * EXCLUDE ({P}x), CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
+               ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128) AS {P}field_ok
+        FROM (SELECT *, CASE WHEN regexp_full_match({P}x, {mobile}) THEN CAST('86' || right({P}x, 11) AS BIGINT) END AS {P}key
+              FROM (SELECT *, {numbers_sql.row_compact_sql(raw)} AS {P}x, {subject} AS {P}subject, {relation} AS {P}relation
+                    FROM {table}))"""
+
+
+def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
+    """Create rg_rows (a view of rg_src loaded with `select`), rg_kept and rg_odd; returns
+    (rows settled per row, distinct values sent to Python)."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE rg_rows AS
-        SELECT rid, key, CASE WHEN key IS NULL THEN raw END AS pending, field_ok, subject, relation
-        FROM (SELECT rid, raw, CASE WHEN regexp_full_match(x, {mobile}) THEN CAST('86' || right(x, 11) AS BIGINT) END AS key,
-               (relation IS NULL OR relation IN ({allowed})) AND (subject IS NULL OR length(subject) <= 128) AS field_ok,
-               subject, relation
-        FROM (SELECT rid, raw, {numbers_sql.row_compact_sql('raw')} AS x, subject, relation
-              FROM (SELECT rowid AS rid, {text_sql(src, src.number_column)} AS raw, {subject} AS subject,
-                           {relation} AS relation FROM rg_src)))"""
+        f"""CREATE OR REPLACE TEMP VIEW rg_rows AS SELECT rowid AS rid, {P}key AS key, {P}pending AS pending,
+        {P}field_ok AS field_ok, {P}subject AS subject, {P}relation AS relation FROM rg_src"""
     )
     fast = con.execute("SELECT count(key) FROM rg_rows").fetchall()[0][0]
-    # Tier 3: the distinct raw values SQL could not settle, once each.
+    # Tiers 2-3: the distinct raw values tier 1 could not settle, once each.
     con.execute("CREATE OR REPLACE TEMP TABLE rg_pending AS SELECT DISTINCT pending AS raw FROM rg_rows WHERE pending IS NOT NULL")
     _, in_python = numbers_sql.settle_distinct(con, "rg_pending", "rg_settled")
     con.execute(
@@ -64,10 +75,10 @@ def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
     )
     if con.execute("SELECT count(num) FROM rg_settled").fetchall()[0][0]:
         con.execute(
-            f"""UPDATE rg_rows SET key = s.key FROM (
+            f"""UPDATE rg_src SET {P}key = s.key FROM (
                 SELECT p.raw, coalesce({key_sql('p.num')}, o.key) AS key FROM rg_settled p LEFT JOIN rg_odd o ON o.num = p.num
                 WHERE p.num IS NOT NULL) s
-            WHERE rg_rows.pending = s.raw"""
+            WHERE rg_src.{P}pending = s.raw"""
         )
     # The first row of each number is kept; subject and relation only when the list has them.
     extra = "".join(f", arg_min_null({name}, rid) AS {name}" if present else f", NULL::VARCHAR AS {name}"

@@ -14,6 +14,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -25,6 +26,14 @@ RELATION_COLUMNS = ("relation",)
 _DELIMITERS = (",", "\t", ";", "|")
 _HEADER_LIMIT = 1 << 20
 PARQUET_MAGIC = b"PAR1"
+RESERVED_PREFIX = "__reachguard_"  # columns the scrub adds to rg_src (rows.py); never in a list
+Select = Callable[["Source", str], str]
+"""(source, table expression) -> the SELECT that fills rg_src: derived columns are computed as
+the list is read, in the same parallel pass (rows.py)."""
+
+
+def _plain_select(source: "Source", table: str) -> str:
+    return f"SELECT * FROM {table}"
 
 
 class ScrubInputError(ValueError):
@@ -78,21 +87,27 @@ def is_parquet(path: Path) -> bool:
         return handle.read(4) == PARQUET_MAGIC
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None) -> Source:
-    """Load the list into `rg_src`; raise ScrubInputError for anything that is not a usable list."""
+def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None, select: Select = _plain_select) -> Source:
+    """Load the list into `rg_src`; raise ScrubInputError for anything that is not a usable list.
+
+    `select` may add columns (named RESERVED_PREFIX…) after the input's own; `Source.columns`
+    lists only the input's."""
     if not path.is_file():
         raise ScrubInputError("NOT_FOUND", f"cannot read {path}: no such file")
     if path.stat().st_size == 0:
         raise ScrubInputError("EMPTY_FILE", f"{path} is empty: expected a header line naming the columns")
     if is_parquet(path):
-        source = _load_parquet(con, path, column)
+        source = _load_parquet(con, path, column, select)
     else:
-        source = _load_csv(con, path, column)
+        source = _load_csv(con, path, column, select)
     source.rows = con.execute("SELECT count(*) FROM rg_src").fetchall()[0][0]
     return source
 
 
 def _columns_or_fail(path: Path, columns: list[str], column: str | None) -> tuple[str, str | None, str | None]:
+    for name in columns:
+        if name.casefold().startswith(RESERVED_PREFIX):
+            raise ScrubInputError("BAD_HEADER", f"{path}: column names starting with {RESERVED_PREFIX!r} are reserved: {name!r}")
     number = find_column(columns, column, NUMBER_COLUMNS, "phone number")
     if number is None:
         raise ScrubInputError(
@@ -137,20 +152,21 @@ def read_header(path: Path) -> tuple[list[str], str]:
     return names, best_delim
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None) -> Source:
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select) -> Source:
     names, delim = read_header(path)
     number, subject, relation = _columns_or_fail(path, names, column)
+    source = Source(path, "csv", names, number, subject, relation, delimiter=delim, types={n: "VARCHAR" for n in names})
     spec = "{" + ", ".join(f"{sql_quote(n)}: 'VARCHAR'" for n in names) + "}"
-    sql = (
-        f"CREATE OR REPLACE TEMP TABLE rg_src AS SELECT * FROM read_csv({sql_quote(str(path))}, header = true, "
+    table = (
+        f"read_csv({sql_quote(str(path))}, header = true, "
         f"auto_detect = false, delim = {sql_quote(delim)}, quote = '\"', escape = '\"', strict_mode = true, "
         f"null_padding = false, columns = {spec})"
     )
     try:
-        con.execute(sql)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS {select(source, table)}")
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from exc
-    return Source(path, "csv", names, number, subject, relation, delimiter=delim, types={n: "VARCHAR" for n in names})
+    return source
 
 
 def _csv_error(path: Path, exc: duckdb.Error) -> ScrubInputError:
@@ -169,15 +185,17 @@ def _csv_error(path: Path, exc: duckdb.Error) -> ScrubInputError:
     return ScrubInputError("MALFORMED_CSV", f"{path}: malformed CSV{where}: {reason or text.splitlines()[0]}")
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, column: str | None) -> Source:
+def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select) -> Source:
+    table = f"read_parquet({sql_quote(str(path))})"
     try:
-        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({sql_quote(str(path))})").fetchall()
+        described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         names = [row[0] for row in described]
         number, subject, relation = _columns_or_fail(path, names, column)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS SELECT * FROM read_parquet({sql_quote(str(path))})")
+        source = Source(path, "parquet", names, number, subject, relation, types={row[0]: row[1] for row in described})
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS {select(source, table)}")
     except duckdb.Error as exc:
         raise ScrubInputError("MALFORMED_PARQUET", f"{path}: cannot read the Parquet file: {str(exc).splitlines()[0]}") from exc
-    return Source(path, "parquet", names, number, subject, relation, types={row[0]: row[1] for row in described})
+    return source
 
 
 def text_sql(source: Source, name: str) -> str:
