@@ -56,11 +56,11 @@ def events(total: int, start: int, size: int, numbers: list[str], reporters: int
 
 
 def raw_baseline(path: str, total: int, numbers: list[str], reporters: int, batch: int, lookups: int,
-                 seed: int) -> tuple[float, float, list[float], list[float]]:
+                 seed: int, cache_mb: int) -> tuple[float, float, list[float], list[float]]:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA cache_size = -65536")
+    db.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")
     db.execute("CREATE TABLE raw(seq INTEGER PRIMARY KEY, number TEXT, label TEXT, reporter BLOB, at REAL, text TEXT)")
     db.execute("CREATE INDEX raw_by_number ON raw(number)")
     rng = random.Random(seed)
@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--raw-reports", type=int, default=None, help="rows for the raw insert baseline")
     parser.add_argument("--dir", default=None, help="where the database files go (default: a temporary folder)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache-mb", type=int, default=64,
+                        help="SQLite page cache of both the store and the raw baseline (the store's default: 64)")
     args = parser.parse_args()
     total = args.reports
     count = args.numbers or max(100, total // 5)
@@ -104,12 +106,16 @@ def main() -> None:
     raw_total = args.raw_reports or min(total, 2_000_000)
     print(f"machine: {machine()}")
     print("shared machine (other jobs running): figures are noisy; compare the ratios")
-    print(f"{total:,} reports over {count:,} numbers from {reporters:,} reporters, batches of {args.batch:,}")
+    print(f"{total:,} reports over {count:,} numbers from {reporters:,} reporters, batches of {args.batch:,}, "
+          f"SQLite page cache {args.cache_mb} MiB (store and baseline)")
     rng = random.Random(args.seed)
     numbers = numbers_pool(count, rng)
     with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
         store = SQLiteStore(os.path.join(folder, "reputation.db"))
         reputation.reporter_key(store)
+        if args.cache_mb != 64:  # the same pragma for the baseline below
+            with store.read() as db:
+                db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mb}")
         spent = cpu = 0.0
         rates = []
         for start in range(0, total, args.batch):
@@ -142,7 +148,7 @@ def main() -> None:
               f"max {max(latencies) * 1e6:,.0f} µs over {args.lookups:,} random numbers ({labelled:,} labelled); "
               f"CPU time median {median(cpu_latencies) * 1e6:,.0f} µs, p99 {percentile(cpu_latencies, 99) * 1e6:,.0f} µs")
         raw_rate, raw_cpu_rate, raw_latencies, raw_cpu = raw_baseline(os.path.join(folder, "raw.db"), raw_total, numbers, reporters,
-                                               args.batch, args.lookups, args.seed)
+                                               args.batch, args.lookups, args.seed, args.cache_mb)
         print(f"raw baseline ({raw_total:,} rows): executemany insert {raw_rate:,.0f} rows/s; indexed SELECT "
               f"median {median(raw_latencies) * 1e6:,.0f} µs, p99 {percentile(raw_latencies, 99) * 1e6:,.0f} µs; CPU time: "
               f"insert {raw_cpu_rate:,.0f} rows/s, SELECT p99 {percentile(raw_cpu, 99) * 1e6:,.0f} µs")

@@ -166,5 +166,6 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append:
         for number, (blob, counts, count) in sorted(numbers.items()):
             header(blob, 0, *counts)
             aggregate_rows.append((number, bytes(blob), count))
-        reporter_rows: list[ReporterRow] = [tuple(r) for r in reporters.values()]  # type: ignore[misc]
+        # in key order: consecutive writes land on neighbouring B-tree pages (fewer page misses at scale)
+        reporter_rows: list[ReporterRow] = [tuple(reporters[h]) for h in sorted(reporters)]  # type: ignore[misc]
         store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
