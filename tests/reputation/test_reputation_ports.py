@@ -60,3 +60,26 @@ def test_port_reported_looked_up_and_registered(tmp_path) -> None:
             reputation.record_report(store, "106123", "fraud", "a", AT)
     finally:
         store.close()
+
+
+def test_port_through_the_cli(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from reachguard.cli import app
+
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    one = runner.invoke(app, ["report", "--db", db, "--to", "1069 0000 123", "--label", "fraud", "--reporter", "u1",
+                              "--at", "2026-11-01T10:00:00+08:00"])
+    assert one.exit_code == 0 and "10690000123" in one.stdout, one.output
+    lines = tmp_path / "reports.jsonl"
+    lines.write_text("\n".join(json.dumps({"type": "report", "to": to, "label": "fraud", "reporter": "u2",
+                                           "at": "2026-11-01T11:00:00+08:00"}) for to in ("10690000123", "106123")) + "\n")
+    many = runner.invoke(app, ["report", "--db", db, "--file", str(lines)])
+    assert '"INVALID_NUMBER"' in many.stdout and '"line": 2' in many.stdout.replace('"line":2', '"line": 2')
+    looked = runner.invoke(app, ["lookup", "10690000123", "--db", db, "--json", "--at", "2026-11-02T10:00:00+08:00"])
+    assert looked.exit_code == 0, looked.output
+    body = json.loads(looked.stdout)
+    assert body["number"] == "10690000123" and body["reporters"] == 2 and body["label"] == "fraud"
