@@ -39,6 +39,13 @@ FUTURE_BIT = 30
 # Times travel as integer microseconds: exact for every time an event can carry (datetime has
 # microsecond resolution) and order-preserving, so "consent after the opt-out" compares right.
 _MICROS = "CAST(round(at * 1000000) AS INTEGER)"
+# A stored number's integer key (scrub/rows.py), computed by SQLite: the digits after `+`, only
+# when they are exactly the canonical decimal of an integer that starts with 1..9 and fits in
+# 64 bits (the cast round-trips). Anything else gets 0, a key no list row has (list keys are
+# >= 1, or negative for numbers the engine judges one by one).
+_KEY = ("CASE WHEN substr(number, 1, 1) = '+' AND substr(number, 2, 1) BETWEEN '1' AND '9' "
+        "AND CAST(CAST(substr(number, 2) AS INTEGER) AS TEXT) = substr(number, 2) "
+        "THEN CAST(substr(number, 2) AS INTEGER) ELSE 0 END")
 # The rules the set-based path knows how to reduce to features. If the engine ever registers
 # another rule for a purpose, that purpose falls back to row-by-row judgement (never drifts).
 SET_BASED_RULES = {"marketing": {"consent", "opt_out", "dnc", "quiet_hours", "frequency"},
@@ -106,29 +113,28 @@ class Query:
 
 
 def queries(plan: ExportPlan) -> list[Query]:
-    """What each rule needs, as typed rows: rg_dnc(number), rg_optout(number, micros),
-    rg_consent(number, status, micros, seq), rg_contact(number, flags). (The numbers' integer
-    keys are made by DuckDB, features.py: in parallel, and a third of SQLite's cost.)"""
+    """What each rule needs, as typed rows: rg_dnc(key), rg_optout(key, micros),
+    rg_consent(key, status, micros, seq), rg_contact(key, flags) — `key` is the number's (_KEY)."""
     found: list[Query] = []
     bit = CHANNEL_BITS[plan.channel]
     text, whole = pa.string(), pa.int64()
     if "dnc" in plan.rule_names:
         marks = ",".join("?" for _ in plan.lists)
-        found.append(Query("rg_dnc", f"SELECT number FROM dnc WHERE list IN ({marks})", tuple(plan.lists),
-                           pa.schema([("number", text)])))
+        found.append(Query("rg_dnc", f"SELECT {_KEY} AS key FROM dnc WHERE list IN ({marks})", tuple(plan.lists),
+                           pa.schema([("key", whole)])))
     if "opt_out" in plan.rule_names:
         kinds = "kind = 'opt_out' OR kind = 'complaint'" if plan.complaints_count else "kind = 'opt_out'"
         found.append(Query(
             "rg_optout",
-            f"SELECT number, {_MICROS} AS micros FROM opt_outs WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
-            (plan.org, bit), pa.schema([("number", text), ("micros", whole)])))
+            f"SELECT {_KEY} AS key, {_MICROS} AS micros FROM opt_outs WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
+            (plan.org, bit), pa.schema([("key", whole), ("micros", whole)])))
     if "consent" in plan.rule_names:
         # Every record, not just the newest: DuckDB picks the newest by (at, seq) (features.py).
         found.append(Query(
             "rg_consent",
-            f"SELECT number, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END "
+            f"SELECT {_KEY} AS key, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= ? THEN 'E' ELSE 'A' END "
             f"AS status, {_MICROS} AS micros, seq FROM consents WHERE org = ? AND (channels & ?) != 0",
-            (plan.at_ts, plan.org, bit), pa.schema([("number", text), ("status", text), ("micros", whole), ("seq", whole)])))
+            (plan.at_ts, plan.org, bit), pa.schema([("key", whole), ("status", text), ("micros", whole), ("seq", whole)])))
     if "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):
         terms = [f"((at > ?) << {FUTURE_BIT})"]
         params: list[object] = [plan.at_ts]
@@ -145,8 +151,8 @@ def queries(plan: ExportPlan) -> list[Query]:
         params.extend([plan.org, plan.purpose, plan.since])
         found.append(Query(
             "rg_contact",
-            f"SELECT number, ({' | '.join(terms)}) AS flags FROM contacts WHERE org = ? AND purpose = ? AND at >= ?",
-            tuple(params), pa.schema([("number", text), ("flags", whole)])))
+            f"SELECT {_KEY} AS key, ({' | '.join(terms)}) AS flags FROM contacts WHERE org = ? AND purpose = ? AND at >= ?",
+            tuple(params), pa.schema([("key", whole), ("flags", whole)])))
     return found
 
 

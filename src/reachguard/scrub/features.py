@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from reachguard.policy.schema import Policy
 from reachguard.scrub.export import FUTURE_BIT, ExportPlan
-from reachguard.scrub.rows import key_sql, num_sql
+from reachguard.scrub.rows import num_sql
 
 SIGNATURE = ("relation", "listed", "opted", "consent", "capbits", "zkey")
 # The signature travels as one BIGINT (`sig`): grouping and joining one integer per row is far
@@ -46,11 +46,11 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     capbits = "0"
     future = contacted = "false"
     if "rg_dnc" in tables:
-        listed = f"k.key IN (SELECT {key_sql('number')} FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
+        listed = "k.key IN (SELECT key FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
     if "rg_consent" in tables:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT key, status, micros FROM (
-             SELECT {key_sql('number')} AS key, status, micros, seq FROM rg_consent_arrow)
+             SELECT key, status, micros, seq FROM rg_consent_arrow)
              QUALIFY row_number() OVER (PARTITION BY key ORDER BY micros DESC, seq DESC) = 1"""
         )  # the newest record by (at, seq), as rules/consent.latest_consent
         joins.append("LEFT JOIN rg_consent_set c ON c.key = k.key")
@@ -58,8 +58,7 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
                    + " ELSE 0 END")
     if "rg_optout" in tables:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT {key_sql('number')} AS key, max(micros) AS micros "
-            "FROM rg_optout_arrow GROUP BY 1"
+            "CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT key, max(micros) AS micros FROM rg_optout_arrow GROUP BY 1"
         )
         joins.append("LEFT JOIN rg_opt_set o ON o.key = k.key")
         # rules/consent.py: an opt-out stands unless the newest consent is not withdrawn and
@@ -73,7 +72,7 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE rg_contact_set AS
             SELECT key, {bits} AS capbits, bool_or(((flags >> {FUTURE_BIT}) & 1) = 1) AS future
-            FROM (SELECT {key_sql('number')} AS key, flags FROM rg_contact_arrow) GROUP BY key"""
+            FROM rg_contact_arrow GROUP BY key"""
         )
         joins.append("LEFT JOIN rg_contact_set t ON t.key = k.key")
         capbits, future, contacted = "coalesce(t.capbits, 0)", "coalesce(t.future, false)", "t.key IS NOT NULL"
