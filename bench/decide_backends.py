@@ -6,9 +6,12 @@ an SQLite file by decide.populate and copied into a fresh PostgreSQL schema (dro
 end); Redis starts empty under a key prefix of its own (deleted at the end), so the counters
 fill from PostgreSQL as numbers are first decided, as after a Redis restart.
 
-Workers are PROCESSES (no shared GIL), each with its own store, connection and Gateway,
-deciding one attempt at a time (Gateway.decide: lock, load, judge, record, ledger entry,
-commit) — like N API replicas each with one writer. Printed for 1, 4 and 16 workers:
+Two modes. "direct": workers are PROCESSES (no shared GIL), each with its own store,
+connection and Gateway, deciding one attempt at a time (Gateway.decide: lock, load, judge,
+record, ledger entry, commit). "grouped" (what `reachguard serve` does): workers are client
+threads over min(workers, --replicas) processes; each process runs the store's
+`writer_threads` writer threads (2 on PostgreSQL, 1 on SQLite; --writers overrides), each
+deciding whatever is queued together in one transaction (Gateway.decide_many). Printed for 1, 4 and 16 workers:
 decisions/s (all workers together, over the wall time from a common start) and p50/p99 of
 single decisions; beside, in the same run: the SQLite figure (Gateway.decide on the same
 population, one process, its WAL file) and the raw `SELECT 1` round-trip rate on the same
