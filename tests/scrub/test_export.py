@@ -13,7 +13,7 @@ import pytest
 from reachguard.policy import PolicyBook
 from reachguard.scrub.export import _KEY, export, plan_for
 from reachguard.scrub.export_child import ExportChild, ExportFailed
-from reachguard.scrub.rows import key_sql
+from reachguard.scrub.rows import key_sql, num_sql
 from reachguard.scrub.snapshot import open_snapshot
 from reachguard.store import SQLiteStore
 
@@ -23,25 +23,25 @@ ODD = ["+8613800138000", "+12025550123", "+0123", "+-5", "+12a", "++861380013800
        "+1", "+86 138", "+８６１３８", "+9223372036854775807", "+9223372036854775808"]
 
 
-def expected_key(number: str) -> int:
+def expected_key(number: str) -> int | None:
     digits = number[1:]
-    ok = number.startswith("+") and digits.isascii() and digits.isdigit() and digits[0] != "0"
-    return int(digits) if ok and int(digits) < 2**63 else 0
+    ok = number.startswith("+") and digits.isascii() and digits.isdigit() and digits[0] != "0" and len(digits) <= 18
+    return int(digits) if ok else None
 
 
 def test_sqlite_and_duckdb_keys_agree_and_are_one_to_one() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t(number TEXT)")
     db.executemany("INSERT INTO t VALUES (?)", [(n,) for n in ODD])
-    got = dict(db.execute(f"SELECT number, {_KEY} FROM t").fetchall())
-    assert got == {n: expected_key(n) for n in ODD}
+    stored = dict(db.execute(f"SELECT number, {_KEY} FROM t").fetchall())
+    assert stored == {n: expected_key(n) or 0 for n in ODD}
     con = duckdb.connect()
     con.register("t", pa.table({"number": ODD}))
-    ducks = dict(con.execute(f"SELECT number, {key_sql('number')} FROM t").fetchall())
-    for number, key in ducks.items():
-        if key is not None:  # every key DuckDB gives the list, SQLite gives the same stored number
-            assert key == got[number] and key >= 1
-    assert ducks["+8613800138000"] == 8613800138000 and ducks["+9999999999999999999"] is None  # 19 digits: odd
+    listed = dict(con.execute(f"SELECT number, {key_sql('number')} FROM t").fetchall())
+    assert listed == {n: expected_key(n) for n in ODD}
+    assert listed["+8613800138000"] == 8613800138000 and listed["+9999999999999999999"] is None  # 19 digits: odd
+    con.execute("CREATE TABLE rg_odd AS SELECT -1 AS key, '+99999999999999999999' AS num")
+    assert con.execute(f"SELECT {num_sql('8613800138000')}, {num_sql('-1')}").fetchall()[0] == ("+8613800138000", "+99999999999999999999")
 
 
 def _store(path: Path) -> None:
