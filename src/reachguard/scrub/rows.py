@@ -52,7 +52,7 @@ def select(src: Source, table: str) -> str:
     # Tier 1 per row: a +86 mobile's key is 86 followed by its 11 digits.
     return f"""SELECT * EXCLUDE ({P}x), CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
                ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128) AS {P}field_ok
-        FROM (SELECT *, CASE WHEN regexp_full_match({P}x, {mobile}) THEN CAST('86' || right({P}x, 11) AS BIGINT) END AS {P}key
+        FROM (SELECT *, CASE WHEN regexp_full_match({P}x, {mobile}) THEN 8600000000000 + CAST(right({P}x, 11) AS BIGINT) END AS {P}key
               FROM (SELECT *, {numbers_sql.row_compact_sql(raw)} AS {P}x, {subject} AS {P}subject, {relation} AS {P}relation
                     FROM {table}))"""
 
