@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,28 +91,44 @@ class Signer:
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key at `path`, created on first use.
+
+    Several server processes may start at once on a fresh data directory: the key is written
+    to a temporary file and hard-linked into place, so the name only ever appears with the
+    whole key in it and exactly one process's key wins.
+    """
     path = Path(path)
     if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError, TypeError) as exc:
-            raise SigningKeyError(f"cannot load the ledger signing key {path}: {exc}") from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SigningKeyError(f"{path} is not an Ed25519 private key")
-        return key
+        return _load_key(path)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile: use theirs
-        return load_or_create_key(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise SigningKeyError(f"cannot create the ledger signing key {path}: {exc.strerror}") from exc
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with os.fdopen(fd, "wb") as out:  # mkstemp creates it with mode 600
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, path)
+    except FileExistsError:  # another process put its key in place first: use theirs
+        return _load_key(path)
+    except OSError as exc:
+        raise SigningKeyError(f"cannot create the ledger signing key {path}: {exc.strerror}") from exc
+    finally:
+        os.unlink(tmp)
+    return key
+
+
+def _load_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SigningKeyError(f"cannot load the ledger signing key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"{path} is not an Ed25519 private key")
     return key
 
 
