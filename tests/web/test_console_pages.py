@@ -241,3 +241,17 @@ def test_public_report_reaches_the_same_reputation_as_the_api(pages: Pages) -> N
     page = client.get("/public/number?n=13900139000")
     assert page.status_code == 200 and "冒充客服" not in page.text and "web:" not in page.text
     assert "fraud" in page.text or "诈骗" in page.text
+
+
+def test_public_pages_take_sms_service_ports_like_the_api(pages: Pages) -> None:
+    """Spam SMS come from 106 ports: the form reports one and the number page looks it up."""
+    client = pages.client
+    token = pages.csrf(client)
+    r = client.post("/public/report", data={"to": "13800138000", "from": "1069 0000 123", "label": "loan_marketing",
+                                            "csrf": token})
+    assert r.status_code == 200
+    api = client.get("/v1/numbers/10690000123/reputation").json()
+    assert api["label"] == "loan_marketing" and api["reports"] == 1
+    page = client.get("/public/number?n=10690000123")
+    assert page.status_code == 200 and ("loan_marketing" in page.text or "贷款推销" in page.text)
+    assert client.get("/public/number?n=1069").status_code == 422  # too short to be a port

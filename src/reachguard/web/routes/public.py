@@ -16,6 +16,7 @@ from reachguard.api.routes.verify import client_address
 from reachguard.api.service import Service
 from reachguard.model import Complaint
 from reachguard.numbers import try_normalize
+from reachguard.reputation.ports import try_reportable
 from reachguard.verification import ALPHABET, CODE_LENGTH, canonical_code
 from reachguard.web.deps import WebError, blocking, form
 from reachguard.web.render import render, web_state
@@ -38,10 +39,10 @@ async def number(request: Request, n: str = Query("", max_length=4096)) -> Respo
     svc: Service = request.app.state.service
     if await svc.verify_limiter.hit(client_address(request, svc)) is not None:
         raise WebError(429, "pub.report.limited")
-    e164 = try_normalize(n) if len(n) <= 64 else None
-    if e164 is None:
+    number = try_reportable(n)  # a phone number or a 106 SMS port, as GET /v1/numbers/{n}/reputation
+    if number is None:
         return render(request, "public_number.html", status=422, n=n[:64], view=None, error="num.invalid")
-    view = await blocking(public_view, svc, e164)
+    view = await blocking(public_view, svc, number)
     return render(request, "public_number.html", n=n, view=view)
 
 
@@ -80,7 +81,7 @@ async def report(request: Request) -> Response:
     to = try_normalize(values["to"]) if values["to"] else None
     if to is None:
         errors.append("num.invalid")
-    if values["from"] and try_normalize(values["from"]) is None:
+    if values["from"] and try_reportable(values["from"]) is None:
         errors.append("num.invalid")
     if values["label"] and values["label"] not in LABELS:
         errors.append("err.label")
@@ -91,7 +92,7 @@ async def report(request: Request) -> Response:
         return render(request, "public_report.html", status=429, values=values, done=None, error="pub.report.limited",
                       labels=LABELS)
     text = values["text"]
-    caller = try_normalize(values["from"]) if values["from"] else None
+    caller = try_reportable(values["from"]) if values["from"] else None  # SMS spam often comes from a 106 port
     if caller:
         text = f"[{caller}] {text}".strip()
     now = datetime.now(timezone.utc)
