@@ -1,6 +1,6 @@
 """The throughput changes keep the guarantees: the PostgreSQL + Redis store reads PostgreSQL
 while ACQUIRE is in flight, and must not judge on that read if it then waited for the lock;
-`reachguard serve` runs two writer threads on PostgreSQL (one on SQLite)."""
+`reachguard serve` runs the writer threads the store asks for (`writers=N` on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -56,12 +56,26 @@ def test_an_opt_out_committed_while_waiting_for_the_lock_is_seen(new_store) -> N
     assert "OPTED_OUT" in {r.code for r in result[0].reasons}
 
 
+def test_writers_url_parameter(pg_url: str) -> None:
+    from reachguard.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_url + "&writers=2", chain_interval=0)
+    assert store.writer_threads == 2
+    store.close()
+    assert PostgresStore(pg_url, chain_interval=0).writer_threads == 1
+    for bad in ("0", "x", "99"):
+        with pytest.raises(ValueError, match="writers="):
+            PostgresStore(pg_url + f"&writers={bad}", chain_interval=0)
+
+
 @pytest.mark.parametrize("backend, threads", [("sqlite", 1), ("postgres", 2), ("postgres+redis", 2)])
 def test_serve_runs_the_stores_writer_threads(new_store, backend: str, threads: int) -> None:
     from reachguard.api.service import Writer
     from reachguard.api.metrics import Metrics
 
     store = new_store(backend)
+    if backend != "sqlite":
+        store.writer_threads = threads  # as `writers=2` in the URL
     assert getattr(store, "writer_threads", 1) == threads
     writer = Writer(Gateway(store, secret=b"t"), Metrics(), threads=getattr(store, "writer_threads", 1))
     writer.start()

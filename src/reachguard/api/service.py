@@ -1,6 +1,6 @@
 """The running service: store, gateway, the writer thread (group commit), keys, limits, signer.
 
-Writes never run on the event loop. One writer thread owns them (two on PostgreSQL, see
+Writes never run on the event loop. One writer thread owns them (more if the store asks, see
 Writer): single decisions that arrive together are decided in one store transaction
 (`Gateway.decide_many`, which judges them in order, each seeing the ones before it), so a
 commit is shared by every request of the group — and each request is answered only after that commit, so an acknowledged
@@ -69,8 +69,8 @@ def _resolve(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
 
 class Writer:
     """One thread applies every write; concurrent decisions share one transaction. A store whose
-    transactions lock across processes anyway (PostgreSQL: advisory or Redis locks) asks for
-    more (`writer_threads`), so one group is judged while the previous one commits."""
+    transactions lock across processes anyway (PostgreSQL: advisory or Redis locks) may ask for
+    more (`writer_threads`, the URL's `writers=N`), so one group is judged while another commits."""
 
     def __init__(self, gateway: Gateway, metrics: Metrics, max_group: int = 10_000, threads: int = 1):
         self.gateway = gateway

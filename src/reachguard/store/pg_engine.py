@@ -22,7 +22,7 @@ _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per
 
 # --- URL, engine --------------------------------------------------------------------------
 
-_OUR_PARAMS = ("schema", "synchronous_commit", "pool_size")
+_OUR_PARAMS = ("schema", "synchronous_commit", "pool_size", "writers")
 
 
 def is_postgres_url(url: str) -> bool:

@@ -69,9 +69,11 @@ class PostgresStore(PgLedger, PgRecords, Store):
     """The PostgreSQL backend (SQLAlchemy engine and pool, psycopg 3 statements)."""
 
     uses_redis = False
-    # `reachguard serve` runs this many writer threads: each decision locks (advisory locks, or
-    # Redis locks) across processes anyway, so one group is judged while another commits.
-    writer_threads = 2
+    # `reachguard serve` runs this many writer threads (URL parameter `writers`, default 1).
+    # Each decision locks (advisory or Redis locks) across processes anyway, so with 2 one group
+    # is judged while another commits: a gain when commits wait long (slow WAL, a busy host), a
+    # loss when the CPU is the limit (the groups get smaller).
+    writer_threads = 1
 
     def __init__(
         self,
@@ -85,6 +87,11 @@ class PostgresStore(PgLedger, PgRecords, Store):
     ):
         self.url = url
         self.engine, self.schema = engine_for(url, schema=schema, synchronous_commit=synchronous_commit, pool_size=pool_size)
+        writers = parse_url(url)[1].get("writers")
+        if writers is not None:
+            if not writers.isdigit() or not 1 <= int(writers) <= 16:
+                raise ValueError(f"writers={writers!r} in the database URL: expected a number from 1 to 16")
+            self.writer_threads = int(writers)
         if upgrade is None:
             upgrade = os.environ.get("REACHGUARD_DB_AUTO_UPGRADE", "1") not in ("0", "false", "no")
         ensure_schema(self.engine, self.schema, upgrade)
