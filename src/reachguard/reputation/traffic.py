@@ -9,25 +9,28 @@ rows, so the figures are cached per org for `traffic_cache_seconds`.
 from __future__ import annotations
 
 import time
+import weakref
 
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.view import TrafficSignal
 from reachguard.reputation.weights import DAY
 from reachguard.store.base import Store
 
-_cache: dict[tuple[int, str, int], tuple[float, tuple[int, int, int, int, int]]] = {}
+# (id(store), org, hour) -> (when, a weak reference to the store, figures): the reference is
+# checked because an id() is reused once its object is freed.
+_cache: dict[tuple[int, str, int], tuple[float, "weakref.ref[Store]", tuple[int, int, int, int, int]]] = {}
 
 
 def _traffic(store: Store, org: str, since: float, ttl: float) -> tuple[int, int, int, int, int]:
     key = (id(store), org, int(since // 3600))
     now = time.monotonic()
     hit = _cache.get(key)
-    if hit is not None and now - hit[0] < ttl:
-        return hit[1]
+    if hit is not None and hit[1]() is store and now - hit[0] < ttl:
+        return hit[2]
     figures = store.org_traffic(org, since)
     if len(_cache) > 10_000:
         _cache.clear()
-    _cache[key] = (now, figures)
+    _cache[key] = (now, weakref.ref(store), figures)
     return figures
 
 

@@ -71,18 +71,19 @@ class Reputation(msgspec.Struct):
         return msgspec.to_builtins(self)
 
 
-_PARAMETERS: dict[int, list[ModelParameter]] = {}
+_PARAMETERS: dict[int, tuple[ReputationPolicy, list[ModelParameter]]] = {}  # id -> (the policy itself, ...)
 
 
 def parameters(policy: ReputationPolicy) -> list[ModelParameter]:
     """Every constant of the model with its meaning (from the policy schema's descriptions)."""
-    cached = _PARAMETERS.get(id(policy))
-    if cached is None:
-        cached = [
-            ModelParameter(name, float(getattr(policy, name)), field.description or "")
-            for name, field in type(policy).model_fields.items()
-        ]
-        if len(_PARAMETERS) > 64:
-            _PARAMETERS.clear()
-        _PARAMETERS[id(policy)] = cached
-    return cached
+    hit = _PARAMETERS.get(id(policy))
+    if hit is not None and hit[0] is policy:  # an id() is reused once its object is freed
+        return hit[1]
+    computed = [
+        ModelParameter(name, float(getattr(policy, name)), field.description or "")
+        for name, field in type(policy).model_fields.items()
+    ]
+    if len(_PARAMETERS) > 64:
+        _PARAMETERS.clear()
+    _PARAMETERS[id(policy)] = (policy, computed)
+    return computed

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    _CURRENT.discard((id(engine), schema))
+    _CURRENT.get(engine, set()).discard(schema)
     with engine.begin() as conn:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         if schema:
@@ -114,11 +115,12 @@ def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -
     return before, after
 
 
-_CURRENT: set[tuple[int, str | None]] = set()  # (engine, schema) known to be at head in this process
+# engine -> schemas known to be at head in this process (weak keys: a disposed engine's entry goes with it)
+_CURRENT: "weakref.WeakKeyDictionary[Engine, set[str | None]]" = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> None:
-    if (id(engine), schema) in _CURRENT:
+    if schema in _CURRENT.get(engine, ()):
         return
     try:
         current = current_revision(engine, schema)
@@ -126,7 +128,7 @@ def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> Non
         raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
     head = head_revision()
     if current == head:
-        _CURRENT.add((id(engine), schema))
+        _CURRENT.setdefault(engine, set()).add(schema)
         return
     if current is not None:
         from alembic.script import ScriptDirectory
@@ -137,7 +139,7 @@ def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> Non
     if not auto_upgrade:
         raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
     upgrade(engine, schema)
-    _CURRENT.add((id(engine), schema))
+    _CURRENT.setdefault(engine, set()).add(schema)
 
 
 __all__ = ["MIGRATIONS", "current_revision", "engine_for", "ensure_schema", "head_revision", "is_postgres_url", "parse_url",
