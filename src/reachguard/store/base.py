@@ -342,3 +342,20 @@ def number_records_from(fetch: Callable[[str, tuple], Iterable[Sequence[Any]]], 
         records[section] = [dict(zip(names, row)) for row in fetch(sql, params)]
     records["contacts"].reverse()  # the newest 100, shown in time order
     return records
+
+
+def decision_filters(
+    p: str, reason_exists: str, org: str, after_seq: int, at_from: float | None, at_to: float | None,
+    verdict: str | None, reason: str | None, limit: int,
+) -> tuple[str, list[Any]]:
+    """The `WHERE … ORDER BY seq LIMIT …` tail of `Store.decisions` and its parameters, for every
+    SQL dialect: `p` is its placeholder, `reason_exists` its ` AND EXISTS (…)` clause matching a
+    reason code in the entry's JSON body (the one part the dialects spell differently)."""
+    sql = f" WHERE org = {p} AND seq > {p} AND kind = 'decision'"
+    params: list[Any] = [org, after_seq]
+    for clause, value in ((f" AND at >= {p}", at_from), (f" AND at < {p}", at_to), (f" AND tag = {p}", verdict),
+                          (reason_exists, reason)):
+        if value is not None:
+            sql += clause
+            params.append(value)
+    return sql + f" ORDER BY seq LIMIT {p}", params + [limit]

@@ -19,7 +19,7 @@ import weakref
 from typing import Iterator, Sequence
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
-from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable
+from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable, decision_filters
 from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
@@ -247,23 +247,12 @@ class PgLedger(PgSessions):
         limit: int = 100,
     ) -> list[LedgerEntry]:
         self.chain_ledger(org)
-        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq > %s AND kind = 'decision'"
-        params: list = [org, after_seq]
-        if at_from is not None:
-            sql += " AND at >= %s"
-            params.append(at_from)
-        if at_to is not None:
-            sql += " AND at < %s"
-            params.append(at_to)
-        if verdict is not None:
-            sql += " AND tag = %s"
-            params.append(verdict)
-        if reason is not None:
-            sql += (" AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
-                    "WHERE r ->> 'code' = %s)")
-            params.append(reason)
-        sql += " ORDER BY seq LIMIT %s"
-        params.append(limit)
+        tail, params = decision_filters(
+            "%s", " AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
+            "WHERE r ->> 'code' = %s)",
+            org, after_seq, at_from, at_to, verdict, reason, limit,
+        )
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger" + tail
         return [LedgerEntry(*row) for row in self._fetch(sql, tuple(params))]
 
 

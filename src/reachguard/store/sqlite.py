@@ -40,6 +40,7 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    decision_filters,
     number_records_from,
 )
 
@@ -507,24 +508,11 @@ class SQLiteStore(Store):
         after_seq: int = 0,
         limit: int = 100,
     ) -> list[LedgerEntry]:
-        sql = ("SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger "
-               "WHERE org=? AND seq>? AND kind='decision'")
-        params: list = [org, after_seq]
-        if at_from is not None:
-            sql += " AND at >= ?"
-            params.append(at_from)
-        if at_to is not None:
-            sql += " AND at < ?"
-            params.append(at_to)
-        if verdict is not None:
-            sql += " AND tag = ?"
-            params.append(verdict)
-        if reason is not None:
-            sql += (" AND EXISTS (SELECT 1 FROM json_each(body, '$.decision.reasons') AS r "
-                    "WHERE json_extract(r.value, '$.code') = ?)")
-            params.append(reason)
-        sql += " ORDER BY seq LIMIT ?"
-        params.append(limit)
+        tail, params = decision_filters(
+            "?", " AND EXISTS (SELECT 1 FROM json_each(body, '$.decision.reasons') AS r WHERE json_extract(r.value, '$.code') = ?)",
+            org, after_seq, at_from, at_to, verdict, reason, limit,
+        )
+        sql = "SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger" + tail
         return [LedgerEntry(*row) for row in self._rows(sql, params)]
 
     def contact_by_code(self, code: str, number: str) -> tuple[str, float] | None:
