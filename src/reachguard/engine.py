@@ -56,10 +56,10 @@ class Gateway:
         self._secret = secret if secret is not None else self._store_secret()
 
     def _store_secret(self) -> bytes:
+        """The store's verification secret, created once (init_meta: the first process wins)."""
         stored = self.store.get_meta("verification_secret")
         if stored is None:
-            stored = os.urandom(32).hex()
-            self.store.set_meta("verification_secret", stored)
+            stored = self.store.init_meta("verification_secret", os.urandom(32).hex())
         return bytes.fromhex(stored)
 
     # --- the event stream -----------------------------------------------------------------

@@ -108,6 +108,15 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
 
+    def init_meta(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; the stored value either way. Backends
+        override it to be atomic, so processes starting together agree (e.g. on a secret)."""
+        stored = self.get_meta(key)
+        if stored is None:
+            self.set_meta(key, value)
+            stored = value
+        return stored
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -252,6 +252,12 @@ class PostgresStore(PgLedger, PgRecords, Store):
             "INSERT INTO meta(key, value) VALUES (%s,%s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value)
         )
 
+    def init_meta(self, key: str, value: str) -> str:
+        self._write("INSERT INTO meta(key, value) VALUES (%s,%s) ON CONFLICT (key) DO NOTHING", (key, value))
+        stored = self.get_meta(key)
+        assert stored is not None  # meta rows are never deleted
+        return stored
+
     # --- life cycle ---------------------------------------------------------------------
 
     def close(self) -> None:

@@ -391,6 +391,12 @@ class SQLiteStore(Store):
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta(key, value) VALUES (?,?)", (key, value))
 
+    def init_meta(self, key: str, value: str) -> str:
+        self._write("INSERT OR IGNORE INTO meta(key, value) VALUES (?,?)", (key, value))
+        stored = self.get_meta(key)
+        assert stored is not None  # meta rows are never deleted
+        return stored
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
