@@ -353,18 +353,21 @@ def number_records_from(fetch: Callable[[str, tuple], Iterable[Sequence[Any]]], 
     return records
 
 
+def and_where(*clauses: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """` AND clause` for each (clause, value) whose value is given, and those values: the optional
+    filters of the ledger and checkpoint reads, for every SQL dialect (each clause carries its own
+    placeholder)."""
+    given = [(clause, value) for clause, value in clauses if value is not None]
+    return "".join(" AND " + clause for clause, _ in given), [value for _, value in given]
+
+
 def decision_filters(
     p: str, reason_exists: str, org: str, after_seq: int, at_from: float | None, at_to: float | None,
     verdict: str | None, reason: str | None, limit: int,
 ) -> tuple[str, list[Any]]:
     """The `WHERE … ORDER BY seq LIMIT …` tail of `Store.decisions` and its parameters, for every
-    SQL dialect: `p` is its placeholder, `reason_exists` its ` AND EXISTS (…)` clause matching a
-    reason code in the entry's JSON body (the one part the dialects spell differently)."""
-    sql = f" WHERE org = {p} AND seq > {p} AND kind = 'decision'"
-    params: list[Any] = [org, after_seq]
-    for clause, value in ((f" AND at >= {p}", at_from), (f" AND at < {p}", at_to), (f" AND tag = {p}", verdict),
-                          (reason_exists, reason)):
-        if value is not None:
-            sql += clause
-            params.append(value)
-    return sql + f" ORDER BY seq LIMIT {p}", params + [limit]
+    SQL dialect: `p` is its placeholder, `reason_exists` its `EXISTS (…)` clause matching a reason
+    code in the entry's JSON body (the one part the dialects spell differently)."""
+    extra, values = and_where((f"at >= {p}", at_from), (f"at < {p}", at_to), (f"tag = {p}", verdict), (reason_exists, reason))
+    sql = f" WHERE org = {p} AND seq > {p} AND kind = 'decision'{extra} ORDER BY seq LIMIT {p}"
+    return sql, [org, after_seq, *values, limit]

@@ -19,7 +19,7 @@ import weakref
 from typing import Iterator, Sequence
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
-from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable, decision_filters
+from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable, and_where, decision_filters
 from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
@@ -195,15 +195,8 @@ class PgLedger(PgSessions):
 
     def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
         self.chain_ledger(org)
-        sql = "SELECT min(seq), max(seq) FROM ledger WHERE org = %s"
-        params: list = [org]
-        if at_from is not None:
-            sql += " AND at >= %s"
-            params.append(at_from)
-        if at_to is not None:
-            sql += " AND at < %s"
-            params.append(at_to)
-        row = self._fetch(sql, tuple(params))[0]
+        extra, values = and_where(("at >= %s", at_from), ("at < %s", at_to))
+        row = self._fetch("SELECT min(seq), max(seq) FROM ledger WHERE org = %s" + extra, (org, *values))[0]
         return None if row[0] is None else (row[0], row[1])
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -216,15 +209,9 @@ class PgLedger(PgSessions):
         )
 
     def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> list[Checkpoint]:
-        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org = %s"
-        params: list = [org]
-        if seq_from is not None:
-            sql += " AND seq >= %s"
-            params.append(seq_from)
-        if seq_to is not None:
-            sql += " AND seq <= %s"
-            params.append(seq_to)
-        return [Checkpoint(*row) for row in self._fetch(sql + " ORDER BY seq", tuple(params))]
+        extra, values = and_where(("seq >= %s", seq_from), ("seq <= %s", seq_to))
+        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org = %s" + extra + " ORDER BY seq"
+        return [Checkpoint(*row) for row in self._fetch(sql, (org, *values))]
 
     def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
         self.chain_ledger(org)
@@ -248,7 +235,7 @@ class PgLedger(PgSessions):
     ) -> list[LedgerEntry]:
         self.chain_ledger(org)
         tail, params = decision_filters(
-            "%s", " AND EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
+            "%s", "EXISTS (SELECT 1 FROM jsonb_array_elements(body::jsonb -> 'decision' -> 'reasons') AS r "
             "WHERE r ->> 'code' = %s)",
             org, after_seq, at_from, at_to, verdict, reason, limit,
         )

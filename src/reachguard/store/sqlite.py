@@ -40,6 +40,7 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    and_where,
     decision_filters,
     number_records_from,
 )
@@ -452,15 +453,8 @@ class SQLiteStore(Store):
             start = rows[-1][1] + 1
 
     def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
-        sql = "SELECT min(seq), max(seq) FROM ledger WHERE org=?"
-        params: list = [org]
-        if at_from is not None:
-            sql += " AND at >= ?"
-            params.append(at_from)
-        if at_to is not None:
-            sql += " AND at < ?"
-            params.append(at_to)
-        row = self._rows(sql, params)[0]
+        extra, values = and_where(("at >= ?", at_from), ("at < ?", at_to))
+        row = self._rows("SELECT min(seq), max(seq) FROM ledger WHERE org=?" + extra, [org, *values])[0]
         return None if row[0] is None else (row[0], row[1])
 
     def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -471,15 +465,9 @@ class SQLiteStore(Store):
         )
 
     def checkpoints(self, org: str, seq_from: int | None = None, seq_to: int | None = None) -> list[Checkpoint]:
-        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org=?"
-        params: list = [org]
-        if seq_from is not None:
-            sql += " AND seq >= ?"
-            params.append(seq_from)
-        if seq_to is not None:
-            sql += " AND seq <= ?"
-            params.append(seq_to)
-        return [Checkpoint(*row) for row in self._rows(sql + " ORDER BY seq", params)]
+        extra, values = and_where(("seq >= ?", seq_from), ("seq <= ?", seq_to))
+        sql = "SELECT org, seq, entry_hash, signed_at, key_id, signature FROM checkpoints WHERE org=?" + extra + " ORDER BY seq"
+        return [Checkpoint(*row) for row in self._rows(sql, [org, *values])]
 
     def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
         rows = self._rows(
@@ -515,7 +503,7 @@ class SQLiteStore(Store):
         limit: int = 100,
     ) -> list[LedgerEntry]:
         tail, params = decision_filters(
-            "?", " AND EXISTS (SELECT 1 FROM json_each(body, '$.decision.reasons') AS r WHERE json_extract(r.value, '$.code') = ?)",
+            "?", "EXISTS (SELECT 1 FROM json_each(body, '$.decision.reasons') AS r WHERE json_extract(r.value, '$.code') = ?)",
             org, after_seq, at_from, at_to, verdict, reason, limit,
         )
         sql = "SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger" + tail

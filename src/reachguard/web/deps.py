@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from reachguard.api.service import STORE_ERRORS, Service
 from reachguard.web.i18n import pick_lang, translator
+from reachguard.web.jobs import Job
 from reachguard.web.render import render, web_state
 from reachguard.web.session import CSRF_FIELD, CSRF_HEADER, Officer
 
@@ -45,6 +46,15 @@ def org_zone(svc: Service, org: str) -> ZoneInfo:
     """The zone the org's pages show times in: its policy's zone (the fallback for `recipient`)."""
     policy = svc.policies.for_org(org)
     return ZoneInfo(policy.fallback_timezone if policy.timezone == "recipient" else policy.timezone)
+
+
+def owned_job(request: Request, job_id: str, org: str, *, finished: bool = False) -> Job:
+    """The console job `job_id` if `org` started it (and, with `finished`, it is done): else a 404,
+    the same for a job that does not exist and one of another org."""
+    job = web_state(request).jobs.get(job_id, org)
+    if job is None or (finished and (job.result is None or job.stage != "done")):
+        raise WebError(404, "err.not_found")
+    return job
 
 
 def require_role(found: Officer, *roles: str) -> None:

@@ -17,7 +17,7 @@ from reachguard.api.routes.common import iso
 from reachguard.api.service import Service
 from reachguard.ledger.audit import audit_org
 from reachguard.ledger.export import export_ledger
-from reachguard.web.deps import WebError, blocking, form, officer, org_zone
+from reachguard.web.deps import WebError, blocking, form, officer, org_zone, owned_job
 from reachguard.web.jobs import Report
 from reachguard.web.render import render, web_state
 from reachguard.web.session import Officer
@@ -93,15 +93,10 @@ async def start_export(request: Request, who: Officer = Depends(officer)) -> Res
 
 @router.get("/console/ledger/export/{job_id}")
 async def progress(request: Request, job_id: str = Path(..., max_length=32), who: Officer = Depends(officer)) -> Response:
-    job = web_state(request).jobs.get(job_id, who.org)
-    if job is None:
-        raise WebError(404, "err.not_found")
-    return render(request, "_export.html", job=job)
+    return render(request, "_export.html", job=owned_job(request, job_id, who.org))
 
 
 @router.get("/console/ledger/export/{job_id}/download")
 async def download(request: Request, job_id: str = Path(..., max_length=32), who: Officer = Depends(officer)) -> Response:
-    job = web_state(request).jobs.get(job_id, who.org)
-    if job is None or job.result is None or job.stage != "done":
-        raise WebError(404, "err.not_found")
+    job = owned_job(request, job_id, who.org, finished=True)
     return FileResponse(job.result, media_type="application/zip", filename=f"ledger-{who.org}.zip")

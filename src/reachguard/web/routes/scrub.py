@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
 from reachguard.api.service import Service
-from reachguard.web.deps import WebError, form, officer, require_role
+from reachguard.web.deps import WebError, form, officer, owned_job, require_role
 from reachguard.web.jobs import Report
 from reachguard.web.render import render, web_state
 from reachguard.web.session import Officer
@@ -85,17 +85,12 @@ async def start(request: Request, who: Officer = Depends(officer)) -> Response:
 
 @router.get("/console/scrub/{job_id}")
 async def progress(request: Request, job_id: str = Path(..., max_length=32), who: Officer = Depends(officer)) -> Response:
-    job = web_state(request).jobs.get(job_id, who.org)
-    if job is None:
-        raise WebError(404, "err.not_found")
-    return render(request, "_scrub_job.html", job=job)
+    return render(request, "_scrub_job.html", job=owned_job(request, job_id, who.org))
 
 
 @router.get("/console/scrub/{job_id}/download")
 async def download(request: Request, job_id: str = Path(..., max_length=32),
                    part: str = Query("allowed", pattern="^(allowed|rejected)$"), who: Officer = Depends(officer)) -> Response:
-    job = web_state(request).jobs.get(job_id, who.org)
-    if job is None or job.result is None or job.stage != "done":
-        raise WebError(404, "err.not_found")
+    job = owned_job(request, job_id, who.org, finished=True)
     return FileResponse(job.result / f"{part}.csv", media_type="text/csv", filename=f"{part}.csv")
 
