@@ -45,3 +45,20 @@ def test_zones_and_region() -> None:
     assert len(time_zones("+18005550199")) > 3
     assert region_of("+8613800138000") == "CN"
     assert region_of("+12125550134") == "US"
+
+
+def test_e164_shortcut_agrees_with_the_full_path() -> None:
+    """try_normalize returns an already-E.164 Chinese mobile as is: exactly what the regex path gives,
+    for near misses too (other second digits, non-ASCII digits, wrong lengths)."""
+    import random
+
+    from reachguard.numbers import _normalize_cached
+
+    rng = random.Random(3)
+    digits = "0123456789٣３"  # an Arabic-Indic and a full-width digit: \d matches them, the shortcut must not
+    samples = ["+8613800138000", "+8612800138000", "+8613800138٣00", "+86138001380001", "+861380013800", "+86138 0013800"]
+    for _ in range(3000):
+        samples.append("+861" + rng.choice("0123456789") + "".join(rng.choice(digits if rng.random() < 0.05 else "0123456789")
+                                                                 for _ in range(rng.choice((8, 9, 10)))))
+    for raw in samples:
+        assert try_normalize(raw) == _normalize_cached.__wrapped__(raw, "CN"), raw
