@@ -81,3 +81,15 @@ def test_us_regulation_f_seven_calls_per_debt_in_seven_days(us_world: World) -> 
     assert codes(blocked) == ["FREQUENCY_CAP"]
     assert "12 CFR 1006.14" in blocked.reasons[0].citation
     assert blocked.retry_at.isoformat() == "2026-11-23T08:00:00-05:00"
+
+
+def test_a_cap_of_zero_denies_the_first_contact(tmp_path) -> None:
+    """With no contact recorded yet the rule takes a shortcut; a cap of 0 must still bite (never retried)."""
+    from reachguard.policy import load_policy_file
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('profile = "cn"\n[service]\ncaps = [{ name = "no service SMS", per = "number", channels = ["sms"], days = 1, max = 0 }]\n')
+    world = World(load_policy_file(policy))
+    blocked = world.attempt("2026-11-23T10:00:00+08:00", purpose="service")
+    assert (blocked.verdict, codes(blocked), blocked.retry_at) == ("deny", ["FREQUENCY_CAP"], None)
+    assert world.attempt("2026-11-23T10:00:00+08:00", purpose="service", channel="call").verdict == "allow"

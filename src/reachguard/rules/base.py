@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from reachguard.model import Attempt, Reason
@@ -42,9 +42,11 @@ class Context:
         return self.attempt.org
 
 
-@dataclass(slots=True, frozen=True)
-class Hit:
-    """A rule that did not pass. `retry_at` set = time-based: it passes from then on."""
+class Hit(NamedTuple):
+    """A rule that did not pass. `retry_at` set = time-based: it passes from then on.
+
+    Immutable; a NamedTuple rather than a frozen dataclass because a denied attempt makes
+    several and a frozen dataclass's __init__ is the slowest way to build a record."""
 
     reason: Reason
     retry_at: datetime | None = None

@@ -68,6 +68,8 @@ def wrong_number(ctx: Context, at: datetime) -> Hit | None:
 @rule("cooldown", purposes=("collection",), time_based=True)
 def cooldown(ctx: Context, at: datetime) -> Hit | None:
     """After a conversation about a debt, no further contact on the listed channels for a while."""
+    if not ctx.state.outcomes:
+        return None  # no conversation recorded (the common case): nothing to cool down from
     policy = ctx.policy.collection.cooldown
     if policy is None or policy.hours == 0:
         return None

@@ -21,6 +21,12 @@ def frequency_caps(ctx: Context, at: datetime) -> Hit | None:
     caps = ctx.policy.for_purpose(ctx.purpose).caps
     if not caps:
         return None
+    if not ctx.state.contacts and not ctx.state.subject_contacts:
+        for cap in caps:
+            if cap.max == 0:
+                break
+        else:
+            return None  # nothing counted yet (most numbers of a campaign): only a cap of 0 can be reached
     zone = ctx.zones[0]
     today = at.astimezone(zone).date()
     exceeded: list[str] = []
