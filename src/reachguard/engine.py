@@ -166,17 +166,22 @@ class Gateway:
         decisions: list[Decision | None] = [None] * len(attempts)
         stamps = [attempt.at.timestamp() for attempt in attempts]  # once per attempt, not once per use
         pending: list[tuple[int, Attempt, str, Policy, _Review]] = []
+        queries: list[StateQuery] = []
         for index, attempt in enumerate(attempts):
             policy = self.policies.for_org(attempt.org)
             number = try_normalize(attempt.to)
             if number is None:
                 decisions[index] = _invalid(attempt, policy)
-            elif attempt.content is None and attempt.template is None:
+                continue
+            if attempt.content is None and attempt.template is None:
                 pending.append((index, attempt, number, policy, _NO_REVIEW))
             else:
                 pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy, self.store)))
+            queries.append(_query(attempt, number, policy, stamps[index]))
+        # Whatever depends on the attempts alone is done before the write lock, which serialises
+        # `serve --workers N` processes: only state-dependent work runs under it.
+        asked = [canonical(attempt) for attempt in attempts]
         with self.store.transaction():
-            queries = [_query(a, n, p, stamps[i]) for i, a, n, p, _ in pending]
             states = self.store.load_states(queries) if pending else []
             recorded = []
             for (index, attempt, number, policy, review), state in zip(pending, states):
@@ -188,7 +193,7 @@ class Gateway:
                     if attempt.subject is not None and state.account is not None:
                         state.subject_contacts.append(contact[0])
             self.store.record_contacts(recorded)
-            self.store.ledger_append([_decision_entry(a, d, t) for a, d, t in zip(attempts, decisions, stamps)])  # type: ignore[arg-type]
+            self.store.ledger_append([_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)])  # type: ignore[arg-type]
         return decisions  # type: ignore[return-value]
 
     def _judge(
@@ -324,14 +329,15 @@ def _earliest_pass(ctx: Context, time_rules: Iterable, start: datetime) -> datet
     return None
 
 
-def _decision_entry(attempt: Attempt, decision: Decision, ts: float | None = None) -> PendingEntry:
+def _decision_entry(attempt: Attempt, decision: Decision, ts: float | None = None, asked: bytes | None = None) -> PendingEntry:
     """The ledger entry of a decision: the attempt as asked and the answer as given.
 
     The structs go to the canonical encoder as they are (sorted keys apply to them too): the
-    same bytes as encoding their `to_builtins` dicts, without building the dicts
-    (tests/ledger/test_chain_bytes.py).
+    same bytes as encoding their `to_builtins` dicts, without building the dicts. `asked`: the
+    attempt's canonical JSON, encoded earlier; the body is the canonical encoding of
+    {"attempt", "decision"} either way (tests/ledger/test_chain_bytes.py).
     """
-    body = canonical({"attempt": attempt, "decision": decision})
+    body = b'{"attempt":' + (canonical(attempt) if asked is None else asked) + b',"decision":' + canonical(decision) + b"}"
     return (attempt.org, "decision", attempt.at.timestamp() if ts is None else ts, decision.to, decision.verdict, body)
 
 

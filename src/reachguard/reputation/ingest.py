@@ -4,6 +4,9 @@ reporters' records, in one transaction per batch.
 Per batch: one read of the touched aggregates, one of the touched reporters, then three
 `executemany` writes. Concurrent ingesters are serialised by one store lock (the
 `transaction(LOCK_ORG, LOCK_KEY)` of every backend), so aggregates are never lost-updated.
+
+Reports appended to the log by a bulk ingest (bulk.py) but not folded yet are marked by the
+meta key PENDING; every ingest folds them first (`fold`), so the log is applied in `seq` order.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from reachguard.store.base import ReporterRow, Store
 
 LOCK_ORG, LOCK_KEY = "*reputation*", "reports"
 BATCH = 50_000
+PENDING = "reports_pending_after"
+"""Meta key: a seq S of the reports log; rows after S may not be folded yet. Empty: none pending."""
+FOLD_CHUNK = 1_000_000
+"""Log rows read and folded at a time by `fold` (bounds its memory: roughly 0.5 KB per report)."""
 
 Row = tuple[str, str, bytes, float, "str | None"]
 """(E.164 number, label, reporter hash, at, text): a report ready to store (as the log keeps it)."""
@@ -55,11 +62,48 @@ def _is_cn_e164(to: str) -> bool:
 
 def record_reports(store: Store, reports: Iterable[Report], *, policy: ReputationPolicy | None = None,
                    key: bytes | None = None) -> int:
-    """Store validated `report` events (all or nothing per call); returns how many."""
+    """Store validated `report` events (all or nothing per call); returns how many. Lookups
+    see them (and any reports a bulk ingest left pending) when this returns."""
     rows = prepare(reports, reporter_key(store, key))
-    for start in range(0, len(rows), BATCH):
-        ingest_rows(store, rows[start:start + BATCH], policy or _DEFAULT)
+    weights = policy or _DEFAULT
+    with store.transaction(LOCK_ORG, LOCK_KEY):
+        fold(store, weights)
+        for start in range(0, len(rows), BATCH):
+            ingest_rows(store, rows[start:start + BATCH], weights)
     return len(rows)
+
+
+def lock_reports(store: Store) -> None:
+    """Take the reports lock of the open transaction before reading the pending mark.
+
+    SQLite's write transaction already excludes other writers; on PostgreSQL the reports'
+    advisory lock is taken by the first aggregate read of a transaction, so read none."""
+    store.report_aggregates([])
+
+
+def pending_after(store: Store) -> int | None:
+    """The seq after which the log may hold unfolded reports, or None if every report is folded."""
+    value = store.get_meta(PENDING)
+    return int(value) if value else None
+
+
+def fold(store: Store, policy: ReputationPolicy | None = None, *, chunk: int = FOLD_CHUNK) -> int:
+    """Fold every pending report into the aggregates, in log order, in one transaction; returns how many."""
+    with store.transaction(LOCK_ORG, LOCK_KEY):
+        lock_reports(store)
+        after = pending_after(store)
+        if after is None:
+            return 0
+        folded = 0
+        while True:
+            page = store.report_log(after, chunk)
+            if not page:
+                break
+            ingest_rows(store, [row for _, row in page], policy or _DEFAULT, append=False)
+            after = page[-1][0]
+            folded += len(page)
+        store.set_meta(PENDING, "")
+    return folded
 
 
 def record_report(store: Store, to: str, label: str, reporter: str, at: datetime, text: str | None = None, *,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.ingest import BATCH, LOCK_KEY, LOCK_ORG, ingest_rows
+from reachguard.reputation.ingest import BATCH, LOCK_KEY, LOCK_ORG, PENDING, ingest_rows, lock_reports
 from reachguard.store.base import Store
 
 
@@ -28,6 +28,7 @@ def rebuild(store: Store, policy: ReputationPolicy | None = None, *, batch: int 
     weights = policy or ReputationPolicy()
     replayed = 0
     with store.transaction(LOCK_ORG, LOCK_KEY):
+        lock_reports(store)
         store.clear_report_aggregates()
         after = 0
         while True:
@@ -39,4 +40,5 @@ def rebuild(store: Store, policy: ReputationPolicy | None = None, *, batch: int 
             replayed += len(page)
             if progress is not None:
                 progress(replayed)
+        store.set_meta(PENDING, "")  # the whole log is folded now, including what a bulk ingest left pending
     return replayed

@@ -230,6 +230,10 @@ class Store(ABC):
         """Up to `limit` (seq, report) of the reports log with seq > `after`, in log order."""
         raise NotImplementedError(f"{type(self).__name__} keeps no reports log")
 
+    def last_report_seq(self) -> int:
+        """The seq of the newest report in the log (0 when it is empty)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no reports log")
+
     def clear_report_aggregates(self) -> None:
         """Delete every aggregate and reporter row (the log stays): the start of a rebuild."""
         raise NotImplementedError(f"{type(self).__name__} keeps no report aggregates")

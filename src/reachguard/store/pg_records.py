@@ -177,6 +177,9 @@ class PgRecords(PgSessions):
                            (after, limit))
         return [(row[0], (row[1], row[2], bytes(row[3]), row[4], row[5])) for row in rows]
 
+    def last_report_seq(self) -> int:
+        return int(self._fetch("SELECT coalesce(max(seq), 0) FROM reports", None)[0][0])
+
     def clear_report_aggregates(self) -> None:
         with self.transaction():
             self._fetch("SELECT 1", None, lock_keys={self._REPORTS_LOCK})

@@ -612,6 +612,9 @@ class SQLiteStore(Store):
                           (after, limit))
         return [(row[0], (row[1], row[2], bytes(row[3]), row[4], row[5])) for row in rows]
 
+    def last_report_seq(self) -> int:
+        return int(self._rows("SELECT max(seq) FROM reports")[0][0] or 0)
+
     def clear_report_aggregates(self) -> None:
         with self.transaction():
             self._db.execute("DELETE FROM report_aggregates")
