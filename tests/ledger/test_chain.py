@@ -64,3 +64,19 @@ def test_reordered_entries_are_detected(chained: World) -> None:
     _tamper(chained, "UPDATE ledger SET seq = 4 WHERE org='acme' AND seq = -3")
     _, broken = verify_chain(_entries(chained))
     assert broken is not None and broken.seq == 3
+
+
+def test_one_append_of_interleaved_orgs_chains_each_org() -> None:
+    """ledger_append keeps the head of the org it is on and switches when the org changes."""
+    from reachguard.ledger.verify import verify_chain
+    from reachguard.store import SQLiteStore
+
+    store = SQLiteStore(":memory:")
+    for _ in range(2):
+        with store.transaction():
+            store.ledger_append([(org, "decision", float(i), None, "allow", b'{"i":%d}' % i) for i, org in enumerate("ABABAAB")])
+            store.ledger_append([("B", "decision", 9.0, None, "allow", b"{}")])
+    for org, count in (("A", 8), ("B", 8)):
+        entries = list(store.ledger_entries(org))
+        assert [e.seq for e in entries] == list(range(1, count + 1))
+        assert verify_chain(iter(entries)) == (count, None)

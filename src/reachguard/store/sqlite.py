@@ -227,28 +227,32 @@ class SQLiteStore(Store):
             numbers = json.dumps(sorted({q.number for q in queries}))
             rows = db.execute(_BATCH_SQL, (numbers, min(q.contacts_since for q in queries)))
         states: dict[tuple[str, str], RecipientState] = {}
-        for q in queries:
-            if (q.org, q.number) not in states:
-                states[(q.org, q.number)] = RecipientState(number=q.number)
         by_number: dict[str, list[tuple[str, RecipientState]]] = {}
-        for (org, number), state in states.items():
-            by_number.setdefault(number, []).append((org, state))
+        result = []  # each query's state (one pass: a batch has thousands)
+        for q in queries:
+            state = states.get((q.org, q.number))
+            if state is None:
+                state = states[(q.org, q.number)] = RecipientState(q.number)
+                owners = by_number.get(q.number)
+                if owners is None:
+                    by_number[q.number] = [(q.org, state)]
+                else:
+                    owners.append((q.org, state))
+            result.append(state)
         for row in rows:
             for org, state in by_number.get(row[1], ()):
                 _add_row(state, org, row[0], row[2], row)
         accounts: dict[tuple[str, str], tuple] = {}
-        result = []
-        for q in queries:
-            state = states[(q.org, q.number)]
+        for index, q in enumerate(queries):
             if q.purpose == "collection" and q.subject is not None:
+                state = result[index]
                 key = (q.org, q.subject)
                 if key not in accounts:
                     accounts[key] = self._account_parts(q)
                 account, borrower_outcomes, subject_contacts = accounts[key]
                 if account is not None and account.borrower == q.number:
                     borrower_outcomes = []
-                state = replace(state, account=account, borrower_outcomes=borrower_outcomes, subject_contacts=subject_contacts)
-            result.append(state)
+                result[index] = replace(state, account=account, borrower_outcomes=borrower_outcomes, subject_contacts=subject_contacts)
         return result
 
     def _account_parts(self, q: StateQuery) -> tuple:
@@ -348,16 +352,22 @@ class SQLiteStore(Store):
         with self.transaction():
             heads = self._heads
             rows = []
+            current, seq, prev = None, 0, GENESIS  # the head of the org of the previous entry (a batch has one org)
             for org, kind, at, number, tag, body in entries:
-                head = heads.get(org)
-                if head is None:
-                    row = db.execute("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,)).fetchone()
-                    head = (row[0], row[1]) if row else (0, GENESIS)
-                seq, prev = head[0] + 1, head[1]
+                if org != current:
+                    if current is not None:
+                        heads[current] = (seq, prev)
+                    head = heads.get(org)
+                    if head is None:
+                        row = db.execute("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,)).fetchone()
+                        head = (row[0], row[1]) if row else (0, GENESIS)
+                    current, (seq, prev) = org, head
+                seq += 1
                 body_hash = sha256(body).hexdigest()  # chain.make_entry's hashes, without the struct per entry
                 digest = entry_hash(org, seq, kind, at, prev, body_hash)
-                heads[org] = (seq, digest)
                 rows.append((org, seq, kind, at, number, tag, body.decode("utf-8"), body_hash, prev, digest))
+                prev = digest
+            heads[current] = (seq, prev)  # type: ignore[index]
             db.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
 
     def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
