@@ -9,9 +9,12 @@ followed by a new consent, contacts dated after `--at`) is left to features.py o
 number for the engine's own row-by-row judgement.
 
 What each rule needs (rules/*.py), for the marketing and service paths:
-  dnc          numbers on a list that stops this purpose for this org (policy + own lists)
+  dnc          numbers on a list that stops this purpose for this org (policy + own lists):
+               the ranges of the store's `dnc_keys` for those lists
   opt_out      numbers with an opt-out (or complaint, if the policy counts them) covering the
-               channel, for every org or this one, with its time (a later consent lifts it)
+               channel, with its newest time (a later consent lifts it): two ranges of the
+               store's `opt_out_keys` — every org's (`''`) and this org's — each with one row
+               per number, so DuckDB joins them without grouping
   consent      the status of the newest consent record of this org covering the channel:
                W(ithdrawn), E(xpired at --at) or A(ctive) — newest by (at, seq), as the rule —
                and its time
@@ -32,6 +35,7 @@ from reachguard.policy.schema import Cap, Policy
 from reachguard.rules import rules_for
 from reachguard.rules.lists import own_lists
 from reachguard.state import CHANNEL_BITS
+from reachguard.store import sqlite_keys
 from reachguard.timeutil import local_day, start_of_day
 
 DAY = 86_400.0
@@ -40,11 +44,9 @@ FUTURE_BIT = 30
 # microsecond resolution) and order-preserving, so "consent after the opt-out" compares right.
 _MICROS = "CAST(round(at * 1000000) AS INTEGER)"
 # A stored number's integer key (scrub/rows.py), computed by SQLite exactly as rows.key_sql
-# does for the list (`+`, then 1 to 18 digits, the first not 0): GLOB is C-speed, and the child
-# does this work beside DuckDB instead of DuckDB after it. Anything else gets 0, a key no list
-# row has (list keys are >= 1, or negative for numbers the engine judges one by one).
-_KEY = ("CASE WHEN number GLOB '+[1-9]*' AND length(number) <= 19 AND NOT substr(number, 2) GLOB '*[^0-9]*' "
-        "THEN CAST(substr(number, 2) AS INTEGER) ELSE 0 END")
+# does for the list (the store's rule, sqlite_keys.key_sql). Anything else gets 0, a key no
+# list row has (list keys are >= 1, or negative for numbers the engine judges one by one).
+_KEY = f"coalesce({sqlite_keys.key_sql('number')}, 0)"
 # The rules the set-based path knows how to reduce to features. If the engine ever registers
 # another rule for a purpose, that purpose falls back to row-by-row judgement (never drifts).
 SET_BASED_RULES = {"marketing": {"consent", "opt_out", "dnc", "quiet_hours", "frequency"},
@@ -112,21 +114,24 @@ class Query:
 
 
 def queries(plan: ExportPlan) -> list[Query]:
-    """What each rule needs, as typed rows: rg_dnc(key), rg_optout(key, micros),
+    """What each rule needs, as typed rows: rg_dnc(key), rg_optout(key, micros) and
+    rg_optout_org(key, micros) (every org's and this org's: one row per key in each),
     rg_consent(key, status, micros, seq), rg_contact(key, flags) — `key` is the number's (_KEY)."""
     found: list[Query] = []
     bit = CHANNEL_BITS[plan.channel]
     text, whole = pa.string(), pa.int64()
     if "dnc" in plan.rule_names:
         marks = ",".join("?" for _ in plan.lists)
-        found.append(Query("rg_dnc", f"SELECT {_KEY} AS key FROM dnc WHERE list IN ({marks})", tuple(plan.lists),
+        found.append(Query("rg_dnc", f"SELECT key FROM dnc_keys WHERE list IN ({marks})", tuple(plan.lists),
                            pa.schema([("key", whole)])))
     if "opt_out" in plan.rule_names:
-        kinds = "kind = 'opt_out' OR kind = 'complaint'" if plan.complaints_count else "kind = 'opt_out'"
-        found.append(Query(
-            "rg_optout",
-            f"SELECT {_KEY} AS key, {_MICROS} AS micros FROM opt_outs WHERE (org IS NULL OR org = ?) AND (channels & ?) != 0 AND ({kinds})",
-            (plan.org, bit), pa.schema([("key", whole), ("micros", whole)])))
+        # the newest of the columns that count (SQLite's max(a, b) is NULL if either is)
+        cols = [sqlite_keys.column(kind, plan.channel) for kind in ("opt_out", "complaint")[:1 + plan.complaints_count]]
+        newest = cols[0] if len(cols) == 1 else f"max(coalesce({cols[0]}, {cols[1]}), coalesce({cols[1]}, {cols[0]}))"
+        micros = f"CAST(round({newest} * 1000000) AS INTEGER)"
+        for name, scope in (("rg_optout", ""), ("rg_optout_org", plan.org)):
+            found.append(Query(name, f"SELECT key, {micros} AS micros FROM opt_out_keys WHERE org = ? AND {newest} IS NOT NULL",
+                               (scope,), pa.schema([("key", whole), ("micros", whole)])))
     if "consent" in plan.rule_names:
         # Every record, not just the newest: DuckDB picks the newest by (at, seq) (features.py).
         found.append(Query(

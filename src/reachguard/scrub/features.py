@@ -57,14 +57,13 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
         consent = ("CASE c.status " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in CONSENT_IDS.items() if v)
                    + " ELSE 0 END")
     if "rg_optout" in tables:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE rg_opt_set AS SELECT key, max(micros) AS micros FROM rg_optout_arrow GROUP BY 1"
-        )
-        joins.append("LEFT JOIN rg_opt_set o ON o.key = k.key")
+        # every org's and this org's newest opt-out: one row per key in each (export.py)
+        joins.append("LEFT JOIN rg_optout_arrow o ON o.key = k.key LEFT JOIN rg_optout_org_arrow g ON g.key = k.key")
+        newest = "greatest(o.micros, g.micros)"
         # rules/consent.py: an opt-out stands unless the newest consent is not withdrawn and
         # came after it (every applicable opt-out, i.e. the latest one).
-        lifted = "(c.status IN ('E', 'A') AND c.micros > o.micros)" if "rg_consent" in tables else "false"
-        opted = f"(o.key IS NOT NULL AND NOT coalesce({lifted}, false))"
+        lifted = f"(c.status IN ('E', 'A') AND c.micros > {newest})" if "rg_consent" in tables else "false"
+        opted = f"((o.key IS NOT NULL OR g.key IS NOT NULL) AND NOT coalesce({lifted}, false))"
     if "rg_contact" in tables:
         bits = " | ".join(
             f"((sum((flags >> {i}) & 1) >= {cap.max})::INTEGER << {i})" for i, cap in enumerate(plan.caps)

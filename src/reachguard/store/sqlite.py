@@ -44,8 +44,9 @@ from reachguard.store.base import (
     decision_filters,
     number_records_from,
 )
+from reachguard.store import sqlite_keys
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dnc_keys, opt_out_keys (sqlite_keys.py)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -176,6 +177,7 @@ class SQLiteStore(Store):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            sqlite_keys.ensure(db)  # the scrub's key tables: created, or backfilled in an older store
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # --- transactions -------------------------------------------------------------------
