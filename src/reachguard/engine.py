@@ -207,8 +207,8 @@ class Gateway:
         ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
         applicable = rules.rules_for(attempt.purpose)
         hits = [hit for rule in applicable if (hit := rule.check(ctx, at)) is not None]
-        if not hits and review is _NO_REVIEW:
-            reasons: list[Reason] = []
+        if review is _NO_REVIEW:  # no content, no template: the rules alone
+            reasons: list[Reason] = [hit.reason for hit in hits] if hits else []
         else:
             reasons = [hit.reason for hit in hits] + review.reasons
         if not reasons:
@@ -217,7 +217,7 @@ class Gateway:
             code = issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
-        if not review.reasons and all(hit.retry_at is not None for hit in hits):
+        if (review is _NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
             retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
             if retry_at is not None:
                 return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
