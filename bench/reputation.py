@@ -3,6 +3,11 @@
     .venv/bin/python bench/reputation.py                   # 10,000,000 reports over 2,000,000 numbers
     .venv/bin/python bench/reputation.py --reports 1000000 # a quicker run
 
+Ingest (default) goes through `reputation.BulkIngest`: each batch is appended to the reports log
+and the aggregates are folded every --fold-every reports and at the end; the time until the last
+fold has committed (every lookup exact) is what is timed. --per-call times `record_reports` per
+batch instead (aggregates updated in every call).
+
 Reports arrive in time order over a year, to uniformly drawn numbers (plus 100 "hot" numbers
 that get 0.5 % of all reports) from uniformly drawn reporters (one per 10 reports). Ingest is
 timed from validated `report` events to committed rows: number normalisation, reporter HMAC,
@@ -29,6 +34,7 @@ from _common import machine, median, percentile
 
 from reachguard import reputation
 from reachguard.model import REPORT_LABELS, Report
+from reachguard.reputation.bulk import FOLD_EVERY
 from reachguard.reputation.keying import reporter_hash
 from reachguard.store import SQLiteStore
 
@@ -93,6 +99,9 @@ def main() -> None:
     parser.add_argument("--numbers", type=int, default=None, help="default: reports / 5")
     parser.add_argument("--reporters", type=int, default=None, help="default: reports / 10")
     parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--fold-every", type=int, default=FOLD_EVERY,
+                        help="reports per fold of the bulk ingest (default: %(default)s)")
+    parser.add_argument("--per-call", action="store_true", help="time record_reports per batch instead of BulkIngest")
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--raw-reports", type=int, default=None, help="rows for the raw insert baseline")
     parser.add_argument("--dir", default=None, help="where the database files go (default: a temporary folder)")
@@ -107,7 +116,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     print("shared machine (other jobs running): figures are noisy; compare the ratios")
     print(f"{total:,} reports over {count:,} numbers from {reporters:,} reporters, batches of {args.batch:,}, "
-          f"SQLite page cache {args.cache_mb} MiB (store and baseline)")
+          f"SQLite page cache {args.cache_mb} MiB (store and baseline); ingest: "
+          + ("record_reports per batch" if args.per_call else f"BulkIngest, a fold every {args.fold_every:,} reports"))
     rng = random.Random(args.seed)
     numbers = numbers_pool(count, rng)
     with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
@@ -118,16 +128,25 @@ def main() -> None:
                 db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mb}")
         spent = cpu = 0.0
         rates = []
+        bulk = None if args.per_call else reputation.BulkIngest(store, fold_every=args.fold_every)
         for start in range(0, total, args.batch):
             batch = events(total, start, args.batch, numbers, reporters, rng)
             began, began_cpu = time.perf_counter(), time.process_time()
-            reputation.record_reports(store, batch)
+            if bulk is None:
+                reputation.record_reports(store, batch)
+            else:
+                bulk.add(batch)
             elapsed = time.perf_counter() - began
             cpu += time.process_time() - began_cpu
             spent += elapsed
             rates.append(len(batch) / elapsed)
             if (start // args.batch) % 20 == 0:
                 print(f"  {start + len(batch):>12,} reports  {len(batch) / elapsed:>10,.0f}/s this batch", flush=True)
+        if bulk is not None:  # the last fold: until it commits, lookups do not see every report
+            began, began_cpu = time.perf_counter(), time.process_time()
+            bulk.close()
+            spent += time.perf_counter() - began
+            cpu += time.process_time() - began_cpu
         size = os.path.getsize(os.path.join(folder, "reputation.db"))
         print(f"ingest: {total / spent:,.0f} reports/s overall (median batch {median(rates):,.0f}/s, "
               f"slowest batch {min(rates):,.0f}/s), {spent:.1f} s, database {size / 1e6:,.0f} MB; "

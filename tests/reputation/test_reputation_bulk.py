@@ -187,3 +187,25 @@ def test_bulk_ingest_refuses_a_bad_fold_size_and_stores_nothing_for_a_bad_number
         assert store.last_report_seq() == 0 and pending_after(store) is None
     finally:
         store.close()
+
+
+def test_interleaved_writers_fold_in_log_order(tmp_path) -> None:
+    """Two bulk ingests and a plain record_reports on one store: each fold covers the log after
+    the mark in seq order, whether it comes from memory (one writer) or from the log (several)."""
+    reports = random_stream(400, seed=12)
+    expected = per_report(tmp_path, reports)
+    store = SQLiteStore(str(tmp_path / "mixed.db"))
+    try:
+        first = reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000)
+        second = reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000)
+        first.add(reports[:100])
+        second.add(reports[100:150])  # pending: first's rows, then second's
+        first.add(reports[150:200])
+        assert first.fold() == 200 and second.fold() == 0  # first holds 150 of them in memory: read the log
+        first.add(reports[200:260])
+        reputation.record_reports(store, reports[260:300], policy=POLICY, key=KEY)  # folds first's 60 first
+        first.add(reports[300:400])  # a new mark: only these rows are pending
+        assert first.fold() == 100
+        assert snapshot(store, reports) == expected
+    finally:
+        store.close()

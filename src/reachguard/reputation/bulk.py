@@ -23,7 +23,8 @@ from typing import Iterable
 
 from reachguard.model import Report
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.ingest import LOCK_KEY, LOCK_ORG, PENDING, fold, lock_reports, pending_after, prepare
+from reachguard.reputation.ingest import (FOLD_CHUNK, LOCK_KEY, LOCK_ORG, PENDING, Row, fold, ingest_rows, lock_reports,
+                                         pending_after, prepare)
 from reachguard.reputation.keying import reporter_key
 from reachguard.store.base import Store
 
@@ -49,6 +50,8 @@ class BulkIngest:
         self.store, self.policy, self.fold_every = store, policy or _DEFAULT, fold_every
         self.key = reporter_key(store, key)
         self.pending = 0  # reports this object appended and has not folded
+        self._after: int | None = None  # the pending mark this object set; its rows follow it
+        self._rows: list[Row] = []  # those rows, in log order: folded from memory, not read back
 
     def add(self, reports: Iterable[Report]) -> int:
         """Append validated `report` events to the log (all or nothing); returns how many.
@@ -59,9 +62,16 @@ class BulkIngest:
         store = self.store
         with store.transaction(LOCK_ORG, LOCK_KEY):
             lock_reports(store)
-            if pending_after(store) is None:
-                store.set_meta(PENDING, str(store.last_report_seq()))
+            mark = pending_after(store)
+            if mark is None:  # everything before is folded: the pending part starts with these rows
+                mark = store.last_report_seq()
+                store.set_meta(PENDING, str(mark))
+                self._after, self._rows = mark, []
+            elif mark != self._after:  # someone else's reports are pending too: fold from the log
+                self._after, self._rows = None, []
             store.save_reports(rows, (), ())
+        if self._after is not None:
+            self._rows.extend(rows)
         self.pending += len(rows)
         if self.pending >= self.fold_every:
             self.fold()
@@ -69,8 +79,19 @@ class BulkIngest:
 
     def fold(self) -> int:
         """Fold now (every pending report of the store, not only this object's)."""
-        self.pending = 0
-        return fold(self.store, self.policy)
+        after, rows = self._after, self._rows
+        self.pending, self._after, self._rows = 0, None, []
+        store = self.store
+        with store.transaction(LOCK_ORG, LOCK_KEY):
+            lock_reports(store)
+            # the log after the mark is exactly this object's rows (seq has no gaps on SQLite; a gap
+            # or anyone else's row makes the count larger): fold them without reading them back
+            if after is not None and pending_after(store) == after and store.last_report_seq() - after == len(rows):
+                for start in range(0, len(rows), FOLD_CHUNK):
+                    ingest_rows(store, rows[start:start + FOLD_CHUNK], self.policy, append=False)
+                store.set_meta(PENDING, "")
+                return len(rows)
+            return fold(store, self.policy)
 
     def close(self) -> None:
         self.fold()
