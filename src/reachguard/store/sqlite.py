@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS contacts(
   attempt_id TEXT, agent TEXT, code TEXT);
 CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts(number, org, at);
 CREATE INDEX IF NOT EXISTS contacts_by_subject ON contacts(org, subject, at) WHERE subject IS NOT NULL;
-CREATE INDEX IF NOT EXISTS contacts_by_code ON contacts(code) WHERE code IS NOT NULL;
 CREATE TABLE IF NOT EXISTS inbound(
   seq INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, org TEXT,
   text TEXT NOT NULL, at REAL NOT NULL);
@@ -177,6 +176,10 @@ class SQLiteStore(Store):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            # Verification looks codes up with the number (contact_by_code): contacts_by_number finds
+            # them. An index on the codes alone, random by design, put every allowed SMS on its own
+            # page: ~4 KB of WAL per contact, most of a batch's commit. Stores made before lose it here.
+            db.execute("DROP INDEX IF EXISTS contacts_by_code")
             sqlite_keys.ensure(db)  # the scrub's key tables: created, or backfilled in an older store
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
