@@ -17,6 +17,7 @@ from reachguard import reputation
 from reachguard.model import REPORT_LABELS, Report
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.ingest import PENDING, pending_after
+from reachguard.reputation import keying as reputation_keying
 from reachguard.reputation.keying import reporter_hash, reporter_key
 from reachguard.reputation.ports import reportable
 from reachguard.store import SQLiteStore
@@ -209,3 +210,12 @@ def test_interleaved_writers_fold_in_log_order(tmp_path) -> None:
         assert snapshot(store, reports) == expected
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("size", [16, 32, 63, 64, 65, 200])
+def test_the_prepared_hasher_gives_reporter_hash(size: int) -> None:
+    rng = random.Random(size)
+    key = bytes(rng.randrange(256) for _ in range(size))
+    digest = reputation_keying.reporter_hasher(key)
+    ids = ["u1", "", "13800138000", "用户-42", "\ud800lone", "x" * 300] + [f"r{rng.randrange(10**9)}" for _ in range(200)]
+    assert [digest(i) for i in ids] == [reporter_hash(key, i) for i in ids]

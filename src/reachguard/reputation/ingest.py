@@ -21,7 +21,7 @@ from reachguard.events import EventError, validation_code
 from reachguard.model import Report
 from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.keying import reporter_hash, reporter_key
+from reachguard.reputation.keying import reporter_hasher, reporter_key
 from reachguard.reputation import votes
 from reachguard.reputation.votes import LABEL_INDEX
 from reachguard.reputation.weights import HOUR
@@ -44,10 +44,11 @@ def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
     """Normalise and hash; raises InvalidNumber for the first bad number (nothing stored)."""
     cache: dict[str, bytes] = {}
     rows: list[Row] = []
+    digest = reporter_hasher(key)
     for r in reports:
         h = cache.get(r.reporter)
         if h is None:
-            h = cache[r.reporter] = reporter_hash(key, r.reporter)
+            h = cache[r.reporter] = digest(r.reporter)
         to = r.to
         if not _is_cn_e164(to):
             to = reportable(to)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from reachguard.store.base import Store
@@ -63,3 +64,26 @@ def reporter_key(store: Store, explicit: bytes | None = None) -> bytes:
 def reporter_hash(key: bytes, reporter: str) -> bytes:
     """The only form in which a reporter id is ever stored or used as a rate-limit key."""
     return hmac.digest(key, reporter.encode("utf-8", "surrogatepass"), hashlib.sha256)[:HASH_BYTES]
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def reporter_hasher(key: bytes) -> Callable[[str], bytes]:
+    """`reporter_hash` for one key, with the key's HMAC pads hashed once: the same bytes, about
+    half the time per id (hmac.digest sets the key up again on every call). Bulk ingest uses it."""
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner, outer = hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+
+    def digest(reporter: str) -> bytes:
+        h = inner.copy()
+        h.update(reporter.encode("utf-8", "surrogatepass"))
+        o = outer.copy()
+        o.update(h.digest())
+        return o.digest()[:HASH_BYTES]
+
+    return digest
