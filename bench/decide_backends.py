@@ -172,6 +172,7 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
     clock = time.perf_counter
     barrier.wait()
     start = clock()
+    cpu0, servers0 = time.process_time(), server_cpu() if seed % 1000 == 0 else None
     deadline = start + seconds
 
     def client(source: _Events) -> None:
@@ -193,11 +194,36 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
     for thread in pool:
         thread.join()
     end = clock()
+    cpu = time.process_time() - cpu0
+    servers = None
+    if servers0 is not None:
+        servers1 = server_cpu()
+        servers = {name: servers1[name] - servers0[name] for name in servers0}
     sizes = writer.sizes if writer else []
     if writer:
         writer.close()
-    results.put((start, end, latencies, sizes))
+    results.put((start, end, latencies, sizes, (cpu, servers)))
     store.close()
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of every postgres and redis-server process on this host:
+    the servers' side of a run, measured by the first worker (other clients' work included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "redis-server": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                head, _, tail = f.read().rpartition(")")
+        except OSError:
+            continue
+        name = head.partition("(")[2]
+        if name in totals:
+            fields = tail.split()
+            totals[name] += (int(fields[11]) + int(fields[12])) / tick
+    return totals
 
 
 def _select1_worker(url: str, seconds: float, barrier, results) -> None:
@@ -253,8 +279,9 @@ def _evalsha_worker(redis_url: str, seconds: float, barrier, results) -> None:
     wire.drop()
 
 
-def run_workers(workers: int, target, args_for) -> tuple[float, float, float, float]:
-    """(rate over the common wall time, p50 ms, p99 ms, mean group) of `workers` processes."""
+def run_workers(workers: int, target, args_for) -> tuple:
+    """(rate over the common wall time, p50 ms, p99 ms, mean group, CPU µs per decision by
+    process kind or None) of `workers` processes."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers)
     results = context.Queue()
@@ -271,7 +298,13 @@ def run_workers(workers: int, target, args_for) -> tuple[float, float, float, fl
     latencies = [x for o in outs for x in o[2]]
     sizes = [x for o in outs for x in o[3]]
     group = sum(sizes) / len(sizes) if sizes else 1.0
-    return len(latencies) / (end - start), percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3, group
+    cpu = None
+    if all(len(o) > 4 for o in outs):
+        servers = next(o[4][1] for o in outs if o[4][1] is not None)
+        count = len(latencies)
+        cpu = {"replica": sum(o[4][0] for o in outs) / count * 1e6, "postgres": servers["postgres"] / count * 1e6,
+               "redis": servers["redis-server"] / count * 1e6}
+    return len(latencies) / (end - start), percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3, group, cpu
 
 
 def server_info(url: str, redis_url: str, backends: list[str]) -> str:
@@ -388,16 +421,24 @@ def main() -> None:
             if backends:
                 cleanup(args.db, schema, args.redis, prefix)
     print("\n(rate: decisions, or round trips, per second for all workers together; p50/p99: ms per call "
-          "as the caller waits for it; g: mean decisions per store transaction)")
+          "as the caller waits for it; g: mean decisions per store transaction; CPU: user+system µs per decision "
+          "of the replica processes (client threads included), and of every postgres / redis-server process on "
+          "the host during the run, other clients' work included)")
 
 
 def _print_row(name: str, figures: dict, counts: list[int]) -> None:
     line = f"{name:44}"
     for w in counts:
-        rate, p50, p99, group = figures[w]
+        rate, p50, p99, group = figures[w][:4]
         cell = f"{rate:,.0f}/s p50 {p50:.2f} p99 {p99:.2f}" + (f" g{group:.1f}" if group > 1.05 else "")
         line += f"{cell:>34}"
     print(line, flush=True)
+    if all(figures[w][4] for w in counts):
+        line = f"{'  CPU µs/decision: replica/PG/Redis':44}"
+        for w in counts:
+            cpu = figures[w][4]
+            line += f"{cpu['replica']:.0f} / {cpu['postgres']:.0f} / {cpu['redis']:.0f}".rjust(34)
+        print(line, flush=True)
 
 
 def cleanup(db: str, schema: str, redis_url: str, prefix: str) -> None:

@@ -55,14 +55,15 @@ class _Session:
     statements) as soon as the thread is outside any transaction. So a replica's connections
     track its concurrent transactions, not how many threads ever touched the store."""
 
-    __slots__ = ("store", "fairy", "conn", "pid", "depth", "begun", "sent", "aborted", "outbox", "held", "wanted", "extra",
-                 "pinned", "__weakref__")
+    __slots__ = ("store", "fairy", "conn", "cur", "pid", "depth", "begun", "sent", "aborted", "outbox", "held", "wanted",
+                 "extra", "pinned", "__weakref__")
 
     def __init__(self, store: "PgSessions"):
         self.store = store
         self.pid = os.getpid()
         self.fairy: Any = None
         self.conn: psycopg.Connection = None  # type: ignore[assignment]
+        self.cur: psycopg.Cursor | None = None  # reused by single statements (a Cursor per execute costs)
         self.pinned = 0  # read(): the caller works on the connection itself
         self.depth = 0
         self.begun = False  # BEGIN queued or sent
@@ -85,14 +86,18 @@ class _Session:
         if self.fairy is None:
             if self.sent or self.aborted:
                 raise StoreUnavailable("the PostgreSQL connection was lost inside a transaction")
-            try:
-                self.fairy = self.store.engine.raw_connection()
-            except sa.exc.OperationalError as exc:
-                raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
-            except sa.exc.TimeoutError as exc:
-                raise StoreUnavailable(f"no free PostgreSQL connection in the pool: {exc}") from exc
-            self.conn = self.fairy.driver_connection
-            self.conn.autocommit = True
+            fairy = self.store._idle.take()
+            if fairy is None:
+                try:
+                    fairy = self.store.engine.raw_connection()
+                except sa.exc.OperationalError as exc:
+                    raise StoreUnavailable(f"cannot reach PostgreSQL: {exc.orig or exc}") from exc
+                except sa.exc.TimeoutError as exc:
+                    raise StoreUnavailable(f"no free PostgreSQL connection in the pool: {exc}") from exc
+                fairy.driver_connection.autocommit = True
+            self.fairy = fairy
+            self.conn = fairy.driver_connection
+            self.cur = None
         return self.conn
 
     def release(self) -> None:
@@ -105,11 +110,19 @@ class _Session:
         except psycopg.Error:
             self.discard()
             return
-        self.close()
+        fairy, self.fairy = self.fairy, None
+        self.conn = None  # type: ignore[assignment]
+        self.cur = None
+        if self.pid != os.getpid() or not self.store._idle.park(fairy):
+            self._close_fairy(fairy)
 
     def close(self) -> None:
         fairy, self.fairy = getattr(self, "fairy", None), None
         self.conn = None  # type: ignore[assignment]
+        self.cur = None
+        self._close_fairy(fairy)
+
+    def _close_fairy(self, fairy: Any) -> None:
         if fairy is not None:
             try:
                 if self.pid == os.getpid():
@@ -123,6 +136,7 @@ class _Session:
         """Throw the connection away (broken): the next statement gets a new one."""
         fairy, self.fairy = self.fairy, None
         self.conn = None  # type: ignore[assignment]
+        self.cur = None
         if fairy is not None:
             try:
                 fairy.invalidate()
@@ -142,13 +156,92 @@ def _merge_inserts(stmts: list[tuple]) -> tuple | None:
     if len(stmts) == 1:
         sql, params, many = stmts[0]
         return stmts[0] if many is None and sql.startswith("INSERT ") else None
-    parts, values = [], []
-    for index, (sql, params, many) in enumerate(stmts):
-        if many is not None or not sql.startswith("INSERT ") or " ON CONFLICT " in sql or "%(" in sql:
-            return None
-        parts.append(f"w{index} AS ({sql})")
+    sqls = tuple(stmt[0] for stmt in stmts)
+    merged = _MERGED.get(sqls)
+    if merged is None:
+        parts = []
+        for index, (sql, params, many) in enumerate(stmts):
+            if many is not None or not sql.startswith("INSERT ") or " ON CONFLICT " in sql or "%(" in sql:
+                return None
+            parts.append(f"w{index} AS ({sql})")
+        merged = "WITH " + ", ".join(parts) + " SELECT 1"
+        if len(_MERGED) > 256:
+            _MERGED.clear()
+        _MERGED[sqls] = merged
+    elif any(many is not None for _, _, many in stmts):
+        return None
+    values: list = []
+    for _, params, _ in stmts:
         values.extend(params)
-    return ("WITH " + ", ".join(parts) + " SELECT 1", tuple(values), None)
+    return (merged, tuple(values), None)
+
+
+# The merged statement of each combination of inserts, built once: the same str object each
+# time, so its encoding (below) and psycopg's caches find it without rehashing its text.
+_MERGED: dict[tuple[str, ...], str] = {}
+_ENCODED: dict[str, bytes] = {}
+
+
+def _encoded(sql: str) -> bytes:
+    """A statement as UTF-8 bytes, encoded once. psycopg encodes a str query on every execute
+    and then hashes the new bytes for its query and prepared-statement caches (a state
+    statement is 1-2 KB); the same bytes object carries its hash."""
+    data = _ENCODED.get(sql)
+    if data is None:
+        if len(_ENCODED) > 1024:
+            _ENCODED.clear()
+        data = _ENCODED[sql] = sql.encode("utf-8")
+    return data
+
+
+class _Idle:
+    """Connections parked between transactions, per process, most recent first.
+
+    Going through SQLAlchemy's pool on every transaction (checkout, checkin, their events)
+    was about 7 % of a replica's CPU per group of decisions; a thread that decides
+    transaction after transaction takes its connection back from here instead (the same
+    warm connection, prepared statements and all). At most `limit` are parked; the others
+    go back to the pool (which closes its overflow), and all of them at close()."""
+
+    __slots__ = ("pid", "fairies", "limit", "closed")
+
+    def __init__(self, limit: int):
+        self.pid = os.getpid()
+        self.fairies: list[Any] = []
+        self.limit = limit
+        self.closed = False
+
+    def take(self) -> Any:
+        if self.pid != os.getpid():  # a forked child: the parent's connections are not ours
+            _FORKED_AWAY.extend(self.fairies)  # never closed here (that would end the parent's)
+            self.fairies, self.pid = [], os.getpid()
+            return None
+        try:
+            return self.fairies.pop()  # atomic under the GIL
+        except IndexError:
+            return None
+
+    def park(self, fairy: Any) -> bool:
+        """Keep `fairy` for the next transaction; False: the caller closes it."""
+        if self.closed or self.pid != os.getpid() or len(self.fairies) >= self.limit:
+            return False
+        self.fairies.append(fairy)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        fairies, self.fairies = self.fairies, []
+        if self.pid != os.getpid():
+            _FORKED_AWAY.extend(fairies)
+            return
+        for fairy in fairies:
+            try:
+                fairy.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+_FORKED_AWAY: list[Any] = []
 
 
 class _Local(threading.local):
@@ -160,6 +253,7 @@ class PgSessions:
     which sets engine, _local, _sessions and _closed)."""
 
     engine: "Engine"
+    _idle: _Idle
     _local: _Local
     _sessions: "weakref.WeakSet[_Session]"
     _closed: bool
@@ -194,15 +288,18 @@ class PgSessions:
         try:
             if len(stmts) == 1 and stmts[0][2] is None:
                 sql, params, _ = stmts[0]
-                cur = conn.execute(sql, params, prepare=params is not None)
+                cur = s.cur
+                if cur is None:
+                    cur = s.cur = conn.cursor()
+                cur.execute(_encoded(sql), params, prepare=params is not None)
             else:
                 with conn.pipeline():
                     for sql, params, many in stmts:
                         if many is not None:
                             cur = conn.cursor()
-                            cur.executemany(sql, many)
+                            cur.executemany(_encoded(sql), many)
                         else:
-                            cur = conn.execute(sql, params, prepare=params is not None)
+                            cur = conn.execute(_encoded(sql), params, prepare=params is not None)
             return cur.fetchall() if cur.pgresult is not None and cur.pgresult.status == pq.ExecStatus.TUPLES_OK else []
         except psycopg.OperationalError as exc:
             if conn.closed or conn.broken:

@@ -61,7 +61,7 @@ from reachguard.store.pg_engine import (  # noqa: F401  (re-exported: tools and 
 from reachguard.store.pg_ledger import PgLedger, _Chainer  # noqa: F401
 from reachguard.store.pg_params import float_array, text_array
 from reachguard.store.pg_records import PgRecords
-from reachguard.store.pg_session import _RANK, _Local, _Session, lock_key  # noqa: F401  (re-exported)
+from reachguard.store.pg_session import _RANK, _Idle, _Local, _Session, lock_key  # noqa: F401  (re-exported)
 from reachguard.store.pg_state import Loaded, batch_sql, contact_token, single_sql  # noqa: F401
 
 
@@ -96,6 +96,9 @@ class PostgresStore(PgLedger, PgRecords, Store):
             upgrade = os.environ.get("REACHGUARD_DB_AUTO_UPGRADE", "1") not in ("0", "false", "no")
         ensure_schema(self.engine, self.schema, upgrade)
         self._local = _Local()
+        # A few parked connections cover serve's writer threads and the chainer; stores sharing
+        # one engine (same URL in one process) must leave the rest of the pool to each other.
+        self._idle = _Idle(min(4, self.engine.pool.size()))  # type: ignore[attr-defined]
         self._sessions: "weakref.WeakSet[_Session]" = weakref.WeakSet()
         self._chain_interval = chain_interval
         self._chainer: _Chainer | None = None
@@ -269,6 +272,7 @@ class PostgresStore(PgLedger, PgRecords, Store):
                 chainer.join(5)
         for s in list(self._sessions):
             s.close()
+        self._idle.close()
         self._local = _Local()
 
 

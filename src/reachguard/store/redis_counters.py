@@ -74,6 +74,7 @@ class _RedisTx:
     """A transaction's Redis side: our token, the locks we hold, what FINISH will write."""
 
     token: str = field(default_factory=lambda: secrets.token_hex(8))
+    issued: int = 0  # contact tokens handed out: token + a counter (unique, no urandom call per contact)
     wanted: set[str] = field(default_factory=set)  # lock keys from transaction(org, number)
     held: list[str] = field(default_factory=list)
     writes: dict[str, tuple[str, list[tuple[float, str]]]] = field(default_factory=dict)
@@ -81,6 +82,10 @@ class _RedisTx:
     # with the first contact appended to that key (a key nobody appends to stays as it is,
     # and is read from PostgreSQL again next time, in the same statement anyway)
     cold: dict[str, tuple[float, list[tuple[float, str]]]] = field(default_factory=dict)
+
+    def contact_token(self) -> str:
+        self.issued += 1
+        return f"{self.token}{self.issued:x}"
 
     def add(self, key: str, score: float, text: str) -> None:
         cold = self.cold.pop(key, None)
@@ -122,14 +127,24 @@ class PostgresRedisStore(PostgresStore):
 
     def _commit(self, s: _Session) -> None:
         tx: _RedisTx | None = s.extra
-        if tx is not None and not s.aborted and (tx.held or tx.writes):
+        if tx is not None and not s.aborted and tx.writes:
+            # Contacts to append: FINISH (lease check, append, release) before the commit.
             try:
                 self.counters.finish(tx.token, tx.held, tx.writes, unlock=True)
             except BaseException:
                 self._abort(s)
                 raise
         elif tx is not None and tx.held:
-            self.counters.release(tx.token, tx.held)
+            # Nothing to append (no contact recorded): the locks go back while PostgreSQL
+            # commits, one round trip less. They guard only the contact counters, and a
+            # decision that records no contact cannot take a cap past its limit, even on a
+            # read whose lease ran out (the lease check is FINISH's, for appends).
+            sent = self.counters.release_send(tx.token, tx.held)
+            try:
+                super()._commit(s)
+            finally:
+                self.counters.release_receive(sent)
+            return
         super()._commit(s)
 
     def _abort(self, s: _Session) -> None:
@@ -250,7 +265,7 @@ class PostgresRedisStore(PostgresStore):
         tx = self._rtx(s) if s.depth else _RedisTx()
         rows = []
         for c, attempt_id, agent, code in contacts:
-            token = secrets.token_hex(8)
+            token = tx.contact_token()
             text = member(c, token)
             tx.add(counters.number_key(c.org, c.number), c.at, text)
             if c.subject is not None:

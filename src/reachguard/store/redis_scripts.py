@@ -181,48 +181,74 @@ class _Wire:
             raise EOFError("Redis closed the connection")
         self.buf += chunk
 
-    def _line(self) -> bytes:
-        while True:
-            end = self.buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self.buf[:end])
-                del self.buf[:end + 2]
-                return line
-            self._fill()
-
     def _read(self) -> Any:
-        line = self._line()
-        kind = line[:1]
-        if kind == b"*":
-            count = int(line[1:])
-            return None if count < 0 else [self._read() for _ in range(count)]
-        if kind == b"$":
-            size = int(line[1:])
-            if size < 0:
-                return None
-            while len(self.buf) < size + 2:
+        """One reply, parsed once it is all in the buffer (a reply that is not yet complete is
+        parsed again after the next recv; replies here are a few KB, nearly always one recv)."""
+        while True:
+            errors: list[str] = []
+            try:
+                value, end = _parse(self.buf, 0, errors)
+            except _Incomplete:
                 self._fill()
-            data = bytes(self.buf[:size])
-            del self.buf[:size + 2]
-            return data.decode("utf-8")
-        if kind == b":":
-            return int(line[1:])
-        if kind == b"+":
-            return line[1:].decode()
-        if kind == b"-":
-            message = line[1:].decode("utf-8", "replace")
-            if message.startswith("NOSCRIPT"):
-                raise _NoScript(message)
-            raise redis.exceptions.ResponseError(message)
-        raise redis.exceptions.ConnectionError(f"unexpected reply from Redis: {line[:40]!r}")
+                continue
+            del self.buf[:end]
+            if errors:
+                message = errors[0]
+                if message.startswith("NOSCRIPT"):
+                    raise _NoScript(message)
+                raise redis.exceptions.ResponseError(message)
+            return value
+
+
+class _Incomplete(Exception):
+    pass
+
+
+def _parse(buf: bytearray, pos: int, errors: list[str]) -> tuple[Any, int]:
+    """A RESP2 value at `pos`: (value, position after it); an error reply is noted in
+    `errors` (its value None) so the whole reply is consumed before it is raised."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        raise _Incomplete
+    kind = buf[pos]
+    if kind == 36:  # $ bulk string
+        size = int(buf[pos + 1:end])
+        if size < 0:
+            return None, end + 2
+        stop = end + 2 + size
+        if len(buf) < stop + 2:
+            raise _Incomplete
+        return buf[end + 2:stop].decode("utf-8"), stop + 2
+    if kind == 42:  # * array
+        count = int(buf[pos + 1:end])
+        pos = end + 2
+        if count < 0:
+            return None, pos
+        out = []
+        for _ in range(count):
+            value, pos = _parse(buf, pos, errors)
+            out.append(value)
+        return out, pos
+    if kind == 58:  # : integer
+        return int(buf[pos + 1:end]), end + 2
+    if kind == 43:  # + simple string
+        return buf[pos + 1:end].decode(), end + 2
+    if kind == 45:  # - error
+        errors.append(buf[pos + 1:end].decode("utf-8", "replace"))
+        return None, end + 2
+    raise redis.exceptions.ConnectionError(f"unexpected reply from Redis: {bytes(buf[pos:pos + 40])!r}")
 
 
 def _pack(args: list) -> bytes:
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode("utf-8")
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
+    """A RESP2 command. Nearly always ASCII (keys, numbers, members of ASCII fields): then the
+    lengths of the str are the byte lengths, and one str is built and encoded once (a third
+    of the cost of encoding and framing argument by argument)."""
+    strs = [a if type(a) is str else (a.decode("utf-8") if type(a) is bytes else str(a)) for a in args]
+    if "".join(strs).isascii():
+        return (f"*{len(strs)}\r\n" + "".join([f"${len(a)}\r\n{a}\r\n" for a in strs])).encode()
+    datas = [a.encode("utf-8") for a in strs]
+    return b"*%d\r\n" % len(datas) + b"".join([b"$%d\r\n%s\r\n" % (len(d), d) for d in datas])
+
 
 def split_redis_url(url: str) -> tuple[str, str | None]:
     """The URL for redis-py, and our `prefix` parameter taken out of its query string."""
@@ -341,6 +367,28 @@ class RedisCounters:
             return
         try:
             self._eval("release", list(locks), [token])
+        except _REDIS_ERRORS:
+            pass  # the leases expire by themselves
+
+    def release_send(self, token: str, locks: Sequence[str]) -> list | None:
+        """Send RELEASE without waiting (the caller commits PostgreSQL meanwhile); the caller
+        must then call `release_receive` with what this returned."""
+        if not locks:
+            return None
+        command = ["EVALSHA", self._scripts["release"][0], len(locks), *locks, token]
+        try:
+            self._wire().send(command)
+        except _REDIS_ERRORS:
+            return None  # the leases expire by themselves
+        return command
+
+    def release_receive(self, command: list | None) -> None:
+        if command is None:
+            return
+        try:
+            self._wire().receive(command)
+        except _NoScript:  # a restarted Redis: the locks went with it, nothing to release
+            pass
         except _REDIS_ERRORS:
             pass  # the leases expire by themselves
 

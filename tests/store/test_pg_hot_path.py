@@ -1,0 +1,137 @@
+"""The PostgreSQL (+ Redis) hot path's shortcuts keep their promises: a thread gets its parked
+connection back between transactions (and a dead one is replaced), Redis commands are framed
+by bytes, a batch's contacts get distinct tokens, and a decision that records no contact gives
+its Redis lock back while PostgreSQL commits."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from reachguard.engine import Gateway
+from reachguard.events import decode_event
+from reachguard.store.base import StoreUnavailable
+
+NUMBER = "+8613900139088"
+
+
+def _event(**fields) -> object:
+    return decode_event(json.dumps(fields))
+
+
+def _attempt(i: int, at: str = "2026-11-23T10:00:00+08:00"):
+    return _event(type="attempt", id=f"h{i}", org="acme", channel="sms", purpose="marketing", to=NUMBER, at=at)
+
+
+def _reference_pack(args: list) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode("utf-8")
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("args", [
+    ["EVALSHA", "ab" * 20, 2, "rg:c:acme|+8613900139088", "tok", 10000, "1795000000.5"],
+    ["SET", "rg:c:信和|+8613900139088", "1795000000.5|+86139|sms|collection|borrower|贷款-1|t1"],
+    ["SET", b"raw\xe4\xb8\xad", 3.25, ""],
+    [],
+])
+def test_redis_commands_are_framed_by_bytes(args: list) -> None:
+    from reachguard.store.redis_scripts import _pack
+
+    assert _pack(args) == _reference_pack(args)
+
+
+def _backend_pid(store) -> int:
+    with store.read() as conn:
+        return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
+def test_a_thread_keeps_its_connection_between_transactions(new_store) -> None:
+    store = new_store("postgres")
+    gateway = Gateway(store, secret=b"t")
+    gateway.decide(_attempt(0))
+    first = _backend_pid(store)
+    for i in range(1, 4):
+        gateway.decide(_attempt(i))
+        assert _backend_pid(store) == first  # parked, not handed back to the pool and out again
+    assert 1 <= len(store._idle.fairies) <= store._idle.limit
+    parked, out = len(store._idle.fairies), store.engine.pool.checkedout()
+    store.close()
+    assert store._idle.fairies == [] and store.engine.pool.checkedout() == out - parked  # back in the pool
+
+
+def test_a_parked_connection_that_died_is_replaced(new_store, pg_url: str) -> None:
+    store = new_store("postgres")
+    gateway = Gateway(store, secret=b"t")
+    gateway.decide(_attempt(0))
+    dead = _backend_pid(store)
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (dead,))
+    answers = []
+    for i in range(1, 4):  # the first may fail (closed connection, as from the pool), never more
+        try:
+            answers.append(gateway.decide(_attempt(i)).verdict)
+        except StoreUnavailable:
+            answers.append("unavailable")
+    assert answers[1:] == ["deny", "deny"] and answers[0] in ("deny", "unavailable")
+    assert _backend_pid(store) != dead
+
+
+def test_a_batch_gives_each_contact_its_own_token(new_store) -> None:
+    store = new_store("postgres+redis")
+    gateway = Gateway(store, secret=b"t")
+    gateway.handle(_event(type="consent", org="acme", to=NUMBER, purpose="marketing", at="2026-11-01T10:00:00+08:00"))
+    verdicts = [d.verdict for d in gateway.decide_many([_attempt(1), _attempt(2, "2026-11-23T10:00:01+08:00")])]
+    with store.read() as conn:
+        tokens = [row[0] for row in conn.execute("SELECT token FROM contacts WHERE number = %s", (NUMBER,))]
+    assert len(tokens) == verdicts.count("allow") >= 1 and len(set(tokens)) == len(tokens)
+    members = store.counters.client.zrange(store.counters.number_key("acme", NUMBER), 0, -1)
+    assert {m.rsplit("|", 1)[1] for m in members if not m.startswith("h:")} == set(tokens)
+
+
+def test_a_decision_that_records_no_contact_releases_its_lock(new_store) -> None:
+    store = new_store("postgres+redis")
+    gateway = Gateway(store, secret=b"t")
+    lock = store.counters.lock_of(store.counters.number_key("acme", NUMBER))
+    decision = gateway.decide(_attempt(0))  # no consent: denied, nothing to append
+    assert decision.verdict == "deny"
+    assert not store.counters.client.exists(lock)
+    assert [e.tag for e in store.ledger_entries("acme")] == ["deny"]  # committed
+    assert [d.verdict for d in gateway.decide_many([_attempt(1), _attempt(2)])] == ["deny", "deny"]
+    assert not store.counters.client.exists(lock)
+
+
+class _Chunks:
+    """A socket that hands out a reply a few bytes at a time (replies split across recv calls)."""
+
+    def __init__(self, data: bytes, size: int):
+        self.parts = [data[i:i + size] for i in range(0, len(data), size)]
+
+    def recv(self, _: int) -> bytes:
+        return self.parts.pop(0) if self.parts else b""
+
+
+@pytest.mark.parametrize("size", [1, 3, 1 << 16])
+def test_redis_replies_are_parsed_whole_however_they_arrive(size: int) -> None:
+    import redis as redis_lib
+
+    from reachguard.store.redis_scripts import _NoScript, _Wire
+
+    text = "1795000000.5|+8613900139088|sms|collection|borrower|贷款-1|t1"
+    raw = (b"*3\r\n:1\r\n$0\r\n\r\n*2\r\n$" + str(len(text.encode())).encode() + b"\r\n" + text.encode() + b"\r\n$-1\r\n"
+           + b"+OK\r\n" + b"-NOSCRIPT No matching script\r\n" + b"*2\r\n:0\r\n-ERR inside\r\n" + b":7\r\n")
+    wire = _Wire(None)
+    wire.sock = _Chunks(raw, size)
+    assert wire._read() == [1, "", [text, None]]
+    assert wire._read() == "OK"
+    with pytest.raises(_NoScript):
+        wire._read()
+    with pytest.raises(redis_lib.exceptions.ResponseError, match="inside"):
+        wire._read()
+    assert wire._read() == 7  # an error inside an array consumed the whole array
+    with pytest.raises(EOFError):
+        wire._read()
