@@ -99,6 +99,32 @@ def test_a_newer_schema_is_refused_and_downgrade_works(empty_schema) -> None:
         assert conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").scalar() == 1
 
 
+def test_db_upgrade_from_0004_drops_the_code_index_and_codes_still_verify(empty_schema) -> None:
+    from reachguard.cli import app
+    from reachguard.store.postgres import PostgresStore, engine_for, upgrade
+
+    url, name = empty_schema
+    engine, schema = engine_for(url)
+    assert upgrade(engine, schema, "0004") == (None, "0004")
+    index = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'contacts_by_code'"
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(index).scalar() == 1
+        conn.exec_driver_sql("INSERT INTO contacts(org, number, channel, purpose, relation, at, code) "
+                             "VALUES ('acme', '+8613900000009', 'sms', 'marketing', 'prospect', 1795000000.0, 'ABCD2345')")
+    with pytest.raises(StoreUnavailable, match="reachguard db upgrade"):
+        PostgresStore(url, upgrade=False)
+    result = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert result.exit_code == 0 and "0004" in result.output, result.output
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(index).scalar() == 0
+    store = PostgresStore(url, upgrade=False, chain_interval=0)
+    try:
+        assert store.contact_by_code("ABCD2345", "+8613900000009") == ("acme", 1795000000.0)
+        assert store.contact_by_code("ABCD2345", "+8613900000010") is None
+    finally:
+        store.close()
+
+
 def test_unreachable_postgres_is_store_unavailable() -> None:
     from reachguard.store.postgres import PostgresStore
 
