@@ -68,5 +68,8 @@ def test_report_lookup_appeal_commands(tmp_path) -> None:
     assert invalid.exit_code == 1 and json.loads(invalid.stdout)["error"]["code"] == "INVALID_NUMBER"
     bulk = tmp_path / "bulk.jsonl"
     bulk.write_text(_report(reporter="b1") + "\n" + _report(reporter="b2", label="oops") + "\n", encoding="utf-8")
+    args = ["lookup", "13800138000", "--json", "--db", db, "--at", "2026-11-02T10:00:00+08:00"]
+    before = json.loads(runner.invoke(app, args).stdout)["reporters"]
     loaded = runner.invoke(app, ["report", "--file", str(bulk), "--db", db])
     assert loaded.exit_code == 0 and json.loads(loaded.stdout)["error"]["line"] == 2
+    assert json.loads(runner.invoke(app, args).stdout)["reporters"] == before + 1  # folded when the load ends

@@ -183,7 +183,8 @@ def report(
 
 
 def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None:
-    """Stream report events into the store; bad lines give error lines (like replay) and are skipped."""
+    """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
+    Loaded through BulkIngest: lookups see the reports when the load ends (or at each fold)."""
     try:
         source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -192,7 +193,8 @@ def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None
     batch: list[Report] = []
     stored = 0
     with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=Console(stderr=True), disable=file == "-") as bar:
+                          console=Console(stderr=True), disable=file == "-") as bar, \
+            reputation.BulkIngest(store, policy=weights) as bulk:
         task = bar.add_task("reports", total=None)
         for number, line in iter_lines(source):
             try:
@@ -206,10 +208,10 @@ def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None
                 continue
             batch.append(event)
             if len(batch) >= _BATCH:
-                stored += reputation.record_reports(store, batch, policy=weights)
+                stored += bulk.add(batch)
                 batch.clear()
                 bar.update(task, completed=stored)
-        stored += reputation.record_reports(store, batch, policy=weights)
+        stored += bulk.add(batch)
         bar.update(task, completed=stored)
     typer.echo(f"stored {stored} reports", err=True)
 
