@@ -48,13 +48,11 @@ def select(src: Source, table: str) -> str:
     subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL::VARCHAR"
     relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL::VARCHAR"
     allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
-    mobile = numbers_sql.sql_quote(numbers_sql.CN_MOBILE_RE)
     # Tier 1 per row: a +86 mobile's key is 86 followed by its 11 digits.
-    return f"""SELECT * EXCLUDE ({P}x), CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
+    return f"""SELECT *, CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
                ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128) AS {P}field_ok
-        FROM (SELECT *, CASE WHEN regexp_full_match({P}x, {mobile}) THEN 8600000000000 + CAST(right({P}x, 11) AS BIGINT) END AS {P}key
-              FROM (SELECT *, {numbers_sql.row_compact_sql(raw)} AS {P}x, {subject} AS {P}subject, {relation} AS {P}relation
-                    FROM {table}))"""
+        FROM (SELECT *, {numbers_sql.row_key_sql(raw)} AS {P}key, {subject} AS {P}subject, {relation} AS {P}relation
+              FROM {table})"""
 
 
 def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
