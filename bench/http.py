@@ -11,6 +11,9 @@ The python client costs the server about one of the two cores; wrk a fraction of
   2. POST /v1/decisions            — one attempt per request
   3. POST /v1/decisions:batch      — BATCH attempts per request
 
+Each phase also prints the server's CPU time per decision (every process of its session, from
+/proc): on a shared machine it moves much less than the rates, so compare code by it first.
+
 Every phase is bounded in requests and in seconds and stops by itself; only 127.0.0.1 is
 contacted. Attempts: service, marketing and collection SMS/calls to POOL distinct numbers
 during working hours (most allowed, some deferred/denied), each phase on fresh numbers.
@@ -209,13 +212,33 @@ class _Percentiles(list):
         return self.count
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(session: int) -> float:
+    """CPU seconds (user + system) of every process of the server's session (the server and
+    its workers), from /proc: steadier than wall-clock rates on a shared machine."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
 def request(method: str, path: str, key: str, body: bytes = b"") -> bytes:
     head = (f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
 
-def report(name: str, elapsed: float, latencies: list[float], statuses: dict, per_request: int = 1) -> dict:
+def report(name: str, elapsed: float, latencies: list[float], statuses: dict, per_request: int = 1, cpu: float = 0.0) -> dict:
     n = len(latencies)
     rps = n / elapsed
     if isinstance(latencies, _Percentiles):
@@ -223,9 +246,11 @@ def report(name: str, elapsed: float, latencies: list[float], statuses: dict, pe
     else:
         p50, p99 = median(latencies), percentile(latencies, 99)
     row = {"phase": name, "requests": n, "req_per_s": round(rps), "decisions_per_s": round(rps * per_request) if per_request else None,
-           "p50_ms": round(p50 * 1000, 2), "p99_ms": round(p99 * 1000, 2), "statuses": statuses}
+           "p50_ms": round(p50 * 1000, 2), "p99_ms": round(p99 * 1000, 2), "statuses": statuses,
+           "server_cpu_us": round(cpu / (n * max(per_request, 1)) * 1e6, 1) if n else None}
     dps = f"{rps * per_request:>10,.0f} decisions/s" if per_request else " " * 23
-    print(f"{name:<28} {n:>7} req {rps:>9,.0f} req/s {dps}  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  {statuses}")
+    print(f"{name:<28} {n:>7} req {rps:>9,.0f} req/s {dps}  p50 {row['p50_ms']:>7.2f} ms  p99 {row['p99_ms']:>7.2f} ms  "
+          f"server CPU {row['server_cpu_us']} us/{'decision' if per_request else 'request'}  {statuses}")
     return row
 
 
@@ -278,23 +303,29 @@ def main() -> None:
             print(f"client: {client}" + (" (one thread)" if client == "wrk" else " (asyncio, in this process)"))
 
             def run(requests: list[bytes], connections: int, seconds: float) -> tuple:
+                """The phase's (elapsed, latencies, statuses), and the server's CPU seconds meanwhile."""
+                before = server_cpu(server.pid)
                 if client == "wrk":
-                    return drive_wrk(port, requests, connections, seconds, tmp)
-                return asyncio.run(drive(port, requests, connections, seconds))
+                    out = drive_wrk(port, requests, connections, seconds, tmp)
+                else:
+                    out = asyncio.run(drive(port, requests, connections, seconds))
+                return (*out, server_cpu(server.pid) - before)
 
             rows = []
             warm = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(90_000_000, 500, rng)]
             asyncio.run(drive(port, warm, 8, 10))
             health = [request("GET", "/healthz", key)] * args.requests
-            rows.append(report("GET /healthz (floor)", *run(health, args.connections, args.seconds), per_request=0))
+            elapsed, latencies, statuses, cpu = run(health, args.connections, args.seconds)
+            rows.append(report("GET /healthz (floor)", elapsed, latencies, statuses, per_request=0, cpu=cpu))
             singles = [request("POST", "/v1/decisions", key, json.dumps(a).encode()) for a in attempts(0, args.requests, rng)]
-            rows.append(report("POST /v1/decisions", *run(singles, args.connections, args.seconds)))
+            elapsed, latencies, statuses, cpu = run(singles, args.connections, args.seconds)
+            rows.append(report("POST /v1/decisions", elapsed, latencies, statuses, cpu=cpu))
             batches = []
             for b in range(min(args.batch_requests, max(10, 400_000 // args.batch))):  # bounded memory for big batches
                 body = json.dumps(attempts(1_000_000 + b * args.batch, args.batch, rng)).encode()
                 batches.append(request("POST", "/v1/decisions:batch", key, body))
-            rows.append(report(f"POST /v1/decisions:batch x{args.batch}",
-                               *run(batches, args.batch_connections, args.seconds), per_request=args.batch))
+            elapsed, latencies, statuses, cpu = run(batches, args.batch_connections, args.seconds)
+            rows.append(report(f"POST /v1/decisions:batch x{args.batch}", elapsed, latencies, statuses, per_request=args.batch, cpu=cpu))
             if args.json:
                 print(json.dumps({"machine": machine(), "client": client, "rows": rows}))
         finally:
