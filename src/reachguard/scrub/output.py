@@ -16,6 +16,7 @@ from typing import Callable
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
@@ -23,6 +24,7 @@ from reachguard.scrub.numbers_sql import sql_quote
 from reachguard.scrub.source import Source, quote_ident
 
 BATCH_ROWS = 200_000
+RG_CODE = "__reachguard_code"  # the status column read beside the list's own (never written)
 
 
 def is_parquet_path(path: Path) -> bool:
@@ -49,31 +51,38 @@ def reasons_column(source: Source) -> str:
 
 def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
                   targets: tuple[Path, Path], progress: Callable[[int], None]) -> tuple[Path, Path]:
-    """Write allowed (code 0) and rejected rows to temporary files; return their paths."""
+    """Write allowed (code 0) and rejected rows to temporary files; return their paths.
+
+    One pass over the list: each batch of rows (and its codes) is split in two by Arrow, so
+    the ten million stored rows are read and decoded once, not once per file."""
     con.register("rg_st", pa.table({"code": pa.array(codes)}))
     cols = ", ".join("s." + quote_ident(c) for c in source.columns)
-    cases = " ".join(f"WHEN {i} THEN {sql_quote(label)}" for i, label in enumerate(labels) if i)
-    reasons = f"CASE t.code {cases} END" if cases else "NULL"
-    queries = (
-        f"SELECT {cols} FROM rg_src s POSITIONAL JOIN rg_st t WHERE t.code = 0",
-        f"SELECT {cols}, {reasons} AS {quote_ident(reasons_column(source))} FROM rg_src s POSITIONAL JOIN rg_st t WHERE t.code <> 0",
-    )
-    temps = []
+    reader = con.sql(f"SELECT {cols}, t.code AS {RG_CODE} FROM rg_src s POSITIONAL JOIN rg_st t").to_arrow_reader(BATCH_ROWS)
+    names = list(source.columns)
+    reasons = pa.array([None] + labels[1:], pa.string())  # a code's reason codes, joined by `;`
+    allowed_schema = pa.schema([reader.schema.field(i) for i in range(len(names))])
+    rejected_schema = allowed_schema.append(pa.field(reasons_column(source), pa.string()))
+    temps = (temp_path(targets[0]), temp_path(targets[1]))
+    writers = (_writer(temps[0], targets[0], allowed_schema, source), _writer(temps[1], targets[1], rejected_schema, source))
     done = 0
-    for query, target in zip(queries, targets):
-        tmp = temp_path(target)
-        temps.append(tmp)
-        reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
-        writer = _writer(tmp, target, reader.schema, source)
-        try:
-            for batch in reader:
-                writer.write(batch)
-                done += batch.num_rows
-                progress(done)
-        finally:
+    try:
+        for batch in reader:
+            code = batch.column(len(names))
+            kept = pc.equal(code, 0)
+            columns = batch.columns[:len(names)]
+            allowed = pa.RecordBatch.from_arrays(columns, schema=allowed_schema).filter(kept)
+            rejected = pa.RecordBatch.from_arrays(columns + [reasons.take(code)], schema=rejected_schema).filter(pc.invert(kept))
+            if allowed.num_rows:
+                writers[0].write(allowed)
+            if rejected.num_rows:
+                writers[1].write(rejected)
+            done += batch.num_rows
+            progress(done)
+    finally:
+        for writer in writers:
             writer.close()
-    con.unregister("rg_st")
-    return temps[0], temps[1]
+        con.unregister("rg_st")
+    return temps
 
 
 class _Writer:
