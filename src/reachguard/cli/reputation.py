@@ -31,6 +31,7 @@ POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides -
 AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now).")
 _encode = msgspec.json.Encoder().encode
 _BATCH = 20_000
+_FOLD_EVERY = 200_000  # a fold holds the store's write lock (every writer, decisions too) for a few seconds
 
 reputation_app = typer.Typer(help="Maintenance of the reputation data derived from the reports log.",
                              no_args_is_help=True)
@@ -184,7 +185,7 @@ def report(
 
 def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None:
     """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
-    Loaded through BulkIngest: lookups see the reports when the load ends (or at each fold)."""
+    Loaded through BulkIngest: lookups see the reports at each fold (every _FOLD_EVERY) and when the load ends."""
     try:
         source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -194,7 +195,7 @@ def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None
     stored = 0
     with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=Console(stderr=True), disable=file == "-") as bar, \
-            reputation.BulkIngest(store, policy=weights) as bulk:
+            reputation.BulkIngest(store, policy=weights, fold_every=_FOLD_EVERY) as bulk:
         task = bar.add_task("reports", total=None)
         for number, line in iter_lines(source):
             try:
