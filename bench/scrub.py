@@ -4,7 +4,8 @@ Generates (in --dir, deleted afterwards unless --keep):
 * a messy campaign CSV of --rows rows (default 10,000,000): numbers in eight spellings
   (bare, +86, 0086, spaced, dashed, parenthesised…), ~0.1 % garbage, ~5 % duplicates, plus a
   name and a segment column;
-* a SQLite store bulk-loaded directly (no events): --rows opt-outs and list entries (half
+* a SQLite store bulk-loaded directly (no events; the store's triggers fill its key tables,
+  store/sqlite_keys.py, as it loads): --rows opt-outs and list entries (half
   opt-outs, half `national` list; half of them numbers of the list), --rows/10 marketing
   consents for acme (numbers of the list), and --rows/1000 contacts today (caps).
 Then, in child processes measured one at a time (wall time, peak RSS via wait4):
