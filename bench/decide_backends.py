@@ -434,10 +434,12 @@ def _print_row(name: str, figures: dict, counts: list[int]) -> None:
         line += f"{cell:>34}"
     print(line, flush=True)
     if all(figures[w][4] for w in counts):
-        line = f"{'  CPU µs/decision: replica/PG/Redis':44}"
+        servers = not name.startswith("SQLite")
+        line = f"{'  CPU µs/decision: replica' + ('/PG/Redis' if servers else ''):44}"
         for w in counts:
             cpu = figures[w][4]
-            line += f"{cpu['replica']:.0f} / {cpu['postgres']:.0f} / {cpu['redis']:.0f}".rjust(34)
+            cell = f"{cpu['replica']:.0f}" + (f" / {cpu['postgres']:.0f} / {cpu['redis']:.0f}" if servers else "")
+            line += cell.rjust(34)
         print(line, flush=True)
 
 
