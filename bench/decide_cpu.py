@@ -6,7 +6,10 @@ load) on one connection, chaining the ledger itself every 50 groups (so the chai
 is counted and stays on the same backend), and reads utime+stime of itself
 (time.process_time), of its PostgreSQL backend (pg_backend_pid(), /proc) and of the
 redis-server process (/proc; other clients of that Redis count too — keep it to yourself
-while measuring). `--profile` adds a cProfile of the replica side.
+while measuring), per chunk of 250 groups: the median chunk and the least-disturbed one are
+printed. `--profile` adds a cProfile (CPU timer) of the replica side; for a sampling profile
+run it under `py-spy record --gil`. To compare two checkouts on a busy machine, run them side
+by side (both see the same load) rather than one after the other.
 
 Same population and attempt mix as bench/decide.py. Run it against another checkout for A/B:
     PYTHONPATH=/tmp/old/src .venv/bin/python bench/decide_cpu.py --backend postgres+redis
