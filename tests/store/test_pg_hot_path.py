@@ -6,6 +6,7 @@ its Redis lock back while PostgreSQL commits."""
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -135,3 +136,25 @@ def test_redis_replies_are_parsed_whole_however_they_arrive(size: int) -> None:
     assert wire._read() == 7  # an error inside an array consumed the whole array
     with pytest.raises(EOFError):
         wire._read()
+
+
+def test_a_transaction_without_contacts_commits_even_after_its_lease_ran_out(pg_url: str, redis_prefix: str,
+                                                                             redis_url: str) -> None:
+    """Nothing to append, so no cap can be exceeded: the lease check is FINISH's, for appends
+    (a stalled transaction that records a contact still fails: test_backend_behaviour)."""
+    from reachguard.store import StateQuery
+    from reachguard.store.postgres import truncate_all
+    from reachguard.store.redis_counters import PostgresRedisStore
+
+    store = PostgresRedisStore(pg_url, redis_url, prefix=redis_prefix + "nolease:", lock_ttl=0.2, chain_interval=0)
+    truncate_all(store)
+    try:
+        with store.transaction("acme", NUMBER):
+            store.load_state(StateQuery("acme", NUMBER, "marketing", None, 0.0))
+            time.sleep(0.4)
+            store.ledger_append([("acme", "decision", 1795000000.0, NUMBER, "deny", b'{"x":1}')])
+        assert [e.tag for e in store.ledger_entries("acme")] == ["deny"]
+        assert not store.counters.client.exists(store.counters.lock_of(store.counters.number_key("acme", NUMBER)))
+    finally:
+        store.counters.clear()
+        store.close()
