@@ -62,3 +62,18 @@ def test_e164_shortcut_agrees_with_the_full_path() -> None:
                                                                  for _ in range(rng.choice((8, 9, 10)))))
     for raw in samples:
         assert try_normalize(raw) == _normalize_cached.__wrapped__(raw, "CN"), raw
+
+
+@pytest.mark.parametrize("raw", ["13٨00138000", "138\u096600138000", "+86 138 ٠٠١٣ ٨٠٠٠", "1٣800138000"])
+def test_non_ascii_digits_never_reach_the_stored_form(raw: str) -> None:
+    """An E.164 key is ASCII: other scripts' digits are read as digits or the number is refused."""
+    result = try_normalize(raw)
+    assert result is None or (result.isascii() and result[1:].isdigit())
+    assert result in (None, "+8613800138000")
+
+
+def test_sms_port_keys_are_ascii() -> None:
+    from reachguard.reputation.ports import try_reportable
+
+    assert try_reportable("10690000123") == "10690000123"
+    assert try_reportable("106٩0000123") in (None, "10690000123")

@@ -18,7 +18,7 @@ DEFAULT_REGION = "CN"
 # Full-width digits and plus, and the separators people type between digit groups.
 _FULLWIDTH = {ord("０") + i: ord("0") + i for i in range(10)} | {ord("＋"): ord("+")}
 _SEPARATORS = re.compile(r"[\s\-\.\(\)\u3000\u2010-\u2015（）－]+")
-_CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
+_CN_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})")  # not \d: it matches ٨ and other non-ASCII digits
 _MAX_RAW_LENGTH = 64
 
 

@@ -19,7 +19,7 @@ import re
 
 from reachguard.numbers import _FULLWIDTH, _SEPARATORS, InvalidNumber, try_normalize
 
-_PORT = re.compile(r"(?:\+86|0086)?(106\d{5,17})")
+_PORT = re.compile(r"(?:\+86|0086)?(106[0-9]{5,17})")  # ASCII digits only, as stored
 _MAX_RAW_LENGTH = 64
 
 
