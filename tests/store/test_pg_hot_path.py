@@ -158,3 +158,54 @@ def test_a_transaction_without_contacts_commits_even_after_its_lease_ran_out(pg_
     finally:
         store.counters.clear()
         store.close()
+
+
+def test_a_reply_that_fails_to_decode_does_not_answer_the_next_command(redis_url: str, redis_prefix: str) -> None:
+    """A bulk string that is not UTF-8 raises, and the connection is dropped: the next command
+    gets its own reply, not the one left in the buffer."""
+    import redis as redis_lib
+
+    from reachguard.store.redis_scripts import _Wire
+
+    client = redis_lib.Redis.from_url(redis_url)
+    key = redis_prefix + "not-utf8"
+    client.set(key, b"\xff\xfe")
+    wire = _Wire(client.connection_pool)
+    try:
+        with pytest.raises(UnicodeDecodeError):
+            wire.call(["GET", key])
+        assert wire.call(["ECHO", "next"]) == "next"
+    finally:
+        wire.drop()
+        client.delete(key)
+
+
+def test_an_interrupted_release_aborts_the_transaction(pg_url: str, redis_prefix: str, redis_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """If sending RELEASE raises something unexpected, the PostgreSQL transaction is rolled back
+    and the thread's next transaction does not commit its writes."""
+    from reachguard.store import StateQuery
+    from reachguard.store.postgres import truncate_all
+    from reachguard.store.redis_counters import PostgresRedisStore
+
+    store = PostgresRedisStore(pg_url, redis_url, prefix=redis_prefix + "interrupt:", chain_interval=0)
+    truncate_all(store)
+    real_send = store.counters.release_send
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        monkeypatch.setattr(store.counters, "release_send", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            with store.transaction("acme", NUMBER):
+                store.load_state(StateQuery("acme", NUMBER, "marketing", None, 0.0))
+                store.ledger_append([("acme", "decision", 1795000000.0, NUMBER, "deny", b'{"x":1}')])
+        monkeypatch.setattr(store.counters, "release_send", real_send)
+        with store.transaction("acme", NUMBER):
+            store.load_state(StateQuery("acme", NUMBER, "marketing", None, 0.0))
+            store.ledger_append([("acme", "decision", 1795000001.0, NUMBER, "deny", b'{"x":2}')])
+        assert [e.body for e in store.ledger_entries("acme")] == ['{"x":2}']
+    finally:
+        store.counters.clear()
+        store.close()

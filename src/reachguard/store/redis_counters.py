@@ -139,7 +139,11 @@ class PostgresRedisStore(PostgresStore):
             # commits, one round trip less. They guard only the contact counters, and a
             # decision that records no contact cannot take a cap past its limit, even on a
             # read whose lease ran out (the lease check is FINISH's, for appends).
-            sent = self.counters.release_send(tx.token, tx.held)
+            try:
+                sent = self.counters.release_send(tx.token, tx.held)
+            except BaseException:
+                self._abort(s)  # never leave the PostgreSQL transaction open for the next one
+                raise
             try:
                 super()._commit(s)
             finally:

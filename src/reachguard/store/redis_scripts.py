@@ -146,6 +146,11 @@ class _Wire:
                 self.drop()
                 if fresh or attempt:
                     raise redis.exceptions.ConnectionError(str(exc) or type(exc).__name__) from exc
+            except (_NoScript, redis.exceptions.ResponseError):
+                raise  # raised once the whole reply was consumed: the connection is in step
+            except BaseException:
+                self.drop()  # a reply that failed to decode, or an interrupt: out of step
+                raise
 
     def send(self, args: list) -> None:
         """The first half of `call`: the command is on its way, its reply is read by `receive`
@@ -389,8 +394,8 @@ class RedisCounters:
             self._wire().receive(command)
         except _NoScript:  # a restarted Redis: the locks went with it, nothing to release
             pass
-        except _REDIS_ERRORS:
-            pass  # the leases expire by themselves
+        except Exception:  # noqa: BLE001 - PostgreSQL has committed; a lease left behind expires
+            pass
 
     def clear(self) -> int:
         """Delete every key under the prefix (tests, `reachguard db` maintenance)."""
