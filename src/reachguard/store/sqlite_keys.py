@@ -14,7 +14,11 @@ only the ranges that apply (one list, one org) as plain integers:
 
 Why triggers: they run inside the transaction of whatever writes `dnc` or `opt_outs` — the
 store's methods, replay, a bulk load with plain SQL, even an older version of this program —
-so the key tables can never disagree with the rows they summarise. `key` is the number's
+so the key tables agree with the rows they summarise. One exception, hand-written SQL only:
+an `INSERT OR REPLACE` / `UPDATE OR REPLACE` into `opt_outs` that removes a row clashing on
+`seq` fires no delete trigger (SQLite's recursive_triggers is off), so the removed row stays
+counted — the scrub then rejects more than `decide` would, never less. The program itself never
+REPLACEs into `opt_outs`. `key` is the number's
 E.164 digits as an integer (`+` then 1 to 18 digits, the first not 0: one-to-one, the same rule
 as scrub/rows.key_sql); numbers without a key are not in these tables (a scrub judges those
 rows one by one). Stores made before schema version 2 are backfilled when first opened.
