@@ -219,3 +219,35 @@ def test_the_prepared_hasher_gives_reporter_hash(size: int) -> None:
     digest = reputation_keying.reporter_hasher(key)
     ids = ["u1", "", "13800138000", "用户-42", "\ud800lone", "x" * 300] + [f"r{rng.randrange(10**9)}" for _ in range(200)]
     assert [digest(i) for i in ids] == [reporter_hash(key, i) for i in ids]
+
+
+def test_a_fold_commits_page_by_page_and_a_failure_keeps_the_pages_done(tmp_path, monkeypatch) -> None:
+    """One report after a large backlog must not hold the write lock for all of it: the fold
+    commits a page at a time. A fold that fails midway keeps its finished pages, leaves the
+    rest pending, and the next ingest ends exactly where per-report ingest does."""
+    from reachguard.reputation import ingest as ingest_module
+
+    reports = random_stream(260, seed=11)
+    expected = per_report(tmp_path, reports)
+    store = SQLiteStore(str(tmp_path / "paged.db"))
+    try:
+        bulk = reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000)
+        bulk.add(reports[:250])  # a backlog left by a bulk load that never folded
+        real_ingest, pages = ingest_module.ingest_rows, []
+
+        def failing_third_page(store_, rows, policy, append=True):
+            pages.append(len(rows))
+            if len(pages) == 3:
+                raise RuntimeError("disk full")
+            return real_ingest(store_, rows, policy, append=append)
+
+        monkeypatch.setattr(ingest_module, "ingest_rows", failing_third_page)
+        with pytest.raises(RuntimeError):
+            reputation.fold(store, POLICY, chunk=100)
+        assert pages == [100, 100, 50] and pending_after(store) == 200  # two pages kept
+        monkeypatch.setattr(ingest_module, "ingest_rows", real_ingest)
+        reputation.record_reports(store, reports[250:], policy=POLICY, key=KEY)
+        assert pending_after(store) is None
+        assert snapshot(store, reports) == expected
+    finally:
+        store.close()

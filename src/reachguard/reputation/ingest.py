@@ -80,8 +80,11 @@ def record_reports(store: Store, reports: Iterable[Report], *, policy: Reputatio
     see them (and any reports a bulk ingest left pending) when this returns."""
     rows = prepare(reports, reporter_key(store, key))
     weights = policy or _DEFAULT
+    # A backlog a bulk load left is folded first, a page per transaction, so one report never
+    # holds the store's write lock (and every decision behind it) for a whole backlog.
+    fold(store, weights, chunk=BATCH)
     with store.transaction(LOCK_ORG, LOCK_KEY):
-        fold(store, weights)
+        fold(store, weights)  # what was appended meanwhile (at most a batch): before these rows
         for start in range(0, len(rows), BATCH):
             ingest_rows(store, rows[start:start + BATCH], weights)
     return len(rows)
@@ -102,22 +105,25 @@ def pending_after(store: Store) -> int | None:
 
 
 def fold(store: Store, policy: ReputationPolicy | None = None, *, chunk: int = FOLD_CHUNK) -> int:
-    """Fold every pending report into the aggregates, in log order, in one transaction; returns how many."""
-    with store.transaction(LOCK_ORG, LOCK_KEY):
-        lock_reports(store)
-        after = pending_after(store)
-        if after is None:
-            return 0
-        folded = 0
-        while True:
+    """Fold every pending report into the aggregates, in log order; returns how many.
+
+    A page of `chunk` reports per transaction, the mark moved past it in the same transaction:
+    called outside a transaction, the write lock is let go between pages, and a failure keeps
+    the pages already folded (the rest stays pending, folded by the next ingest)."""
+    folded = 0
+    while True:
+        with store.transaction(LOCK_ORG, LOCK_KEY):
+            lock_reports(store)
+            after = pending_after(store)
+            if after is None:
+                return folded
             page = store.report_log(after, chunk)
             if not page:
-                break
+                store.set_meta(PENDING, "")
+                return folded
             ingest_rows(store, [row for _, row in page], policy or _DEFAULT, append=False)
-            after = page[-1][0]
+            store.set_meta(PENDING, str(page[-1][0]))
             folded += len(page)
-        store.set_meta(PENDING, "")
-    return folded
 
 
 def record_report(store: Store, to: str, label: str, reporter: str, at: datetime, text: str | None = None, *,
