@@ -24,7 +24,7 @@ correct but aborts and retries under contention instead of queueing.)
   the debt's contacts), prepared server-side.
 
 The ledger (pending entries chained per org, off the decision's path): pg_ledger.py.
-Statements, sessions and transactions: pg_session.py; keys, templates, cases, reputation:
+Statements and transactions: pg_session.py (a thread's connection: pg_conn.py); keys, templates, cases, reputation:
 pg_records.py.
 
 Schema: Alembic migrations in `store/migrations/` (`reachguard db upgrade`); a store opened
