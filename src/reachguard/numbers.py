@@ -36,12 +36,13 @@ def normalize(raw: str, region: str = DEFAULT_REGION) -> str:
 
 def try_normalize(raw: str, region: str = DEFAULT_REGION) -> str | None:
     """Like `normalize`, but None for an invalid number (for bulk paths)."""
-    if len(raw) == 14 and raw[:4] == "+861" and raw[4] in _CN_SECOND and raw.isascii() and raw[1:].isdigit():
-        return raw  # already E.164 (most API traffic): what the regex path returns, without it or the cache
+    if is_cn_e164(raw) is not None:
+        return raw  # already E.164 (most API traffic): what the full path returns, without it or the cache
     return _normalize_cached(raw, region)
 
 
-_CN_SECOND = "3456789"
+is_cn_e164 = re.compile(r"\+861[3-9][0-9]{9}").fullmatch
+"""Match (else None) for a Chinese mobile already in its stored form: normalising returns it as is."""
 
 
 @lru_cache(maxsize=1 << 16)

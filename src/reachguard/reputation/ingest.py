@@ -12,7 +12,6 @@ meta key PENDING; every ingest folds them first (`fold`), so the log is applied 
 from __future__ import annotations
 
 import gc
-import re
 from datetime import datetime
 from typing import Iterable, Sequence
 
@@ -20,6 +19,7 @@ import msgspec
 
 from reachguard.events import EventError, validation_code
 from reachguard.model import Report
+from reachguard.numbers import is_cn_e164
 from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.keying import reporter_hasher, reporter_key
@@ -57,7 +57,6 @@ def _prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
     rows: list[Row] = []
     append = rows.append
     digest = reporter_hasher(key)
-    is_cn_e164 = _CN_E164
     for r in reports:
         reporter = r.reporter
         h = cache.get(reporter)
@@ -68,10 +67,6 @@ def _prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
             to = reportable(to)
         append((to, r.label, h, r.at.timestamp(), r.text))
     return rows
-
-
-_CN_E164 = re.compile(r"\+861[3-9][0-9]{9}").fullmatch
-"""Already a normalised Chinese mobile (ASCII digits): the normaliser would return it as is."""
 
 
 def record_reports(store: Store, reports: Iterable[Report], *, policy: ReputationPolicy | None = None,

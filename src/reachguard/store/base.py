@@ -359,6 +359,23 @@ def number_records_from(fetch: Callable[[str, tuple], Iterable[Sequence[Any]]], 
     return records
 
 
+LEDGER_PAGE = 5000
+
+
+def paged_ledger_range(fetch: Callable[[int], Sequence[Sequence[Any]]], seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
+    """`Store.ledger_range` for every SQL dialect: `fetch(start)` returns up to LEDGER_PAGE rows
+    (the LedgerEntry columns, in seq order) from `start` to `seq_to`; a page at a time, so an
+    export of millions of entries never holds them all."""
+    start = seq_from
+    while start <= seq_to:
+        rows = fetch(start)
+        for row in rows:
+            yield LedgerEntry(*row)
+        if len(rows) < LEDGER_PAGE:
+            return
+        start = rows[-1][1] + 1
+
+
 def and_where(*clauses: tuple[str, Any]) -> tuple[str, list[Any]]:
     """` AND clause` for each (clause, value) whose value is given, and those values: the optional
     filters of the ledger and checkpoint reads, for every SQL dialect (each clause carries its own

@@ -19,7 +19,8 @@ import weakref
 from typing import Iterator, Sequence
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
-from reachguard.store.base import Checkpoint, PendingEntry, StoreUnavailable, and_where, decision_filters
+from reachguard.store.base import (LEDGER_PAGE, Checkpoint, PendingEntry, StoreUnavailable, and_where, decision_filters,
+                                   paged_ledger_range)
 from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
@@ -183,15 +184,8 @@ class PgLedger(PgSessions):
 
     def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
         self.chain_ledger(org)
-        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq >= %s AND seq <= %s ORDER BY seq LIMIT 5000"
-        start = seq_from
-        while start <= seq_to:
-            rows = self._fetch(sql, (org, start, seq_to))
-            for row in rows:
-                yield LedgerEntry(*row)
-            if len(rows) < 5000:
-                return
-            start = rows[-1][1] + 1
+        sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger WHERE org = %s AND seq >= %s AND seq <= %s ORDER BY seq LIMIT {LEDGER_PAGE}"
+        return paged_ledger_range(lambda start: self._fetch(sql, (org, start, seq_to)), seq_from, seq_to)
 
     def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
         self.chain_ledger(org)

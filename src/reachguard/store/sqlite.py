@@ -40,7 +40,9 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    LEDGER_PAGE,
     and_where,
+    paged_ledger_range,
     decision_filters,
     number_records_from,
 )
@@ -457,15 +459,8 @@ class SQLiteStore(Store):
 
     def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
         sql = ("SELECT org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash FROM ledger "
-               "WHERE org=? AND seq>=? AND seq<=? ORDER BY seq LIMIT 5000")
-        start = seq_from
-        while start <= seq_to:
-            rows = self._rows(sql, (org, start, seq_to))
-            for row in rows:
-                yield LedgerEntry(*row)
-            if len(rows) < 5000:
-                return
-            start = rows[-1][1] + 1
+               f"WHERE org=? AND seq>=? AND seq<=? ORDER BY seq LIMIT {LEDGER_PAGE}")
+        return paged_ledger_range(lambda start: self._rows(sql, (org, start, seq_to)), seq_from, seq_to)
 
     def ledger_seq_bounds(self, org: str, at_from: float | None, at_to: float | None) -> tuple[int, int] | None:
         extra, values = and_where(("at >= ?", at_from), ("at < ?", at_to))
