@@ -96,8 +96,37 @@ def review(
     plus ``chars`` and billed ``segments``. ``org_lexicon`` adds an org's phrases, allow-list
     entries and link domains; its automaton is compiled once and cached.
     """
+    spans = _spans(text, (purpose, relation, channel), org_lexicon, None)
+    findings = [_finding(text, s, e, c) for s, e, c in spans]
+    chars, segments = sms_length(text)
+    return ReviewResult(findings=findings, chars=chars, segments=segments)
+
+
+def review_spans(
+    text: str,
+    purpose: str,
+    relation: str,
+    channel: str,
+    codes: frozenset[str],
+    org_lexicon: OrgLexicon | None = None,
+) -> list[tuple[int, int, str]]:
+    """``(start, end, code)`` of exactly the findings :func:`review` reports whose code is in
+    ``codes``, in the same order — without building findings, counting length, or running the
+    checks that cannot produce one of ``codes`` (:data:`~reachguard.content.structural.EMITS`).
+
+    Why: the SMS classifier needs only which prohibited-content codes fired and their evidence
+    (``text[start:end]``); for it, the MISSING_* checks, their findings and the length were more
+    than half of the review's cost. Merging is per code, so leaving other codes out changes
+    neither the spans nor the order of these.
+    """
+    return _spans(text, (purpose, relation, channel), org_lexicon, codes)
+
+
+def _spans(
+    text: str, scope: tuple[str, str, str], org_lexicon: OrgLexicon | None, codes: frozenset[str] | None
+) -> list[tuple[int, int, str]]:
+    """Merged spans on the original text, sorted; only ``codes`` unless None."""
     fold, squash = _pipelines()
-    scope = (purpose, relation, channel)
     matcher = matcher_for(org_lexicon)
     folded = fold.run(text)
     spans: list[tuple[int, int, str]] = []
@@ -105,17 +134,16 @@ def review(
     hits = matcher.scan(squash.run(folded), scope)
     if hits:
         kept = _resolve(hits)
+        if codes is not None:
+            kept = [k for k in kept if k[2] in codes]
         if kept:
             mapped = squash.run_mapped(fold.run_mapped(Mapped.identity(text)))
             spans.extend((*mapped.original_span(s, e), c) for s, e, c in kept)
 
     ctx = Context(text, folded, matcher.known_domains)
-    for check in checks_for(scope):
+    for check in checks_for(scope, codes):
         spans.extend(check(ctx))
-
-    findings = [_finding(text, s, e, c) for s, e, c in _merge(spans)] if spans else []
-    chars, segments = sms_length(text)
-    return ReviewResult(findings=findings, chars=chars, segments=segments)
+    return _merge(spans) if spans else spans
 
 
 _PIPELINES: tuple[CharStage, Pipeline] | None = None

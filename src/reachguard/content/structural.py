@@ -211,10 +211,32 @@ Check = Callable[[Context], list[Span]]
 
 
 _CHECKS: dict[tuple[str, str, str], tuple[Check, ...]] = {}
+_CHECKS_FOR_CODES: dict[tuple[tuple[str, str, str], frozenset[str]], tuple[Check, ...]] = {}
+
+EMITS: dict[Check, frozenset[str]] = {
+    check_links: frozenset({"SUSPICIOUS_LINK"}),
+    check_signature: frozenset({"MISSING_SENDER_SIGNATURE"}),
+    check_apr: frozenset({"MISSING_APR"}),
+    check_opt_out: frozenset({"MISSING_OPT_OUT"}),
+    check_debt_details: frozenset({"MISSING_DEBT_DETAILS"}),
+    check_third_party_amount: frozenset({"THIRD_PARTY_DISCLOSURE"}),
+}
+"""The codes each check can return, so a caller that wants only some codes (the SMS classifier
+wants the prohibited-content ones, never MISSING_*) runs only the checks that can produce them.
+A test checks that no check ever returns a code outside its entry."""
 
 
-def checks_for(scope: tuple[str, str, str]) -> tuple[Check, ...]:
-    """The structural checks that apply to this (purpose, relation, channel), memoised."""
+def checks_for(scope: tuple[str, str, str], codes: frozenset[str] | None = None) -> tuple[Check, ...]:
+    """The structural checks that apply to this (purpose, relation, channel), memoised;
+    with ``codes``, only those that can return one of them (see :data:`EMITS`)."""
+    if codes is not None:
+        key = (scope, codes)
+        found = _CHECKS_FOR_CODES.get(key)
+        if found is None:
+            if len(_CHECKS_FOR_CODES) >= 1024:
+                _CHECKS_FOR_CODES.clear()
+            found = _CHECKS_FOR_CODES[key] = tuple(c for c in checks_for(scope) if not EMITS[c].isdisjoint(codes))
+        return found
     checks = _CHECKS.get(scope)
     if checks is None:
         if len(_CHECKS) >= 1024:  # scopes come from callers: keep the memo bounded

@@ -280,16 +280,66 @@ def content_signals(text: str, review: _ReviewFn) -> list[Signal]:
     return out
 
 
-def collect(text: str, folded: str, use_content_review: bool = True) -> list[Signal]:
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SpansFn = Callable[..., list[tuple[int, int, str]]]
+_spans_cache: list[tuple[_ReviewFn, _SpansFn] | None] = []
+
+
+def _fast_review() -> tuple[_ReviewFn, _SpansFn] | None:
+    """``(review, review_spans)`` from the content module if both import, else ``None``."""
+    if not _spans_cache:
+        pair: tuple[_ReviewFn, _SpansFn] | None
+        try:
+            from reachguard.content.review import review, review_spans
+        except Exception:  # noqa: BLE001 - older or broken module: the plain path decides
+            pair = None
+        else:
+            pair = (review, review_spans)
+        _spans_cache.append(pair)
+    return _spans_cache[0]
+
+
+def content_signals_fast(text: str, spans: _SpansFn) -> list[Signal]:
+    """Same signals as :func:`content_signals`, from ``review_spans``: only the content codes'
+    spans, no findings, no MISSING_* checks, no length (a test compares the two on the
+    labelled set and the corpus)."""
+    if _SURROGATE.search(text) is not None:
+        # review() raises on a lone surrogate (its SMS length encodes the text as UTF-16), so
+        # the plain path falls back to the own detectors; review_spans skips the length and
+        # would not. Same answer either way: fall back here too.
+        log.warning("content review skipped (lone surrogate); using fallback detectors only")
+        return []
+    try:
+        found = spans(text, "marketing", "borrower", "sms", CONTENT_CODE_SIGNALS)
+    except Exception as exc:  # noqa: BLE001 - a reviewer bug must not break classification
+        log.warning("content review failed (%s); using fallback detectors only", exc)
+        return []
+    out: list[Signal] = []
+    seen: set[str] = set()
+    for start, end, code in found:
+        if code in seen:
+            continue
+        seen.add(code)
+        spec = SPECS[code]
+        out.append(Signal(code, spec.label, spec.weight, text[start:end], "content"))
+    return out
+
+
+def collect(text: str, folded: str, use_content_review: bool = True, fast: bool = True) -> list[Signal]:
     """All signals for one message: content-review findings first, then own detectors.
 
     A name fires at most once. CODE_REQUEST cancels VERIFICATION_CODE (a code you are asked to
-    hand over is the fraud, not the reassurance).
+    hand over is the fraud, not the reassurance). ``fast=False`` takes the content review's
+    plain path (full ``review()``), the reference the fast path is tested against.
     """
     signals: list[Signal] = []
     review = content_review() if use_content_review else None
     if review is not None:
-        signals.extend(content_signals(text, review))
+        pair = _fast_review() if fast else None
+        if pair is not None and pair[0] is review:  # the real review, not a stand-in
+            signals.extend(content_signals_fast(text, pair[1]))
+        else:
+            signals.extend(content_signals(text, review))
     names = {s.name for s in signals}
     for s in own_signals(folded):
         if s.name not in names:
