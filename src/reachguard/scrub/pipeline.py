@@ -33,8 +33,9 @@ from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
 from reachguard.scrub.snapshot import open_snapshot
+from reachguard.scrub.snapshot_pg import PG_SCHEMES, is_pg_store, open_pg, open_pg_state
 from reachguard.scrub.source import Source, ScrubInputError, text_sql
-from reachguard.store import SQLiteStore
+from reachguard.store import SQLiteStore, Store
 from reachguard.store.sqlite import sqlite_path
 
 Progress = Callable[[str, float], None]
@@ -47,7 +48,7 @@ _WEIGHTS = {"read": (0.0, 0.30), "numbers": (0.30, 0.40), "state": (0.40, 0.50),
 def run_scrub(
     source: str | Path,
     *,
-    store: str | Path | SQLiteStore,
+    store: str | Path | Store,
     org: str,
     purpose: str,
     channel: str,
@@ -85,19 +86,32 @@ def run_scrub(
                                      "temp_directory": spill, "preserve_insertion_order": True})
         child: ExportChild | None = None
         loader: _Background | None = None
+        own = None
         try:
-            db_path = store.path if isinstance(store, SQLiteStore) else sqlite_path(str(store))
-            if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
-                child = ExportChild(db_path, plan, Path(spill))
-            report_progress("read", 0.0)
-            loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
-            with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
-                src = loader.result()
-                report_progress("read", 1.0)
-                tables: Callable[[], dict[str, pa.Table]] = (
-                    child.result if child is not None else (lambda: export(db, plan) if plan.set_based else {}))
-                state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
-                report = state.run(tables, (out_path, rej_path))
+            if isinstance(store, str) and store.startswith(PG_SCHEMES):
+                own = store = open_pg(store)
+            if is_pg_store(store):
+                report_progress("read", 0.0)
+                loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
+                with open_pg_state(store, plan, reserve=reserve) as (view, pg_tables):
+                    src = loader.result()
+                    report_progress("read", 1.0)
+                    state = _Scrub(con, src, plan, policies, view, org, purpose, channel, at, reserve, report_progress, secret)
+                    report = state.run(pg_tables, (out_path, rej_path))
+            else:
+                assert not isinstance(store, Store) or isinstance(store, SQLiteStore)
+                db_path = store.path if isinstance(store, SQLiteStore) else sqlite_path(str(store))
+                if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
+                    child = ExportChild(db_path, plan, Path(spill))
+                report_progress("read", 0.0)
+                loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
+                with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
+                    src = loader.result()
+                    report_progress("read", 1.0)
+                    tables: Callable[[], dict[str, pa.Table]] = (
+                        child.result if child is not None else (lambda: export(db, plan) if plan.set_based else {}))
+                    state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
+                    report = state.run(tables, (out_path, rej_path))
             output.publish(temps, (out_path, rej_path))
         except BaseException:
             output.discard(temps)
@@ -108,6 +122,8 @@ def run_scrub(
         finally:
             if child is not None:
                 child.close()
+            if own is not None:
+                own.close()
             con.close()
     report.seconds = time.perf_counter() - started
     report_progress("write", 1.0)

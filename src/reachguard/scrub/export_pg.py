@@ -1,0 +1,152 @@
+"""The store's state as typed sets, read from a PostgreSQL store inside the scrub's snapshot.
+
+The same reductions as export.py (one table per rule: rg_dnc, rg_optout, rg_optout_org,
+rg_consent, rg_contact, with the same columns, keys and microsecond times), in PostgreSQL's
+dialect. Why no key tables here: a PostgreSQL store has no `dnc_keys`/`opt_out_keys`; the
+number's integer key is computed in the query (`KEY`, the rule of sqlite_keys.key_sql and
+rows.key_sql) and the newest opt-out per number is a `GROUP BY` on the server, which has the
+cores and the indexes — measured in docs/scrub.md before deciding against a migration.
+
+Why ADBC (`adbc-driver-postgresql`): it fetches with binary COPY straight into Arrow columns,
+no Python object per row. It runs in this process (no second copy of SQLite is involved, so no
+child is needed) on a connection of its own that imports the snapshot of the scrub's
+REPEATABLE READ transaction (`SET TRANSACTION SNAPSHOT`): both see exactly the same commits.
+
+PostgreSQL + Redis: the frequency counters live in Redis (every contact is also written to
+PostgreSQL, after Redis). The numbers of this org that have a counter in Redis get a contact
+row flagged "after --at", which sends their rows to the engine one by one; the engine's view
+(snapshot_pg.PgView) reads their contacts from Redis and the snapshot, merged, as decide does.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pyarrow as pa
+
+from reachguard.scrub.export import FUTURE_BIT, ExportPlan, Query, typed
+from reachguard.state import CHANNEL_BITS
+
+# A stored number's integer key (the rule of sqlite_keys.key_sql): `+`, a first digit 1-9,
+# at most 18 digits in all; anything else gets 0, a key no list row has.
+KEY = r"coalesce(CASE WHEN number ~ '^\+[1-9][0-9]{0,17}$' THEN substr(number, 2)::bigint END, 0)"
+_KEYABLE = re.compile(r"\+[1-9][0-9]{0,17}")
+
+
+def micros(column: str) -> str:
+    """Integer microseconds, rounded as SQLite's round() rounds a positive value (half up)."""
+    return f"floor({column} * 1000000 + 0.5)::bigint"
+
+
+def literal(value: Any) -> str:
+    """A SQL literal (the plan's values are few; standard_conforming_strings is set on)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite time: {value!r}")
+        return f"{value!r}::float8"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be sent to PostgreSQL")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _in(values: Any) -> str:
+    return "(" + ", ".join(literal(v) for v in values) + ")"
+
+
+def queries(plan: ExportPlan) -> list[Query]:
+    """export.queries for PostgreSQL (the SQL has its values inlined; params are empty)."""
+    found: list[Query] = []
+    bit = CHANNEL_BITS[plan.channel]
+    text, whole = pa.string(), pa.int64()
+    if "dnc" in plan.rule_names:
+        lists = _in(plan.lists) if plan.lists else "(NULL)"
+        found.append(Query("rg_dnc", f"SELECT DISTINCT key FROM (SELECT {KEY} AS key FROM dnc WHERE list IN {lists}) d "
+                                     "WHERE key <> 0", (), pa.schema([("key", whole)])))
+    if "opt_out" in plan.rule_names:
+        kinds = "" if plan.complaints_count else " AND kind IS DISTINCT FROM 'complaint'"
+        for name, scope in (("rg_optout", "org IS NULL"), ("rg_optout_org", f"org = {literal(plan.org)}")):
+            found.append(Query(
+                name,
+                f"SELECT key, {micros('max(at)')} AS micros FROM (SELECT {KEY} AS key, at FROM opt_outs "
+                f"WHERE {scope} AND (channels & {bit}) <> 0{kinds}) o WHERE key <> 0 GROUP BY key",
+                (), pa.schema([("key", whole), ("micros", whole)])))
+    if "consent" in plan.rule_names:
+        at = literal(plan.at_ts)
+        found.append(Query(
+            "rg_consent",
+            f"SELECT {KEY} AS key, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= {at} "
+            f"THEN 'E' ELSE 'A' END AS status, {micros('at')} AS micros, seq::bigint AS seq FROM consents "
+            f"WHERE org = {literal(plan.org)} AND (channels & {bit}) <> 0",
+            (), pa.schema([("key", whole), ("status", text), ("micros", whole), ("seq", whole)])))
+    if "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):
+        terms = [f"((CASE WHEN at > {literal(plan.at_ts)} THEN 1 ELSE 0 END)::bigint << {FUTURE_BIT})"]
+        for index, (cap, start) in enumerate(zip(plan.caps, plan.cap_starts or [0.0] * len(plan.caps))):
+            cond = f"at >= {literal(float(start))}"
+            if cap.channels is not None:
+                cond += f" AND channel IN {_in(cap.channels)}"
+            if cap.relations is not None:
+                cond += f" AND relation IN {_in(cap.relations)}"
+            terms.append(f"((CASE WHEN {cond} THEN 1 ELSE 0 END)::bigint << {index})")
+        found.append(Query(
+            "rg_contact",
+            f"SELECT {KEY} AS key, ({' | '.join(terms)}) AS flags FROM contacts "
+            f"WHERE org = {literal(plan.org)} AND purpose = {literal(plan.purpose)} AND at >= {literal(float(plan.since))}",
+            (), pa.schema([("key", whole), ("flags", whole)])))
+    return found
+
+
+def adbc_uri(url: str) -> str:
+    """The libpq URI of a store URL (our own parameters — schema, pool_size… — taken out)."""
+    from reachguard.store.pg_engine import parse_url
+
+    return parse_url(url)[0].set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan) -> dict[str, pa.Table]:
+    """Run `queries(plan)` through ADBC inside the exported snapshot `snapshot`."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    conn = adbc.connect(adbc_uri(url), autocommit=True)
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cur.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
+        cur.execute("SET LOCAL standard_conforming_strings = on")
+        if schema:
+            cur.execute("SET LOCAL search_path TO " + '"' + schema.replace('"', '""') + '"')
+        tables = {}
+        for query in queries(plan):
+            cur.execute(query.sql)
+            tables[query.name] = typed(cur.fetch_arrow_table(), query.schema)
+        cur.execute("ROLLBACK")
+        cur.close()
+    finally:
+        conn.close()
+    return tables
+
+
+def redis_numbers(counters: Any, org: str) -> list[str]:
+    """The numbers of `org` that have a frequency counter in Redis (SCAN over the org's keys)."""
+    head = counters.number_key(org, "")
+    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
+    numbers = []
+    for key in counters.client.scan_iter(match=pattern, count=10_000):
+        text = key.decode() if isinstance(key, bytes) else key
+        numbers.append(text[len(head):])
+    return numbers
+
+
+def with_redis(tables: dict[str, pa.Table], numbers: list[str]) -> dict[str, pa.Table]:
+    """rg_contact plus one "after --at" row per Redis-counted number: the engine judges those rows."""
+    if "rg_contact" not in tables:
+        return tables
+    keys = [int(n[1:]) for n in numbers if _KEYABLE.fullmatch(n)]
+    extra = pa.table({"key": pa.array(keys, pa.int64()), "flags": pa.array([1 << FUTURE_BIT] * len(keys), pa.int64())})
+    return {**tables, "rg_contact": pa.concat_tables([tables["rg_contact"], extra.cast(tables["rg_contact"].schema)])}
