@@ -36,6 +36,7 @@ from reachguard.policy import PolicyBook
 from reachguard.policy.schema import Policy
 from reachguard.reputation.ingest import record_reports
 from reachguard.rules.base import Context, Hit
+from reachguard.rules.kernel import Kernel, is_blank, kernel_for
 from reachguard.state import AccountRecord, ContactRecord, RecipientState, channel_mask, CHANNEL_BITS
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.ledger.chain import GLOBAL_ORG, canonical
@@ -44,11 +45,19 @@ from reachguard.templates import TemplateRegistry
 from reachguard.verification import issue_code
 
 DAY = 86_400.0
+_NEVER = float("inf")  # contacts_since when no cap looks back: load none
 _MAX_RETRY_STEPS = 64
 
 
 class Gateway:
-    """Ask before every contact: `decide(attempt)`; feed it state with `apply(event)`."""
+    """Ask before every contact: `decide(attempt)`; feed it state with `apply(event)`.
+
+    `kernels`: judge with a rule kernel per (policy, purpose, channel) (rules/kernel.py: only
+    the rules that can fire are called). False calls every rule of the purpose — the plain
+    path, kept so tests can check that both give the same answers.
+    """
+
+    kernels = True
 
     def __init__(self, store: Store | None = None, policies: PolicyBook | None = None, *, secret: bytes | None = None):
         self.store = store if store is not None else SQLiteStore(":memory:")
@@ -140,7 +149,7 @@ class Gateway:
         review = _review(attempt, attempt.effective_relation, policy, self.store)
         with self.store.transaction(attempt.org, number):
             state = self.store.load_state(_query(attempt, number, policy))
-            decision, contact = self._judge(attempt, number, policy, state, review)
+            decision, contact = self._judge(attempt, number, policy, state, review, None, self._kernel(policy, attempt))
             if contact is not None:
                 self.store.record_contacts([contact])
             self.store.ledger_append([_decision_entry(attempt, decision)])
@@ -162,30 +171,42 @@ class Gateway:
             if paused:
                 gc.enable()
 
+    def _kernel(self, policy: Policy, attempt: Attempt) -> Kernel | None:
+        return kernel_for(policy, attempt.purpose, attempt.channel) if self.kernels else None
+
     def _decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
         decisions: list[Decision | None] = [None] * len(attempts)
         stamps = [attempt.at.timestamp() for attempt in attempts]  # once per attempt, not once per use
-        pending: list[tuple[int, Attempt, str, Policy, _Review]] = []
+        pending: list[tuple[int, Attempt, str, Policy, _Review, Kernel | None]] = []
         queries: list[StateQuery] = []
+        for_org, kernels = self.policies.for_org, self.kernels
         for index, attempt in enumerate(attempts):
-            policy = self.policies.for_org(attempt.org)
+            policy = for_org(attempt.org)
             number = try_normalize(attempt.to)
             if number is None:
                 decisions[index] = _invalid(attempt, policy)
                 continue
             if attempt.content is None and attempt.template is None:
-                pending.append((index, attempt, number, policy, _NO_REVIEW))
+                review = _NO_REVIEW
             else:
-                pending.append((index, attempt, number, policy, _review(attempt, attempt.effective_relation, policy, self.store)))
-            queries.append(_query(attempt, number, policy, stamps[index]))
+                review = _review(attempt, attempt.effective_relation, policy, self.store)
+            if kernels:
+                kernel = kernel_for(policy, attempt.purpose, attempt.channel)
+                lookback = kernel.lookback_days
+                since = stamps[index] - (lookback + 1) * DAY if lookback else _NEVER
+                queries.append(StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, kernel.per_subject))
+            else:
+                kernel = None
+                queries.append(_query(attempt, number, policy, stamps[index]))
+            pending.append((index, attempt, number, policy, review, kernel))
         # Whatever depends on the attempts alone is done before the write lock, which serialises
         # `serve --workers N` processes: only state-dependent work runs under it.
         asked = [canonical(attempt) for attempt in attempts]
         with self.store.transaction():
             states = self.store.load_states(queries) if pending else []
             recorded = []
-            for (index, attempt, number, policy, review), state in zip(pending, states):
-                decision, contact = self._judge(attempt, number, policy, state, review, stamps[index])
+            for (index, attempt, number, policy, review, kernel), state in zip(pending, states):
+                decision, contact = self._judge(attempt, number, policy, state, review, stamps[index], kernel)
                 decisions[index] = decision
                 if contact is not None:
                     recorded.append(contact)
@@ -197,16 +218,28 @@ class Gateway:
         return decisions  # type: ignore[return-value]
 
     def _judge(
-        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review", ts: float | None = None
+        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review",
+        ts: float | None = None, kernel: Kernel | None = None,
     ) -> tuple[Decision, NewContact | None]:
-        """Apply the purpose's rules to the loaded state; the contact to record if allowed."""
+        """Apply the purpose's rules to the loaded state; the contact to record if allowed.
+
+        With a kernel only the rules that can fire are called (rules/kernel.py); without, all
+        of the purpose's rules: the same hits either way."""
         at = attempt.at
         relation = _effective_relation(attempt, number, state)
         if relation != attempt.effective_relation:
             review = _review(attempt, relation, policy, self.store)
-        ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
-        applicable = rules.rules_for(attempt.purpose)
-        hits = [hit for rule in applicable if (hit := rule.check(ctx, at)) is not None]
+        if kernel is None:
+            ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
+            checks = [rule.check for rule in rules.rules_for(attempt.purpose)]
+            time_checks = [rule.check for rule in rules.rules_for(attempt.purpose) if rule.time_based]
+        else:
+            ctx = Context(attempt, number, policy, state, relation, kernel.zones or policy.zones_for(number), kernel.channel_bit)
+            if is_blank(state):
+                checks, time_checks = kernel.blank_checks, kernel.blank_time_checks
+            else:
+                checks, time_checks = kernel.checks, kernel.time_checks
+        hits = [hit for check in checks if (hit := check(ctx, at)) is not None]
         if review is _NO_REVIEW:  # no content, no template: the rules alone
             reasons: list[Reason] = [hit.reason for hit in hits] if hits else []
         else:
@@ -218,7 +251,7 @@ class Gateway:
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
         if (review is _NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
-            retry_at = _earliest_pass(ctx, [r for r in applicable if r.time_based], at)
+            retry_at = _earliest_pass(ctx, time_checks, at)
             if retry_at is not None:
                 return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
         return Decision(attempt.id, "deny", number, reasons, None, review.findings, None), None
@@ -315,12 +348,12 @@ def _effective_relation(attempt: Attempt, number: str, state: RecipientState) ->
     return relation
 
 
-def _earliest_pass(ctx: Context, time_rules: Iterable, start: datetime) -> datetime | None:
+def _earliest_pass(ctx: Context, time_checks: Iterable, start: datetime) -> datetime | None:
     """The first moment at which every time-based rule passes (None: never)."""
     moment = start
-    time_rules = list(time_rules)
+    time_checks = list(time_checks)
     for _ in range(_MAX_RETRY_STEPS):
-        hits: list[Hit] = [hit for rule in time_rules if (hit := rule.check(ctx, moment)) is not None]
+        hits: list[Hit] = [hit for check in time_checks if (hit := check(ctx, moment)) is not None]
         if not hits:
             return moment
         if any(hit.retry_at is None for hit in hits):

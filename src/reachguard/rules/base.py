@@ -53,24 +53,54 @@ class Hit(NamedTuple):
 
 
 RuleFn = Callable[[Context, datetime], "Hit | None"]
+Inert = Callable[[Policy, str, str], bool]
+"""(policy, purpose, channel) -> True when the rule can never fire for them, whatever the state."""
+PassesBlank = Callable[[Policy, str], bool]
+"""(policy, purpose) -> True when the rule passes for a recipient with nothing recorded."""
+
+
+def _never(policy: Policy, purpose: str, channel: str) -> bool:
+    return False
+
+
+def _always(policy: Policy, purpose: str) -> bool:
+    return True
 
 
 @dataclass(slots=True, frozen=True)
 class Rule:
+    """A registered rule. `inert` and `passes_blank` are promises about `check` that let the
+    rule kernel (rules/kernel.py) skip calling it; tests/test_engine_differential.py holds them
+    to the rule (the kernel's decisions must equal calling every rule)."""
+
     name: str
     check: RuleFn
     time_based: bool
     purposes: frozenset[str]
+    inert: Inert = _never
+    passes_blank: PassesBlank | None = None
 
 
 RULES: list[Rule] = []
 
 
-def rule(name: str, *, purposes: tuple[str, ...], time_based: bool = False) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule for the purposes it governs; order of registration = order of reasons."""
+def rule(
+    name: str,
+    *,
+    purposes: tuple[str, ...],
+    time_based: bool = False,
+    inert: Inert | None = None,
+    passes_blank: PassesBlank | bool = False,
+) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule for the purposes it governs; order of registration = order of reasons.
+
+    `inert`: when it can never fire for a (policy, purpose, channel); `passes_blank`: whether
+    (True, or a function of policy and purpose) it passes when nothing is recorded about the number.
+    """
+    blank: PassesBlank | None = _always if passes_blank is True else (passes_blank or None)
 
     def register(fn: RuleFn) -> RuleFn:
-        RULES.append(Rule(name, fn, time_based, frozenset(purposes)))
+        RULES.append(Rule(name, fn, time_based, frozenset(purposes), inert or _never, blank))
         return fn
 
     return register

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reachguard.policy.schema import Stage
+from reachguard.policy.schema import Policy, Stage
 from reachguard.rules.base import Context, Hit, reason, rule
 from reachguard.timeutil import from_ts
 
@@ -37,7 +37,7 @@ def current_stage(stages: list[Stage], days_past_due: int) -> Stage | None:
     return current
 
 
-@rule("stage", purposes=("collection",))
+@rule("stage", purposes=("collection",), passes_blank=True)  # no account: known_subject speaks
 def collection_stage(ctx: Context, at: datetime) -> Hit | None:
     account = ctx.state.account
     if account is None:
@@ -57,7 +57,7 @@ def collection_stage(ctx: Context, at: datetime) -> Hit | None:
     return Hit(reason(ctx, "STAGE_NOT_ALLOWED", message, "stage"))
 
 
-@rule("wrong_number", purposes=("collection",))
+@rule("wrong_number", purposes=("collection",), passes_blank=True)
 def wrong_number(ctx: Context, at: datetime) -> Hit | None:
     for outcome in ctx.state.outcomes:
         if outcome.result == "wrong_number" and subject_matches(outcome.subject, ctx.attempt.subject):
@@ -65,7 +65,12 @@ def wrong_number(ctx: Context, at: datetime) -> Hit | None:
     return None
 
 
-@rule("cooldown", purposes=("collection",), time_based=True)
+def _cooldown_inert(policy: Policy, purpose: str, channel: str) -> bool:
+    rule = policy.collection.cooldown
+    return rule is None or rule.hours == 0 or (rule.channels is not None and channel not in rule.channels)
+
+
+@rule("cooldown", purposes=("collection",), time_based=True, inert=_cooldown_inert, passes_blank=True)
 def cooldown(ctx: Context, at: datetime) -> Hit | None:
     """After a conversation about a debt, no further contact on the listed channels for a while."""
     if not ctx.state.outcomes:

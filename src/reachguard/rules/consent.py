@@ -20,7 +20,7 @@ def latest_consent(ctx: Context) -> ConsentRecord | None:
     return latest
 
 
-@rule("consent", purposes=("marketing",))
+@rule("consent", purposes=("marketing",), inert=lambda policy, purpose, channel: not policy.marketing.requires_consent)
 def consent(ctx: Context, at: datetime) -> Hit | None:
     if not ctx.policy.marketing.requires_consent:
         return None
@@ -34,7 +34,7 @@ def consent(ctx: Context, at: datetime) -> Hit | None:
     return None
 
 
-@rule("opt_out", purposes=("marketing",))
+@rule("opt_out", purposes=("marketing",), passes_blank=True)  # no opt-out recorded: nothing stops it
 def opt_out(ctx: Context, at: datetime) -> Hit | None:
     """An opt-out (or a complaint, by policy) stops marketing until the recipient consents anew."""
     complaints_count = ctx.policy.marketing.complaint_opts_out

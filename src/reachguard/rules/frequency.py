@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from reachguard.policy.schema import Cap
+from reachguard.policy.schema import Cap, Policy
 from reachguard.rules.base import Context, Hit, reason, rule
 from reachguard.state import ContactRecord
 from reachguard.timeutil import local_day, start_of_day
 
 
-@rule("frequency", purposes=("marketing", "collection", "service"), time_based=True)
+def _inert(policy: Policy, purpose: str, channel: str) -> bool:
+    """No cap counts this channel (or there is none)."""
+    return all(cap.channels is not None and channel not in cap.channels for cap in policy.for_purpose(purpose).caps)
+
+
+def _passes_blank(policy: Policy, purpose: str) -> bool:
+    """Nothing counted yet: only a cap of 0 can be reached."""
+    return all(cap.max != 0 for cap in policy.for_purpose(purpose).caps)
+
+
+@rule("frequency", purposes=("marketing", "collection", "service"), time_based=True, inert=_inert, passes_blank=_passes_blank)
 def frequency_caps(ctx: Context, at: datetime) -> Hit | None:
     caps = ctx.policy.for_purpose(ctx.purpose).caps
     if not caps:

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from reachguard.policy.schema import Policy
 from reachguard.rules.base import Context, Hit, reason, rule
 from reachguard.timeutil import in_window, window_end
 
 
-@rule("quiet_hours", purposes=("marketing", "collection", "service"), time_based=True)
+def _inert(policy: Policy, purpose: str, channel: str) -> bool:
+    window = policy.for_purpose(purpose).quiet_hours
+    return window is None or (window.channels is not None and channel not in window.channels)
+
+
+@rule("quiet_hours", purposes=("marketing", "collection", "service"), time_based=True, inert=_inert)
 def quiet_hours(ctx: Context, at: datetime) -> Hit | None:
     window = ctx.policy.for_purpose(ctx.purpose).quiet_hours
     if window is None or (window.channels is not None and ctx.channel not in window.channels):

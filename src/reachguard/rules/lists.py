@@ -15,7 +15,7 @@ def own_lists(org: str) -> set[str]:
     return {org, f"org:{org}"}
 
 
-@rule("dnc", purposes=("marketing", "collection"))
+@rule("dnc", purposes=("marketing", "collection"), passes_blank=True)
 def do_not_contact(ctx: Context, at: datetime) -> Hit | None:
     if not ctx.state.lists:
         return None

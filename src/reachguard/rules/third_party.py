@@ -16,7 +16,7 @@ from reachguard.timeutil import local_day
 UNANSWERED = frozenset({"no_answer", "voicemail"})
 
 
-@rule("third_party", purposes=("collection",))
+@rule("third_party", purposes=("collection",), passes_blank=True)  # no account: known_subject speaks
 def third_party(ctx: Context, at: datetime) -> Hit | None:
     account = ctx.state.account
     if account is None or ctx.relation not in ("contact", "guarantor"):
