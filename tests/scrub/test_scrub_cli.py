@@ -124,7 +124,7 @@ def test_bad_at(db: Path, tmp_path: Path, at: str, message: str) -> None:
 @pytest.mark.parametrize("option,value,message", [
     ("--purpose", "spam", "--purpose must be one of"),
     ("--channel", "fax", "--channel must be one of"),
-    ("--db", "postgresql://u@localhost/x", "SQLite stores only"),
+    ("--db", "postgresql://nosuchrole@127.0.0.1:5432/test", "cannot open the store"),
     ("--db", "missing.db", "no store at"),
 ])
 def test_bad_options(db: Path, tmp_path: Path, option: str, value: str, message: str) -> None:

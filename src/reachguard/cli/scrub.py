@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -47,11 +47,12 @@ def scrub(
     """
     from reachguard.scrub import ScrubInputError, run_scrub
     from reachguard.scrub.report import render
+    from reachguard.store import StoreUnavailable
 
     err = Console(stderr=True)
     when = _parse_at(at)
     policies = load_policies(profile, policy)
-    store = _store_path(db)
+    store = _store(db)
     bar = Progress(TextColumn("{task.description:<22}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                    console=err, disable=not progress, transient=True)
     try:
@@ -65,6 +66,12 @@ def scrub(
     except ScrubInputError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.message}", highlight=False)
         raise typer.Exit(2) from exc
+    except StoreUnavailable as exc:
+        err.print(f"[red]error[/red] (UNAVAILABLE): {exc}", highlight=False)
+        raise typer.Exit(3) from exc
+    finally:
+        if not isinstance(store, str):
+            store.close()
     render(report, Console())
 
 
@@ -78,8 +85,8 @@ def _parse_at(text: str) -> datetime:
     return when
 
 
-def _store_path(db: str | None) -> str:
-    """The store the other commands would open, as a SQLite path (PostgreSQL: not yet)."""
+def _store(db: str | None) -> Any:
+    """The store the other commands would open: a SQLite path, or an open PostgreSQL(+Redis) store."""
     from reachguard.core.config import ConfigError, load_settings
     from reachguard.store.sqlite import sqlite_path
 
@@ -89,10 +96,13 @@ def _store_path(db: str | None) -> str:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if not settings.is_sqlite:
-        typer.echo(
-            "error: scrub reads SQLite stores only for now; for a PostgreSQL store, scrub a SQLite copy "
-            "or use the decisions:batch API (docs/scrub.md)", err=True)
-        raise typer.Exit(2)
+        from reachguard.store import open_store
+
+        try:
+            return open_store(settings.db_url, redis_url=settings.redis_url)
+        except Exception as exc:  # StoreUnavailable, connection errors
+            typer.echo(f"error (NO_STORE): cannot open the store: {exc}", err=True)
+            raise typer.Exit(2) from exc
     if settings.is_memory_db:
         typer.echo("error: --db :memory: is an empty store; name the store file the gateway uses", err=True)
         raise typer.Exit(2)

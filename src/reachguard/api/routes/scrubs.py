@@ -25,6 +25,7 @@ from reachguard.api.service import Principal, Service
 from reachguard.model import CHANNELS
 from reachguard.scrub.jobs import ScrubJob, ScrubJobs
 from reachguard.scrub.pipeline import PURPOSES
+from reachguard.scrub.snapshot_pg import is_pg_store
 from reachguard.store.sqlite import SQLiteStore
 
 router = APIRouter(tags=["scrubs"])
@@ -55,7 +56,7 @@ _JOB_SCHEMA = {"type": "object", "required": ["id", "status", "stage", "progress
 def _errors(*statuses: int) -> dict:
     """The shared error answers, plus the two only scrubs give (409, 501)."""
     own = {409: "Results asked for before the job is done (NOT_READY)",
-           501: "The service's store is not SQLite (NOT_IMPLEMENTED)"}
+           501: "The service's store cannot be scrubbed (NOT_IMPLEMENTED)"}
     out = schemas.errors(*(s for s in statuses if s not in own))
     for status in statuses:
         if status in own:
@@ -79,9 +80,12 @@ def jobs_for(request: Request) -> ScrubJobs:
         if jobs is None:
             svc: Service = state.service
             store: Any = svc.store
-            if not isinstance(store, SQLiteStore):
-                raise ApiError(501, "NOT_IMPLEMENTED", "scrubs read SQLite stores only for now (docs/scrub.md)")
-            target = store if store.path == ":memory:" else store.path
+            if is_pg_store(store):
+                target = store  # PostgreSQL(+Redis): the scrub opens its own snapshot connection from its pool
+            elif isinstance(store, SQLiteStore):
+                target = store if store.path == ":memory:" else store.path
+            else:
+                raise ApiError(501, "NOT_IMPLEMENTED", "this store cannot be scrubbed (docs/scrub.md)")
             jobs = state.scrub_jobs = ScrubJobs(target, svc.policies, svc.settings.verification_secret())
     return jobs
 
