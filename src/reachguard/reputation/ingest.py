@@ -23,15 +23,18 @@ from reachguard.numbers import is_cn_e164
 from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.keying import reporter_hasher, reporter_key
-from reachguard.reputation import votes
+from reachguard.reputation import setfold, votes
 from reachguard.reputation.votes import LABEL_INDEX
 from reachguard.reputation.weights import HOUR
-from reachguard.store.base import ReporterRow, Store
+from reachguard.store.base import AggregateRow, ReporterRow, Store
 
 LOCK_ORG, LOCK_KEY = "*reputation*", "reports"
 BATCH = 50_000
 PENDING = "reports_pending_after"
 """Meta key: a seq S of the reports log; rows after S may not be folded yet. Empty: none pending."""
+SET_FOLD_MIN = 2_000
+"""Pages of at least this many reports are folded set-based (setfold.py), smaller ones by the loop
+(numpy's fixed cost per call outweighs the loop's ~10 µs per report below about this size)."""
 FOLD_CHUNK = 1_000_000
 """Log rows read and folded at a time by `fold` (bounds its memory: roughly 0.5 KB per report)."""
 
@@ -160,71 +163,82 @@ def ingest_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy, *, 
 
 def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append: bool) -> None:
     with store.transaction(LOCK_ORG, LOCK_KEY):
-        aggregates = store.report_aggregates(list({r[0] for r in rows}))
-        reporters: dict[bytes, list] = {h: list(row) for h, row in store.reporters(list({r[2] for r in rows})).items()}
-        numbers: dict[str, list] = {}  # number -> [votes blob (editable), label counts, reports]
-        need, share = policy.consensus_min_reporters, policy.consensus_share
-        burst_scale = policy.burst_half_life_hours * HOUR
-        pack_vote, at_of, size, first, counts_of = votes.VOTE.pack, votes.AT.unpack_from, votes.SIZE, votes.START, votes.HEADER.unpack_from
-        empty = votes.EMPTY
-        index = LABEL_INDEX
-        for number, name, h, at, _ in rows:
-            label = index[name]
-            state = numbers.get(number)
-            if state is None:
-                blob, count = aggregates.get(number, (empty, 0))
-                state = numbers[number] = [bytearray(blob), list(counts_of(blob, 0)), count]
-            blob, counts = state[0], state[1]
-            r = reporters.get(h)
-            if r is None:
-                r = reporters[h] = [h, at, at, 0, 0.0, at, 0.0, 0, 0]
-            length = len(blob)
-            pos = -1
-            if length > first:
-                pos = blob.find(h, first)
-                while pos != -1 and (pos - first) % size:  # only a match on a vote boundary is the reporter
-                    pos = blob.find(h, pos + 1)
-            previous = blob[pos + 16] if pos >= 0 else -1
-            others = (length - first) // size - (pos >= 0)
-            if others >= need:  # judge the report against the consensus of the *other* reporters
-                if previous >= 0:
-                    counts[previous] -= 1
-                top = max(counts)
-                if top >= share * others:
-                    if counts[label] == top:
-                        r[7] += 1
-                    else:
-                        r[8] += 1
-                if previous >= 0:
-                    counts[previous] += 1
-            # the reporter's recent-report counter: halves every burst_half_life_hours, +1 per report
-            # (a late report just adds one); its peak is what weights.burst_factor damps
-            burst = r[4]
-            if at > r[5]:
-                burst *= 0.5 ** ((at - r[5]) / burst_scale)
-                r[5] = at
-            burst += 1.0
-            r[4] = burst
-            if burst > r[6]:
-                r[6] = burst
-            if at < r[1]:
-                r[1] = at
-            if at > r[2]:
-                r[2] = at
-            r[3] += 1
-            if pos < 0:
-                blob += pack_vote(h, label, at)
-                counts[label] += 1
-            elif at >= at_of(blob, pos + 17)[0]:
-                blob[pos:pos + size] = pack_vote(h, label, at)
-                counts[previous] -= 1
-                counts[label] += 1
-            state[2] += 1
-        header = votes.HEADER.pack_into
-        aggregate_rows = []
-        for number, (blob, counts, count) in sorted(numbers.items()):
-            header(blob, 0, *counts)
-            aggregate_rows.append((number, bytes(blob), count))
-        # in key order: consecutive writes land on neighbouring B-tree pages (fewer page misses at scale)
-        reporter_rows: list[ReporterRow] = [tuple(reporters[h]) for h in sorted(reporters)]  # type: ignore[misc]
+        columns = list(zip(*rows)) if len(rows) >= SET_FOLD_MIN else None
+        numbers, hashes = (set(columns[0]), set(columns[2])) if columns else ({r[0] for r in rows}, {r[2] for r in rows})
+        aggregates = store.report_aggregates(list(numbers))
+        stored = store.reporters(list(hashes))
+        folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy) if columns else None
+        aggregate_rows, reporter_rows = folded or _loop(rows, aggregates, stored, policy)
         store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
+
+
+def _loop(rows: Sequence[Row], aggregates: dict[str, tuple[bytes, int]], stored: dict[bytes, ReporterRow],
+          policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]]:
+    """The fold, one report at a time: the reference arithmetic (setfold.py gives the same rows)."""
+    reporters: dict[bytes, list] = {h: list(row) for h, row in stored.items()}
+    numbers: dict[str, list] = {}  # number -> [votes blob (editable), label counts, reports]
+    need, share = policy.consensus_min_reporters, policy.consensus_share
+    burst_scale = policy.burst_half_life_hours * HOUR
+    pack_vote, at_of, size, first, counts_of = votes.VOTE.pack, votes.AT.unpack_from, votes.SIZE, votes.START, votes.HEADER.unpack_from
+    empty = votes.EMPTY
+    index = LABEL_INDEX
+    for number, name, h, at, _ in rows:
+        label = index[name]
+        state = numbers.get(number)
+        if state is None:
+            blob, count = aggregates.get(number, (empty, 0))
+            state = numbers[number] = [bytearray(blob), list(counts_of(blob, 0)), count]
+        blob, counts = state[0], state[1]
+        r = reporters.get(h)
+        if r is None:
+            r = reporters[h] = [h, at, at, 0, 0.0, at, 0.0, 0, 0]
+        length = len(blob)
+        pos = -1
+        if length > first:
+            pos = blob.find(h, first)
+            while pos != -1 and (pos - first) % size:  # only a match on a vote boundary is the reporter
+                pos = blob.find(h, pos + 1)
+        previous = blob[pos + 16] if pos >= 0 else -1
+        others = (length - first) // size - (pos >= 0)
+        if others >= need:  # judge the report against the consensus of the *other* reporters
+            if previous >= 0:
+                counts[previous] -= 1
+            top = max(counts)
+            if top >= share * others:
+                if counts[label] == top:
+                    r[7] += 1
+                else:
+                    r[8] += 1
+            if previous >= 0:
+                counts[previous] += 1
+        # the reporter's recent-report counter: halves every burst_half_life_hours, +1 per report
+        # (a late report just adds one); its peak is what weights.burst_factor damps
+        burst = r[4]
+        if at > r[5]:
+            burst *= 0.5 ** ((at - r[5]) / burst_scale)
+            r[5] = at
+        burst += 1.0
+        r[4] = burst
+        if burst > r[6]:
+            r[6] = burst
+        if at < r[1]:
+            r[1] = at
+        if at > r[2]:
+            r[2] = at
+        r[3] += 1
+        if pos < 0:
+            blob += pack_vote(h, label, at)
+            counts[label] += 1
+        elif at >= at_of(blob, pos + 17)[0]:
+            blob[pos:pos + size] = pack_vote(h, label, at)
+            counts[previous] -= 1
+            counts[label] += 1
+        state[2] += 1
+    header = votes.HEADER.pack_into
+    aggregate_rows = []
+    for number, (blob, counts, count) in sorted(numbers.items()):
+        header(blob, 0, *counts)
+        aggregate_rows.append((number, bytes(blob), count))
+    # in key order: consecutive writes land on neighbouring B-tree pages (fewer page misses at scale)
+    reporter_rows: list[ReporterRow] = [tuple(reporters[h]) for h in sorted(reporters)]  # type: ignore[misc]
+    return aggregate_rows, reporter_rows

@@ -1,0 +1,118 @@
+"""The set-based fold (reputation/setfold.py) gives exactly the rows of the per-report loop
+(ingest._loop): every byte of every votes blob, every float of every reporter row, and so every
+lookup. Compared on randomised streams (bursts, contrarians, repeated and late reporters, ties
+in time, hot numbers) folded in pages of many sizes over stored state, on every backend."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from reachguard import reputation
+from reachguard.policy.schema import ReputationPolicy
+from reachguard.reputation import ingest, setfold
+from reachguard.reputation.ingest import prepare
+from reachguard.reputation.keying import reporter_key
+from reachguard.store import SQLiteStore
+
+from test_reputation_bulk import KEY, POLICY, T0, chunks, per_report, random_stream, snapshot
+
+LOOSE = ReputationPolicy(consensus_min_reporters=1, consensus_share=0.3, burst_allowance=2, burst_half_life_hours=0.1)
+
+
+def states(rows, policy, pages):
+    """Fold `rows` page by page twice — loop and set-based — carrying the stored state between
+    pages as a store would; returns both final (aggregates, reporters) and each page's output."""
+    outs = []
+    for fold_page in (lambda page, a, r: ingest._loop(page, a, r, policy),
+                      lambda page, a, r: setfold.fold(list(zip(*page)), len({x[0] for x in page}), len({x[2] for x in page}), a, r, policy)):
+        aggregates: dict = {}
+        reporters: dict = {}
+        pieces = []
+        for start, stop in pages:
+            page = rows[start:stop]
+            a = {r[0]: aggregates[r[0]] for r in page if r[0] in aggregates}
+            rep = {r[2]: reporters[r[2]] for r in page if r[2] in reporters}
+            result = fold_page(page, a, rep)
+            assert result is not None
+            pieces.append(result)
+            aggregates.update({n: (b, c) for n, b, c in result[0]})
+            reporters.update({row[0]: row for row in result[1]})
+        outs.append((aggregates, reporters, pieces))
+    return outs
+
+
+def tied_stream(count: int, seed: int):
+    """Few numbers and reporters, many reports at the same instant, and late ones: every branch
+    of the loop (replace on equal time, keep on earlier time, judge with and without own vote)."""
+    rng = random.Random(seed)
+    numbers = [f"+86139{n:08d}" for n in rng.sample(range(10**8), 6)]
+    out = []
+    for i in range(count):
+        at = T0 + timedelta(minutes=rng.choice([0, 0, 1, 2, 3]) + (i // 7) * rng.choice([0, 5]))
+        out.append(reputation.make_report(rng.choice(numbers), rng.choice(reputation.LABELS), f"t{rng.randrange(9)}", at))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("policy", [POLICY, LOOSE, ReputationPolicy()])
+def test_set_fold_gives_the_rows_of_the_loop(seed: int, policy: ReputationPolicy) -> None:
+    reports = random_stream(900, seed) if seed % 2 else tied_stream(900, seed)
+    rows = prepare(reports, KEY)
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(rows)), 6))
+    pages = list(zip([0] + cuts, cuts + [len(rows)]))
+    (loop_aggs, loop_reps, loop_pieces), (set_aggs, set_reps, set_pieces) = states(rows, policy, pages)
+    assert set_pieces == loop_pieces  # every page's rows, byte for byte, in the same order
+    assert set_aggs == loop_aggs and set_reps == loop_reps
+    final = list(loop_reps.values())
+    assert any(r[7] for r in final) and any(r[8] for r in final)  # the stream judged reports both ways
+
+
+def test_set_fold_declines_what_it_cannot_match_exactly() -> None:
+    at = T0.timestamp()
+    two = [("+8613800138000", "fraud", b"\x01" * 8 + b"\x02" * 8, at, None),
+           ("+8613800138000", "fraud", b"\x01" * 8 + b"\x03" * 8, at, None)]  # first 8 bytes shared
+    assert setfold.fold(list(zip(*two)), 1, 2, {}, {}, POLICY) is None
+    assert setfold.fold(list(zip(("+8613800138000", "fraud", b"short", at, None))), 1, 1, {}, {}, POLICY) is None
+    bad = [("+8613800138000", "spam", b"\x01" * 16, at, None)]
+    assert setfold.fold(list(zip(*bad)), 1, 1, {}, {}, POLICY) is None  # not a label: the loop raises, as before
+    with pytest.raises(KeyError):
+        ingest._loop(bad, {}, {}, POLICY)
+    # and the ingest falls back to the loop for such a page
+    assert ingest._loop(two, {}, {}, POLICY)[1][1][3] == 1
+
+
+@pytest.fixture
+def set_fold_always(monkeypatch):
+    monkeypatch.setattr(ingest, "SET_FOLD_MIN", 1)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_bulk_ingest_folded_set_based_gives_the_lookups_of_per_report_ingest(tmp_path, seed: int, monkeypatch) -> None:
+    reports = random_stream(600, seed)
+    expected = per_report(tmp_path, reports)  # one report per call: the loop
+    monkeypatch.setattr(ingest, "SET_FOLD_MIN", 1)
+    rng = random.Random(seed)
+    for fold_every in (1, 50, 10_000):
+        store = SQLiteStore(str(tmp_path / f"set{fold_every}.db"))
+        try:
+            with reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=fold_every) as bulk:
+                for part in chunks(reports, rng):
+                    bulk.add(part)
+            assert snapshot(store, reports) == expected, f"fold_every={fold_every}"
+        finally:
+            store.close()
+
+
+def test_set_fold_on_every_backend(store, tmp_path, set_fold_always) -> None:
+    reports = random_stream(300, seed=13)
+    reporter_key(store, KEY)
+    with reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=70) as bulk:
+        for part in chunks(reports, random.Random(13)):
+            bulk.add(part)
+    got = snapshot(store, reports)
+    ingest.SET_FOLD_MIN = 10**9  # the reference: the loop, one report per call (monkeypatch restores)
+    assert got == per_report(tmp_path, reports)
