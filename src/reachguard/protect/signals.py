@@ -181,6 +181,12 @@ _OFFER = re.compile(
     r"微信|qq|vip|[\dx]{7,}|价|购|售|租|招聘|培训|课|办理|代办|服务|公司|厂|销|品牌|团购|秒杀|红包|积分|"
     r"机会|名额|热卖|火爆|福利|加盟|投资|理财|楼盘|户型|房|车|利率|利息|息|分期|放款|到账"
 )
+# The same test, split in two for speed: with every alternative starting with a literal, the
+# regex engine skips positions whose character starts none of them (the one non-literal
+# alternative, a run of 7+ digits, made it try all ~100 alternatives at every position: 3.8 µs →
+# 0.8 µs). "Either matches" is exactly "_OFFER matches"; the gates test checks it on the corpus.
+_OFFER_WORDS = re.compile(_OFFER.pattern.replace(r"|[\dx]{7,}", ""))
+_PHONE_LIKE = re.compile(r"[\dx]{7,}")
 
 # Speed: a regex search that cannot match still scans the whole text (2-5 µs for the patterns
 # with leading alternations or gaps). Each gate below is a set of characters of which every
@@ -211,20 +217,59 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], frozenset[str] | None], ...] = tup
 _OFFER_CHARS = frozenset("折元¥￥$店礼送抢价购售租课厂销房车贷借息")
 
 
+# One pass instead of 16 gate tests: each gate character maps to a bit mask of the detectors
+# whose gate holds it (bit 0 = "a single-character commercial marker"), the message's characters
+# are intersected with all gate characters at C level, and the OR of their masks picks, through
+# a memo, the tuple of detectors worth searching (in _DETECTORS order, so signals keep their order).
+_OFFER_BIT = 1
+_CHAR_MASK: dict[str, int] = {ch: _OFFER_BIT for ch in _OFFER_CHARS}
+for _i, (_name, _pattern, _gate) in enumerate(_DETECTORS):
+    for _ch in _gate or ():
+        _CHAR_MASK[_ch] = _CHAR_MASK.get(_ch, 0) | 2 << _i
+_GATE_CHARS = frozenset(_CHAR_MASK)
+_PLANS: dict[int, tuple[tuple[str, re.Pattern[str], SignalSpec], ...]] = {}
+
+
+def _plan(mask: int) -> tuple[tuple[str, re.Pattern[str], SignalSpec], ...]:
+    """The detectors whose gate shares a character with the message (bits of ``mask``)."""
+    plan = _PLANS.get(mask)
+    if plan is None:
+        plan = _PLANS[mask] = tuple(
+            (name, pattern, SPECS[name])
+            for i, (name, pattern, gate) in enumerate(_DETECTORS)
+            if gate is None or mask & 2 << i
+        )
+    return plan
+
+
 def own_signals(folded: str, gated: bool = True) -> list[Signal]:
     """The classifier's own detectors on NFKC-folded, lower-cased text (digits kept).
 
     ``gated=False`` runs every search (used by the test that proves the gates exact)."""
+    if not gated:
+        return _own_signals_ungated(folded)
+    mask = 0
+    for ch in _GATE_CHARS.intersection(folded):
+        mask |= _CHAR_MASK[ch]
     out: list[Signal] = []
-    chars = set(folded)  # one pass; set-vs-set isdisjoint then walks the smaller set
-    for name, pattern, gate in _DETECTORS:
-        if gated and gate is not None and gate.isdisjoint(chars):
-            continue
+    for name, pattern, spec in _PLANS.get(mask) or _plan(mask):
+        m = pattern.search(folded)
+        if m is not None:
+            out.append(Signal(name, spec.label, spec.weight, m.group(0).strip(), "classifier"))
+    if not mask & _OFFER_BIT and _OFFER_WORDS.search(folded) is None and _PHONE_LIKE.search(folded) is None:
+        spec = SPECS["NO_OFFER"]
+        out.append(Signal("NO_OFFER", spec.label, spec.weight, "", "classifier"))
+    return out
+
+
+def _own_signals_ungated(folded: str) -> list[Signal]:
+    out: list[Signal] = []
+    for name, pattern, _gate in _DETECTORS:
         m = pattern.search(folded)
         if m is not None:
             spec = SPECS[name]
             out.append(Signal(name, spec.label, spec.weight, m.group(0).strip(), "classifier"))
-    if (not gated or _OFFER_CHARS.isdisjoint(chars)) and _OFFER.search(folded) is None:
+    if _OFFER.search(folded) is None:
         spec = SPECS["NO_OFFER"]
         out.append(Signal("NO_OFFER", spec.label, spec.weight, "", "classifier"))
     return out
