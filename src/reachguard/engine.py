@@ -234,12 +234,22 @@ class Gateway:
             checks = [rule.check for rule in rules.rules_for(attempt.purpose)]
             time_checks = [rule.check for rule in rules.rules_for(attempt.purpose) if rule.time_based]
         else:
-            ctx = Context(attempt, number, policy, state, relation, kernel.zones or policy.zones_for(number), kernel.channel_bit)
             if is_blank(state):
                 checks, time_checks = kernel.blank_checks, kernel.blank_time_checks
             else:
                 checks, time_checks = kernel.checks, kernel.time_checks
+            if not checks:  # nothing can fire (cn service; most blank numbers): no context to build
+                return self._verdict(attempt, number, relation, review, [], ts, None, ())
+            ctx = Context(attempt, number, policy, state, relation, kernel.zones or policy.zones_for(number), kernel.channel_bit)
         hits = [hit for check in checks if (hit := check(ctx, at)) is not None]
+        return self._verdict(attempt, number, relation, review, hits, ts, ctx, time_checks)
+
+    def _verdict(
+        self, attempt: Attempt, number: str, relation: str, review: "_Review", hits: list[Hit], ts: float | None,
+        ctx: Context | None, time_checks: Sequence,
+    ) -> tuple[Decision, NewContact | None]:
+        """The decision from the rules' hits and the review; the contact to record if allowed."""
+        at = attempt.at
         if review is _NO_REVIEW:  # no content, no template: the rules alone
             reasons: list[Reason] = [hit.reason for hit in hits] if hits else []
         else:
@@ -251,7 +261,7 @@ class Gateway:
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
         if (review is _NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
-            retry_at = _earliest_pass(ctx, time_checks, at)
+            retry_at = _earliest_pass(ctx, time_checks, at) if ctx is not None else None
             if retry_at is not None:
                 return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
         return Decision(attempt.id, "deny", number, reasons, None, review.findings, None), None
@@ -370,7 +380,7 @@ def _decision_entry(attempt: Attempt, decision: Decision, ts: float | None = Non
     attempt's canonical JSON, encoded earlier; the body is the canonical encoding of
     {"attempt", "decision"} either way (tests/ledger/test_chain_bytes.py).
     """
-    body = b'{"attempt":' + (canonical(attempt) if asked is None else asked) + b',"decision":' + canonical(decision) + b"}"
+    body = b"".join((b'{"attempt":', canonical(attempt) if asked is None else asked, b',"decision":', canonical(decision), b"}"))
     return (attempt.org, "decision", attempt.at.timestamp() if ts is None else ts, decision.to, decision.verdict, body)
 
 

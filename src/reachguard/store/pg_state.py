@@ -9,7 +9,6 @@ statement (one round trip, prepared server-side). Every branch yields the same t
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -194,7 +193,7 @@ class Loaded:
                 account, outcomes, subject = parts[key]
                 if account is not None and account.borrower == q.number:
                     outcomes = []
-                state = replace(state, account=account, borrower_outcomes=outcomes, subject_contacts=subject)
+                state = state.with_account(account, outcomes, subject)
             result.append(state)
         return result
 

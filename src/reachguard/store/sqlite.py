@@ -13,7 +13,6 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
 from hashlib import sha256
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -259,7 +258,7 @@ class SQLiteStore(Store):
                 account, borrower_outcomes, subject_contacts = accounts[key]
                 if account is not None and account.borrower == q.number:
                     borrower_outcomes = []
-                result[index] = replace(state, account=account, borrower_outcomes=borrower_outcomes, subject_contacts=subject_contacts)
+                result[index] = state.with_account(account, borrower_outcomes, subject_contacts)
         return result
 
     def _account_parts(self, q: StateQuery) -> tuple:
