@@ -49,8 +49,9 @@ def list_number_sql(i: str, rows: int) -> str:
     return f"({BASE} + hash(CASE WHEN {i} % 20 = 7 THEN ({i} * 7919) % {rows} ELSE {i} END) % {SPAN})"
 
 
-def generate(folder: Path, rows: int) -> dict[str, float]:
-    """Write list.csv, clean.csv, blocked.parquet and store.db; returns the seconds each took."""
+def generate(folder: Path, rows: int, sqlite_store: bool = True) -> dict[str, float]:
+    """Write list.csv, clean.csv, blocked.parquet and store.db (unless not `sqlite_store`:
+    bench/scrub_pg.py loads PostgreSQL instead); returns the seconds each took."""
     took: dict[str, float] = {}
     con = duckdb.connect(config={"threads": 2, "memory_limit": "3GB"})
     start = time.perf_counter()
@@ -74,9 +75,10 @@ def generate(folder: Path, rows: int) -> dict[str, float]:
                f"ELSE {BASE} + hash(j + 987654321) % {SPAN} END AS VARCHAR) AS number, j FROM range({rows}) t(j)")
     con.execute(f"COPY ({blocked}) TO '{folder / 'blocked.parquet'}' (FORMAT parquet)")
     took["clean.csv + blocked.parquet"] = time.perf_counter() - start
-    start = time.perf_counter()
-    _store(con, folder, rows, half)
-    took["store.db"] = time.perf_counter() - start
+    if sqlite_store:
+        start = time.perf_counter()
+        _store(con, folder, rows, half)
+        took["store.db"] = time.perf_counter() - start
     con.close()
     return took
 

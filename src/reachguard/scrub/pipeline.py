@@ -3,7 +3,8 @@
 The steps, and why in this order:
 1. start a child process that reads the store's tables (export_child.py), let DuckDB load the
    list in a background thread (source.py), open one snapshot of the store (snapshot.py) that
-   the child is pinned to — the three overlap;
+   the child is pinned to — the three overlap; a PostgreSQL store instead gets one REPEATABLE
+   READ snapshot that an ADBC export thread imports (snapshot_pg.py, export_pg.py);
 2. normalise every number to an integer key (rows.py, numbers_sql.py), mark bad
    subject/relation cells, keep the first row of each number (the later ones are DUPLICATE);
 3. reduce each kept row's state to a signature (features.py) and let the engine judge a real
@@ -28,11 +29,11 @@ import pyarrow as pa
 from reachguard.model import CHANNELS
 from reachguard.policy import PolicyBook
 from reachguard.scrub import features, output, rows as rows_mod, source as source_mod
-from reachguard.scrub.export import ExportPlan, export, plan_for
+from reachguard.scrub.export import ExportPlan, plan_for
 from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
-from reachguard.scrub.snapshot import open_snapshot
+from reachguard.scrub.snapshot import open_state
 from reachguard.scrub.snapshot_pg import PG_SCHEMES, is_pg_store, open_pg, open_pg_state
 from reachguard.scrub.source import Source, ScrubInputError, text_sql
 from reachguard.store import SQLiteStore, Store
@@ -90,28 +91,20 @@ def run_scrub(
         try:
             if isinstance(store, str) and store.startswith(PG_SCHEMES):
                 own = store = open_pg(store)
-            if is_pg_store(store):
-                report_progress("read", 0.0)
-                loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
-                with open_pg_state(store, plan, reserve=reserve) as (view, pg_tables):
-                    src = loader.result()
-                    report_progress("read", 1.0)
-                    state = _Scrub(con, src, plan, policies, view, org, purpose, channel, at, reserve, report_progress, secret)
-                    report = state.run(pg_tables, (out_path, rej_path))
-            else:
-                assert not isinstance(store, Store) or isinstance(store, SQLiteStore)
+            pg = is_pg_store(store)
+            if not pg:
                 db_path = store.path if isinstance(store, SQLiteStore) else sqlite_path(str(store))
                 if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
                     child = ExportChild(db_path, plan, Path(spill))
-                report_progress("read", 0.0)
-                loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
-                with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
-                    src = loader.result()
-                    report_progress("read", 1.0)
-                    tables: Callable[[], dict[str, pa.Table]] = (
-                        child.result if child is not None else (lambda: export(db, plan) if plan.set_based else {}))
-                    state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
-                    report = state.run(tables, (out_path, rej_path))
+            report_progress("read", 0.0)
+            loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
+            opened = (open_pg_state(store, plan, reserve=reserve) if pg
+                      else open_state(store, plan, reserve=reserve, child=child))  # type: ignore[arg-type]
+            with opened as (snap, tables):
+                src = loader.result()
+                report_progress("read", 1.0)
+                state = _Scrub(con, src, plan, policies, snap, org, purpose, channel, at, reserve, report_progress, secret)
+                report = state.run(tables, (out_path, rej_path))
             output.publish(temps, (out_path, rej_path))
         except BaseException:
             output.discard(temps)

@@ -17,12 +17,16 @@ import hashlib
 import sqlite3
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
+from reachguard.scrub.export import ExportPlan, export
 from reachguard.scrub.source import ScrubInputError
 from reachguard.state import AccountRecord, RecipientState
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.store.base import NewContact, PendingEntry
+
+if TYPE_CHECKING:
+    from reachguard.scrub.export_child import ExportChild
 
 
 class SnapshotStore(Store):
@@ -171,3 +175,12 @@ def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool,
     finally:
         if own is not None:
             own.close()
+
+
+@contextmanager
+def open_state(store: str | Path | SQLiteStore, plan: ExportPlan, *, reserve: bool,
+               child: ExportChild | None) -> Iterator[tuple[SQLiteStore, Callable[[], dict[str, Any]]]]:
+    """open_snapshot, and how to get the exported sets: the child's tables (a file store), or
+    read through the snapshot's own connection (an in-memory store)."""
+    with open_snapshot(store, reserve=reserve, pin=child) as (snap, db):
+        yield snap, (child.result if child is not None else (lambda: export(db, plan) if plan.set_based else {}))
