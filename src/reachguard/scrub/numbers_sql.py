@@ -2,8 +2,8 @@
 
 Why three tiers: a campaign list has millions of rows, nearly all of them Chinese mobiles in a
 handful of spellings. Tier 1 runs on every row (`row_key_sql`): a value already compact is keyed
-by arithmetic; otherwise the common ASCII separators (space, `-`, `(`, `)`, `.`) are removed and the rest matched as a +86 mobile
-(`13800138000`, `+86 138-0013-8000`, `008613800138000`). Tier 2 (`settle_distinct`) runs on
+by arithmetic; a value spaced with the common ASCII separators (space, `-`, `(`, `)`, `.`) is
+recognised by one more regex and only then compacted (`+86 138-0013-8000`). Tier 2 (`settle_distinct`) runs on
 the *distinct* raw values still open: every separator the Python normaliser removes, and its
 full-width digits mapped, then matched again. Tier 3 hands whatever SQL could not
 settle (landlines, foreign numbers, garbage) to the Python normaliser itself, once per distinct
@@ -52,27 +52,32 @@ def sql_quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def fast_path_sql(raw: str) -> str:
-    """Tier 1: E.164 for a raw value that is already a bare +86 mobile form, else NULL."""
-    return f"CASE WHEN regexp_full_match({raw}, {sql_quote(CN_MOBILE_RE)}) THEN '+86' || right({raw}, 11) END"
-
-
 def row_compact_sql(raw: str) -> str:
-    """Tier 1+2 on every row, step one: the value without the common ASCII separators.
+    """The value without the common ASCII separators (space, `-`, `(`, `)`, `.`).
 
-    Space, `-`, `(`, `)` and `.` are removed with `replace` (a memchr scan: several times
-    cheaper than the regex class over ten million rows); the result goes to `mobile_sql`. If
-    it matches, the value held only digits, `+` and those separators, so the full compaction
-    (`compact_sql`, `numbers.py`) gives the same string. Anything else — tabs, other spaces,
-    full-width forms — does not match here and is settled once per distinct value
-    (`settle_distinct`). NULL beyond `MAX_RAW_LENGTH`, as the Python normaliser.
+    `replace` is a memchr scan: several times cheaper than a regex class or `translate` over
+    millions of rows. Used only on values `SPACED_MOBILE_RE` matched, so the result is digits
+    and at most a leading `+`.
     """
     compact = raw
     for char in COMMON_SEPARATORS:
         compact = f"replace({compact}, {sql_quote(char)}, '')"
-    return f"CASE WHEN length({raw}) <= {MAX_RAW_LENGTH} THEN {compact} END"
+    return compact
 
 
+_SEP = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in COMMON_SEPARATORS) + "]*"
+
+
+def _spaced(tokens: list[str]) -> str:
+    return _SEP.join(tokens)
+
+
+# CN_MOBILE_RE with any run of COMMON_SEPARATORS allowed before, between and after its tokens:
+# a value matches this exactly when, with those separators removed, it matches CN_MOBILE_RE.
+SPACED_MOBILE_RE = (
+    _SEP + "(?:" + "|".join(_spaced(t) for t in (["\\+", "8", "6"], ["0", "0", "8", "6"], ["8", "6"])) + ")?"
+    + _SEP + _spaced(["1", "[3-9]"]) + "(?:" + _SEP + "[0-9]){9}" + _SEP
+)
 CN_MOBILE_BASE = 8600000000000  # the key of +86 1xx… is this plus the 11 digits as a number
 
 
@@ -80,21 +85,18 @@ def row_key_sql(raw: str) -> str:
     """Tier 1 on every row: the integer key (rows.py) of a +86 mobile form, else NULL.
 
     Most values are already compact (`13800138000`, `+8613800138000`, `008613800138000`): for
-    those the regex matches the raw value itself and the key is arithmetic — its digits as a
-    number, modulo 10^11, are the 11 digits of the mobile — with no string built at all. Only
-    the others pay for `row_compact_sql`'s copies (DuckDB's CASE evaluates a branch only for
-    the rows that reach it). Same answer as `mobile_sql(row_compact_sql(raw))`: a value the
-    regex matches has no separator to remove.
+    those the first regex matches and the key is arithmetic — the value's digits as a number,
+    modulo 10^11, are the 11 digits of the mobile — with no string built at all. Spaced forms
+    (`+86 138-0013-8000`) are recognised by one more regex (`SPACED_MOBILE_RE`, a DFA pass) and
+    only they pay for one compaction (`row_compact_sql`); anything else is left to tier 2.
+    NULL beyond `MAX_RAW_LENGTH`, as the Python normaliser. (DuckDB evaluates a CASE branch
+    only for the rows that reach it and does not share a subexpression between branches: the
+    compaction is written once, in the branch that needs it.)
     """
-    mobile = sql_quote(CN_MOBILE_RE)
-    return (f"CASE WHEN regexp_full_match({raw}, {mobile}) THEN {CN_MOBILE_BASE} + CAST({raw} AS BIGINT) % 100000000000 "
-            f"WHEN regexp_full_match({row_compact_sql(raw)}, {mobile}) "
-            f"THEN {CN_MOBILE_BASE} + CAST(right({row_compact_sql(raw)}, 11) AS BIGINT) END")
-
-
-def mobile_sql(compact: str) -> str:
-    """E.164 for a compacted value that is a +86 mobile form, else NULL."""
-    return f"CASE WHEN regexp_full_match({compact}, {sql_quote(CN_MOBILE_RE)}) THEN '+86' || right({compact}, 11) END"
+    digits = f"% {10 ** 11}"
+    return (f"CASE WHEN regexp_full_match({raw}, {sql_quote(CN_MOBILE_RE)}) THEN {CN_MOBILE_BASE} + CAST({raw} AS BIGINT) {digits} "
+            f"WHEN length({raw}) <= {MAX_RAW_LENGTH} AND regexp_full_match({raw}, {sql_quote(SPACED_MOBILE_RE)}) "
+            f"THEN {CN_MOBILE_BASE} + CAST({row_compact_sql(raw)} AS BIGINT) {digits} END")
 
 
 def compact_sql(raw: str) -> str:
