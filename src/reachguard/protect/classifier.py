@@ -155,9 +155,10 @@ class Classifier:
         margins = (logits[rows, top] - logits[rows, ranked[:, 1]]).astype(np.float64).round(3).tolist()
         evidence = self._evidence.quote_batch(x, top, norm)
         labels = self.labels
+        top_list = top.tolist()  # Python ints: indexing with numpy scalars costs ~0.1 µs each
         out: list[Classification] = []
         for i, (p, lab_i) in enumerate(zip(probs.tolist(), probs.argmax(axis=1).tolist(), strict=True)):
-            model_signal = Signal("TEXT_MODEL", labels[top[i]], margins[i], evidence[i], "model")
+            model_signal = Signal("TEXT_MODEL", labels[top_list[i]], margins[i], evidence[i], "model")
             out.append(Classification(labels[lab_i], dict(zip(labels, p, strict=True)), [model_signal, *found[i]]))
         return out
 
