@@ -10,6 +10,8 @@ and renamed only when the whole scrub — including recording --reserve contacts
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -50,11 +52,13 @@ def reasons_column(source: Source) -> str:
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
-                  targets: tuple[Path, Path], progress: Callable[[int], None]) -> tuple[Path, Path]:
+                  targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
     """Write allowed (code 0) and rejected rows to temporary files; return their paths.
 
     One pass over the list: each batch of rows (and its codes) is split in two by Arrow, so
-    the ten million stored rows are read and decoded once, not once per file."""
+    the ten million stored rows are read and decoded once, not once per file. Splitting and
+    CSV encoding run on `threads` worker threads (Arrow releases the GIL); the encoded
+    batches are written in list order."""
     con.register("rg_st", pa.table({"code": pa.array(codes)}))
     cols = ", ".join("s." + quote_ident(c) for c in source.columns)
     reader = con.sql(f"SELECT {cols}, t.code AS {RG_CODE} FROM rg_src s POSITIONAL JOIN rg_st t").to_arrow_reader(BATCH_ROWS)
@@ -64,38 +68,82 @@ def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndar
     rejected_schema = allowed_schema.append(pa.field(reasons_column(source), pa.string()))
     temps = (temp_path(targets[0]), temp_path(targets[1]))
     writers = (_writer(temps[0], targets[0], allowed_schema, source), _writer(temps[1], targets[1], rejected_schema, source))
+    workers = max(1, threads or os.cpu_count() or 1)
+
+    def split(batch: pa.RecordBatch) -> tuple[object, object, int]:
+        code = batch.column(len(names))
+        kept = pc.equal(code, 0)
+        columns = batch.columns[:len(names)]
+        allowed = pa.RecordBatch.from_arrays(columns, schema=allowed_schema).filter(kept)
+        rejected = pa.RecordBatch.from_arrays(columns + [reasons.take(code)], schema=rejected_schema).filter(pc.invert(kept))
+        return writers[0].encode(allowed), writers[1].encode(rejected), batch.num_rows
+
     done = 0
+    pending: deque[Future[tuple[object, object, int]]] = deque()
     try:
-        for batch in reader:
-            code = batch.column(len(names))
-            kept = pc.equal(code, 0)
-            columns = batch.columns[:len(names)]
-            allowed = pa.RecordBatch.from_arrays(columns, schema=allowed_schema).filter(kept)
-            rejected = pa.RecordBatch.from_arrays(columns + [reasons.take(code)], schema=rejected_schema).filter(pc.invert(kept))
-            if allowed.num_rows:
-                writers[0].write(allowed)
-            if rejected.num_rows:
-                writers[1].write(rejected)
-            done += batch.num_rows
-            progress(done)
+        with ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-write") as pool:
+            for batch in reader:
+                pending.append(pool.submit(split, batch))
+                while len(pending) > 2 * workers or (pending and pending[0].done()):
+                    done += _write_one(pending.popleft().result(), writers)
+                    progress(done)
+            while pending:
+                done += _write_one(pending.popleft().result(), writers)
+                progress(done)
     finally:
+        for future in pending:
+            future.cancel()
         for writer in writers:
             writer.close()
         con.unregister("rg_st")
     return temps
 
 
-class _Writer:
-    def __init__(self, inner: pcsv.CSVWriter | pq.ParquetWriter, schema: pa.Schema):
-        self.inner, self.schema = inner, schema
+def _write_one(parts: tuple[object, object, int], writers: tuple["_Writer", "_Writer"]) -> int:
+    writers[0].write(parts[0])
+    writers[1].write(parts[1])
+    return parts[2]
 
-    def write(self, batch: pa.RecordBatch) -> None:
+
+class _Writer:
+    """One output file. CSV batches are encoded by `encode` (any thread, no header) and their
+    bytes appended by `write` in order; Parquet batches go to the ParquetWriter as they are."""
+
+    def __init__(self, path: Path, schema: pa.Schema, options: pcsv.WriteOptions | None):
+        self.schema, self.options = schema, options
+        if options is None:
+            self.parquet: pq.ParquetWriter | None = pq.ParquetWriter(str(path), schema)
+            self.file = None
+        else:
+            self.parquet = None
+            self.file = open(path, "wb")
+            header = pa.BufferOutputStream()
+            pcsv.write_csv(schema.empty_table(), header, write_options=options)
+            self.file.write(header.getvalue())
+            self.rows_options = pcsv.WriteOptions(include_header=False, delimiter=options.delimiter,
+                                                  quoting_style=options.quoting_style)
+
+    def encode(self, batch: pa.RecordBatch) -> object:
         if batch.schema != self.schema:
             batch = batch.cast(self.schema)
-        self.inner.write_batch(batch)
+        if self.parquet is not None or not batch.num_rows:
+            return batch
+        sink = pa.BufferOutputStream()
+        pcsv.write_csv(batch, sink, write_options=self.rows_options)
+        return sink.getvalue()
+
+    def write(self, encoded: object) -> None:
+        if isinstance(encoded, pa.RecordBatch):
+            if encoded.num_rows and self.parquet is not None:
+                self.parquet.write_batch(encoded)
+        elif self.file is not None:
+            self.file.write(encoded)  # type: ignore[arg-type]
 
     def close(self) -> None:
-        self.inner.close()
+        if self.parquet is not None:
+            self.parquet.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
@@ -108,9 +156,8 @@ def _writer(tmp: Path, target: Path, schema: pa.Schema, source: Source) -> _Writ
     schema = _plain(schema)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     if is_parquet_path(target):
-        return _Writer(pq.ParquetWriter(str(tmp), schema), schema)
-    options = pcsv.WriteOptions(include_header=True, delimiter=source.delimiter, quoting_style="needed")
-    return _Writer(pcsv.CSVWriter(str(tmp), schema, write_options=options), schema)
+        return _Writer(tmp, schema, None)
+    return _Writer(tmp, schema, pcsv.WriteOptions(include_header=True, delimiter=source.delimiter, quoting_style="needed"))
 
 
 def publish(temps: tuple[Path, Path], targets: tuple[Path, Path]) -> None:
