@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
@@ -16,8 +17,13 @@ def from_ts(ts: float, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ts, zone)
 
 
+@lru_cache(maxsize=1 << 14)
 def local_day(ts: float, zone: ZoneInfo) -> date:
-    """The calendar day a moment falls on in `zone`."""
+    """The calendar day a moment falls on in `zone`.
+
+    Cached: the frequency caps ask it for every recorded contact, once per cap, per attempt
+    and per step of the retry search; the contacts of a batch's numbers recur. A pure function
+    of (ts, zone) — ZoneInfo objects compare by identity, and ZoneInfo(name) returns one per name."""
     return datetime.fromtimestamp(ts, zone).date()
 
 

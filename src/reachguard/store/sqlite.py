@@ -130,6 +130,16 @@ _BATCH_SQL = " UNION ALL ".join(
 )
 
 
+# A batch's debts: JSON arrays of [org, subject] (or [org, borrower]) pairs.
+_PAIRS = "SELECT json_extract(value, '$[0]') AS o, json_extract(value, '$[1]') AS s FROM json_each(?1)"
+_ACCOUNTS_SQL = (f"SELECT a.org, a.subject, a.borrower, a.days_past_due, a.contacts, a.at FROM ({_PAIRS}) AS k "
+                 "JOIN accounts a ON a.org = k.o AND a.subject = k.s")
+_BORROWER_OUTCOMES_SQL = (f"SELECT o.org, o.number, o.subject, o.result, o.at FROM ({_PAIRS}) AS k "
+                          "JOIN outcomes o ON o.number = k.s AND o.org = k.o ORDER BY o.at")
+_SUBJECT_CONTACTS_SQL = (f"SELECT c.org, c.number, c.channel, c.purpose, c.relation, c.subject, c.at FROM ({_PAIRS}) AS k "
+                         "JOIN contacts c ON c.org = k.o AND c.subject = k.s AND c.at >= ?2")
+
+
 def _add_row(state: RecipientState, state_org: str, kind: int, org: str | None, row: tuple) -> None:
     """Route one row of the union query into the state of one (org, number)."""
     if kind == 1:
@@ -248,18 +258,56 @@ class SQLiteStore(Store):
         for row in rows:
             for org, state in by_number.get(row[1], ()):
                 _add_row(state, org, row[0], row[2], row)
-        accounts: dict[tuple[str, str], tuple] = {}
+        firsts: dict[tuple[str, str], StateQuery] = {}  # per debt, its first query decides what is read
+        for q in queries:
+            if q.purpose == "collection" and q.subject is not None and (q.org, q.subject) not in firsts:
+                firsts[(q.org, q.subject)] = q
+        if not firsts:
+            return result
+        if len(firsts) == 1:
+            accounts = {key: self._account_parts(q) for key, q in firsts.items()}
+        else:
+            accounts = self._accounts_parts(firsts)
         for index, q in enumerate(queries):
             if q.purpose == "collection" and q.subject is not None:
-                state = result[index]
-                key = (q.org, q.subject)
-                if key not in accounts:
-                    accounts[key] = self._account_parts(q)
-                account, borrower_outcomes, subject_contacts = accounts[key]
+                account, borrower_outcomes, subject_contacts = accounts[(q.org, q.subject)]
                 if account is not None and account.borrower == q.number:
                     borrower_outcomes = []
-                result[index] = state.with_account(account, borrower_outcomes, subject_contacts)
+                result[index] = result[index].with_account(account, borrower_outcomes, subject_contacts)
         return result
+
+    def _accounts_parts(self, firsts: dict[tuple[str, str], StateQuery]) -> dict[tuple[str, str], tuple]:
+        """_account_parts for every debt of a batch in three statements, not three per debt.
+
+        The contacts' lower bound is compared here, per debt, as a float: bound through JSON
+        it would be parsed by SQLite's own number reader."""
+        db = self._db
+        keys = json.dumps(list(firsts), ensure_ascii=False)
+        accounts = {
+            (row[0], row[1]): AccountRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
+            for row in db.execute(_ACCOUNTS_SQL, (keys,))
+        }
+        outcomes: dict[tuple[str, str], list[OutcomeRecord]] = {}
+        if accounts:
+            borrowers = json.dumps(sorted({(a.org, a.borrower) for a in accounts.values()}), ensure_ascii=False)
+            for org, number, subject, result, at in db.execute(_BORROWER_OUTCOMES_SQL, (borrowers,)):
+                outcomes.setdefault((org, number), []).append(OutcomeRecord(subject, result, at))
+        wanted = [key for key, q in firsts.items() if q.need_subject_contacts]
+        rows_by_debt: dict[tuple[str, str], list[tuple]] = {}
+        if wanted:
+            since = min(firsts[key].contacts_since for key in wanted)
+            for row in db.execute(_SUBJECT_CONTACTS_SQL, (json.dumps(wanted, ensure_ascii=False), since)):
+                rows_by_debt.setdefault((row[0], row[5]), []).append(row)
+        parts = {}
+        for key, q in firsts.items():
+            account = accounts.get(key)
+            borrower_outcomes = list(outcomes.get((account.org, account.borrower), ())) if account is not None else []
+            subject_contacts: list[ContactRecord] = []
+            if q.need_subject_contacts:
+                since = q.contacts_since
+                subject_contacts = [ContactRecord(*row) for row in rows_by_debt.get(key, ()) if row[6] >= since]
+            parts[key] = (account, borrower_outcomes, subject_contacts)
+        return parts
 
     def _account_parts(self, q: StateQuery) -> tuple:
         """The account, its borrower's outcomes and the contacts about it (shared in a batch)."""
