@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 from reachguard.protect.classifier import Classifier
-from reachguard.protect.signals import LABELS, content_review
+from reachguard.protect.combine import content_review
+from reachguard.protect.signals import LABELS
 from reachguard.protect.train import corpus_split, data_dir, load_labelled
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reachguard.protect import combine
 from reachguard.protect import signals as signals_mod
 from reachguard.protect.classifier import Classifier
 from reachguard.protect.normalise import normalise
@@ -114,7 +115,7 @@ def test_content_review_failure_falls_back(monkeypatch: pytest.MonkeyPatch, clf:
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(signals_mod, "_review_cache", [broken])
+    monkeypatch.setattr(combine, "_review_cache", [broken])
     result = clf.classify(CLEAR["fraud"][1])
     assert result.label == "fraud"
     assert all(s.source != "content" for s in result.signals)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from reachguard.protect import signals as signals_mod
+from reachguard.protect import combine
 from reachguard.protect.classifier import Classifier
 from reachguard.protect.normalise import fold
 from reachguard.protect.train import corpus_split, data_dir, load_labelled
@@ -38,9 +38,9 @@ def _texts() -> list[str]:
 
 
 def test_content_review_is_the_real_one() -> None:
-    assert signals_mod.content_review() is not None
-    assert signals_mod._fast_review() is not None
-    assert signals_mod._fast_review()[0] is signals_mod.content_review()
+    assert combine.content_review() is not None
+    assert combine._fast_review() is not None
+    assert combine._fast_review()[0] is combine.content_review()
 
 
 def test_fast_signals_equal_plain_signals() -> None:
@@ -48,8 +48,8 @@ def test_fast_signals_equal_plain_signals() -> None:
     fired = mapped = 0
     for text in texts:
         f = fold(text)
-        fast = signals_mod.collect(text, f, fast=True)
-        assert fast == signals_mod.collect(text, f, fast=False), text
+        fast = combine.collect(text, f, fast=True)
+        assert fast == combine.collect(text, f, fast=False), text
         content = [s for s in fast if s.source == "content"]
         fired += len(content)
         mapped += sum(1 for s in content if s.evidence not in f)  # evidence quoted from the raw text
@@ -61,7 +61,7 @@ def test_fast_signals_equal_plain_signals() -> None:
 def test_corpus_fires_content_signals() -> None:
     split = corpus_split(_DATA)
     spam = [t for t, y in zip(split.holdout_texts, split.holdout_y) if y == 1]
-    assert sum(bool(signals_mod.content_signals_fast(t, signals_mod._fast_review()[1])) for t in spam) >= 20
+    assert sum(bool(combine.content_signals_fast(t, combine._fast_review()[1])) for t in spam) >= 20
 
 
 def test_classify_many_answers_are_identical(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,20 +70,20 @@ def test_classify_many_answers_are_identical(monkeypatch: pytest.MonkeyPatch) ->
         texts += corpus_split(_DATA).holdout_texts[:4000]
     clf = Classifier.load()
     fast = clf.classify_many(texts)
-    monkeypatch.setattr(signals_mod, "_spans_cache", [None])  # as if review_spans did not exist
+    monkeypatch.setattr(combine, "_spans_cache", [None])  # as if review_spans did not exist
     plain = clf.classify_many(texts)
     assert [a.to_dict() for a in fast] == [b.to_dict() for b in plain]
     assert any(s.source == "content" for a in fast for s in a.signals)
 
 
 def test_failing_fast_path_falls_back_to_own_detectors(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_review = signals_mod.content_review()
+    real_review = combine.content_review()
 
     def broken(*_a: object, **_k: object) -> list[tuple[int, int, str]]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(signals_mod, "_spans_cache", [(real_review, broken)])
+    monkeypatch.setattr(combine, "_spans_cache", [(real_review, broken)])
     text = "您好，您申请的贷款已审核通过，请缴纳3000元解冻金后即可放款。"
-    sigs = signals_mod.collect(text, fold(text))
+    sigs = combine.collect(text, fold(text))
     assert "FEE_BEFORE_LOAN" in {s.name for s in sigs}
     assert all(s.source != "content" for s in sigs)

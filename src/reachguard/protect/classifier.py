@@ -32,7 +32,8 @@ from scipy import sparse
 
 from reachguard.protect.features import CharNgramHasher
 from reachguard.protect.normalise import fold, normalise_folded
-from reachguard.protect.signals import LABELS, Signal, collect
+from reachguard.protect.combine import collect
+from reachguard.protect.signals import LABELS, Signal
 
 MODEL_NAME = "sms_classifier"
 """Base name of the artefact pair in ``reachguard/data/models/``: ``.npz`` + ``.json``."""

@@ -17,17 +17,16 @@ Sources of signals:
    (the content review wins: its evidence is usually more precise).
 3. A few classification-specific signals that the content review has no reason to produce
    (overdue-debt wording, loan-lure wording, opt-out text, a 【签名】, a verification code).
+
+This module holds the specs and the own detectors; calling the content review and combining
+both sources is :mod:`reachguard.protect.combine`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 LABELS: tuple[str, ...] = ("normal", "marketing", "collection", "fraud")
 
@@ -273,123 +272,3 @@ def _own_signals_ungated(folded: str) -> list[Signal]:
         spec = SPECS["NO_OFFER"]
         out.append(Signal("NO_OFFER", spec.label, spec.weight, "", "classifier"))
     return out
-
-
-# --- the content review, when it exists -----------------------------------------------------
-
-_ReviewFn = Callable[..., Any]
-_review_cache: list[_ReviewFn | None] = []
-
-
-def content_review() -> _ReviewFn | None:
-    """``reachguard.content.review`` if importable, else ``None`` (looked up once, lazily).
-
-    Lazy because the content module is developed in parallel and may be absent or half-built;
-    the classifier must keep working either way, so any import error means "not available".
-    """
-    if not _review_cache:
-        fn: _ReviewFn | None
-        try:
-            from reachguard.content import review as fn  # type: ignore[attr-defined,no-redef]
-        except Exception as exc:  # noqa: BLE001 - absent or broken module: fall back
-            log.debug("content review not available (%s); using fallback detectors", exc)
-            fn = None
-        _review_cache.append(fn)
-    return _review_cache[0]
-
-
-def content_signals(text: str, review: _ReviewFn) -> list[Signal]:
-    """Content-review findings on ``text`` mapped to signals (content-type codes only).
-
-    An inbound message has no known purpose or relation. We ask as for marketing to the
-    recipient themself (``borrower``): every content code except THIRD_PARTY_DISCLOSURE is then
-    checked (that one would fire on any debt wording when asked for a ``contact``, and the
-    recipient of an inbound SMS is usually the person it is about; our own detector looks for
-    explicit third-party wording instead). Only findings about what the text *is* are kept.
-    """
-    try:
-        result = review(text, "marketing", "borrower", "sms")
-    except Exception as exc:  # noqa: BLE001 - a reviewer bug must not break classification
-        log.warning("content review failed (%s); using fallback detectors only", exc)
-        return []
-    out: list[Signal] = []
-    seen: set[str] = set()
-    for finding in getattr(result, "findings", ()) or ():
-        code = getattr(finding, "code", None)
-        if code not in CONTENT_CODE_SIGNALS or code in seen:
-            continue
-        seen.add(code)
-        spec = SPECS[code]
-        evidence = str(getattr(finding, "evidence", "") or "")
-        out.append(Signal(code, spec.label, spec.weight, evidence, "content"))
-    return out
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SpansFn = Callable[..., list[tuple[int, int, str]]]
-_spans_cache: list[tuple[_ReviewFn, _SpansFn] | None] = []
-
-
-def _fast_review() -> tuple[_ReviewFn, _SpansFn] | None:
-    """``(review, review_spans)`` from the content module if both import, else ``None``."""
-    if not _spans_cache:
-        pair: tuple[_ReviewFn, _SpansFn] | None
-        try:
-            from reachguard.content.review import review, review_spans
-        except Exception:  # noqa: BLE001 - older or broken module: the plain path decides
-            pair = None
-        else:
-            pair = (review, review_spans)
-        _spans_cache.append(pair)
-    return _spans_cache[0]
-
-
-def content_signals_fast(text: str, spans: _SpansFn) -> list[Signal]:
-    """Same signals as :func:`content_signals`, from ``review_spans``: only the content codes'
-    spans, no findings, no MISSING_* checks, no length (a test compares the two on the
-    labelled set and the corpus)."""
-    if _SURROGATE.search(text) is not None:
-        # review() raises on a lone surrogate (its SMS length encodes the text as UTF-16), so
-        # the plain path falls back to the own detectors; review_spans skips the length and
-        # would not. Same answer either way: fall back here too.
-        log.warning("content review skipped (lone surrogate); using fallback detectors only")
-        return []
-    try:
-        found = spans(text, "marketing", "borrower", "sms", CONTENT_CODE_SIGNALS)
-    except Exception as exc:  # noqa: BLE001 - a reviewer bug must not break classification
-        log.warning("content review failed (%s); using fallback detectors only", exc)
-        return []
-    out: list[Signal] = []
-    seen: set[str] = set()
-    for start, end, code in found:
-        if code in seen:
-            continue
-        seen.add(code)
-        spec = SPECS[code]
-        out.append(Signal(code, spec.label, spec.weight, text[start:end], "content"))
-    return out
-
-
-def collect(text: str, folded: str, use_content_review: bool = True, fast: bool = True) -> list[Signal]:
-    """All signals for one message: content-review findings first, then own detectors.
-
-    A name fires at most once. CODE_REQUEST cancels VERIFICATION_CODE (a code you are asked to
-    hand over is the fraud, not the reassurance). ``fast=False`` takes the content review's
-    plain path (full ``review()``), the reference the fast path is tested against.
-    """
-    signals: list[Signal] = []
-    review = content_review() if use_content_review else None
-    if review is not None:
-        pair = _fast_review() if fast else None
-        if pair is not None and pair[0] is review:  # the real review, not a stand-in
-            signals.extend(content_signals_fast(text, pair[1]))
-        else:
-            signals.extend(content_signals(text, review))
-    names = {s.name for s in signals}
-    for s in own_signals(folded):
-        if s.name not in names:
-            signals.append(s)
-            names.add(s.name)
-    if "CODE_REQUEST" in names and "VERIFICATION_CODE" in names:
-        signals = [s for s in signals if s.name != "VERIFICATION_CODE"]
-    return signals
