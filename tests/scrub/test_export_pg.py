@@ -92,3 +92,48 @@ def test_export_failure_is_an_error(new_store: Any) -> None:
     from reachguard.scrub.snapshot_pg import _export
     with pytest.raises(StoreUnavailable, match="reading the PostgreSQL store failed"):
         _export(store, "00000003-0000001B-1", plan)
+
+
+def test_redis_contacts_merge_with_postgres_ones(new_store: Any) -> None:
+    """rg_contact on PostgreSQL + Redis: a contact in both is counted once (same token); a
+    contact only Redis holds gets the same flags in Python as PostgreSQL's SQL gives it."""
+    import random
+
+    from reachguard.state import ContactRecord
+
+    store = new_store("postgres+redis")
+    at = datetime.fromisoformat(PLANS[0][2])
+    rng = random.Random(3)
+    contacts = []
+    for i in range(300):
+        when = at.timestamp() + rng.choice([-31, -30, -29.5, -7, -1, -0.4, -0.01, 0, 0.01, 1]) * 86400
+        contacts.append((ContactRecord("acme", f"+86138{rng.randint(0, 40):08d}", rng.choice(["sms", "call", "push"]),
+                                       rng.choice(["marketing", "service", "collection"]),
+                                       rng.choice(["prospect", "borrower", "contact"]), None, when), None, None, None))
+    store.record_contacts(contacts)  # to Redis and PostgreSQL (none older than Redis keeps: 40 days)
+    from reachguard.policy.schema import Cap
+
+    cn = PolicyBook.profile("cn").for_org("acme")
+    narrow = [Cap(name="sms to prospects per week", days=7, max=2, channels=["sms"], relations=["prospect"]),
+              Cap(name="calls per 3 days", days=3, max=1, channels=["call", "robocall"])]
+    narrowed = cn.model_copy(update={"marketing": cn.marketing.model_copy(update={"caps": list(cn.marketing.caps) + narrow}),
+                                     "service": cn.service.model_copy(update={"caps": narrow})})
+    for policy, (purpose, channel, when) in [(p, plan) for p in (cn, narrowed) for plan in PLANS]:
+        plan = plan_for(policy, "acme", purpose, channel, datetime.fromisoformat(when))
+        if "frequency" not in plan.rule_names or not plan.caps:
+            continue
+        with open_pg_snapshot(store, reserve=False) as (_, snapshot):
+            alone = _rows(export_pg.export(store.url, store.schema, snapshot, plan))["rg_contact"]
+            both = _rows(export_pg.export(store.url, store.schema, snapshot, plan, store.counters))["rg_contact"]
+        assert both == alone and len(alone) > 20  # nothing counted twice
+        with store.read() as conn:
+            conn.execute("CREATE TEMP TABLE kept AS SELECT * FROM contacts")
+            conn.execute("DELETE FROM contacts")  # now only Redis has them
+        try:
+            with open_pg_snapshot(store, reserve=False) as (_, snapshot):
+                redis_only = _rows(export_pg.export(store.url, store.schema, snapshot, plan, store.counters))["rg_contact"]
+        finally:
+            with store.read() as conn:
+                conn.execute("INSERT INTO contacts SELECT * FROM kept")
+                conn.execute("DROP TABLE kept")
+        assert redis_only == alone

@@ -92,7 +92,6 @@ def test_scrub_and_decide_agree_on_postgres(pg_state: tuple[Any, list[str], list
     check_coverage(want, purpose, channel, at, a)
     assert contacts(store) == before  # a plain scrub records nothing
     if purpose == "marketing" and store.uses_redis:
-        assert report.judged_row_by_row > 0  # numbers with Redis counters go to the engine
         if channel == "sms" and at.endswith("10:00:00+08:00"):  # the Redis-only contacts fill the daily cap
             assert all(w == {"FREQUENCY_CAP"} for row, w in zip(rows, want)
                        if try_normalize(row["phone"]) in {m[i] for i in REDIS_ONLY} and w != {"DUPLICATE"})

@@ -13,9 +13,12 @@ child is needed) on a connection of its own that imports the snapshot of the scr
 REPEATABLE READ transaction (`SET TRANSACTION SNAPSHOT`): both see exactly the same commits.
 
 PostgreSQL + Redis: the frequency counters live in Redis (every contact is also written to
-PostgreSQL, after Redis). The numbers of this org that have a counter in Redis get a contact
-row flagged "after --at", which sends their rows to the engine one by one; the engine's view
-(snapshot_pg.PgView) reads their contacts from Redis and the snapshot, merged, as decide does.
+PostgreSQL, after Redis, with the same token). rg_contact is PostgreSQL's contacts plus those
+only Redis holds (a copy in flight, or whose commit failed after Redis took it), matched by
+(number, token) and flagged by `contact_flags` exactly as the SQL flags PostgreSQL's — the union
+decide counts (redis_counters: a window Redis does not cover is merged with PostgreSQL's rows;
+one it covers holds every contact PostgreSQL has). The engine's view (snapshot_pg.PgView)
+merges the same way for the rows it judges.
 """
 
 from __future__ import annotations
@@ -100,10 +103,23 @@ def queries(plan: ExportPlan) -> list[Query]:
             terms.append(f"((CASE WHEN {cond} THEN 1 ELSE 0 END)::bigint << {index})")
         found.append(Query(
             "rg_contact",
-            f"SELECT {KEY} AS key, ({' | '.join(terms)}) AS flags FROM contacts "
+            f"SELECT {KEY} AS key, ({' | '.join(terms)}) AS flags, {TOKEN} AS token FROM contacts "
             f"WHERE org = {literal(plan.org)} AND purpose = {literal(plan.purpose)} AND at >= {literal(float(plan.since))}",
-            (), pa.schema([("key", whole), ("flags", whole)])))
+            (), pa.schema([("key", whole), ("flags", whole), ("token", text)])))
     return found
+
+
+# A contact's identity, as its Redis member carries it (redis_counters.contact_token).
+TOKEN = "coalesce(NULLIF(token, ''), 's' || seq::text)"
+
+
+def contact_flags(plan: ExportPlan, at: float, channel: str, relation: str) -> int:
+    """The flags `queries` computes in SQL for one contact (for contacts read from Redis)."""
+    flags = (at > plan.at_ts) << FUTURE_BIT
+    for index, (cap, start) in enumerate(zip(plan.caps, plan.cap_starts or [0.0] * len(plan.caps))):
+        if at >= start and (cap.channels is None or channel in cap.channels) and (cap.relations is None or relation in cap.relations):
+            flags |= 1 << index
+    return flags
 
 
 def adbc_uri(url: str) -> str:
@@ -113,8 +129,9 @@ def adbc_uri(url: str) -> str:
     return parse_url(url)[0].set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan) -> dict[str, pa.Table]:
-    """Run `queries(plan)` through ADBC inside the exported snapshot `snapshot`."""
+def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, counters: Any = None) -> dict[str, pa.Table]:
+    """Run `queries(plan)` through ADBC inside the exported snapshot `snapshot`; with Redis
+    `counters`, rg_contact also holds the contacts only Redis has (`with_redis`)."""
     import adbc_driver_postgresql.dbapi as adbc
 
     conn = adbc.connect(adbc_uri(url), autocommit=True)
@@ -134,6 +151,11 @@ def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan) -> dic
         cur.close()
     finally:
         conn.close()
+    if "rg_contact" in tables:
+        contact = tables["rg_contact"]
+        if counters is not None:
+            contact = with_redis(contact, *redis_contacts(counters, plan))
+        tables["rg_contact"] = contact.select(["key", "flags"])
     return tables
 
 
@@ -147,21 +169,53 @@ def newest(table: pa.Table) -> pa.Table:
     return pa.table([grouped.column("key"), grouped.column("micros_max")], schema=table.schema)
 
 
-def redis_numbers(counters: Any, org: str) -> list[str]:
-    """The numbers of `org` that have a frequency counter in Redis (SCAN over the org's keys)."""
-    head = counters.number_key(org, "")
+def redis_contacts(counters: Any, plan: ExportPlan) -> tuple[pa.Table, list[int]]:
+    """This org's and purpose's contacts in Redis since `plan.since`, as (key, flags, token)
+    rows, and the keys whose members could not be read (their rows go to the engine).
+
+    Every counter key of the org is found by SCAN, its window read by ZRANGEBYSCORE (the
+    horizon sentinel sits at -inf, outside any window), in pipelines of 1,000 keys."""
+    head = counters.number_key(plan.org, "")
     pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
-    numbers = []
-    for key in counters.client.scan_iter(match=pattern, count=10_000):
-        text = key.decode() if isinstance(key, bytes) else key
-        numbers.append(text[len(head):])
-    return numbers
+    client = counters.client
+    keys: list[int] = []
+    flags: list[int] = []
+    tokens: list[str] = []
+    odd: list[int] = []
+    names = list(client.scan_iter(match=pattern, count=10_000))
+    for start in range(0, len(names), 1000):
+        chunk = names[start:start + 1000]
+        pipe = client.pipeline(transaction=False)
+        for name in chunk:
+            pipe.zrangebyscore(name, plan.since, "+inf")
+        for name, members in zip(chunk, pipe.execute()):
+            number = name[len(head):]
+            if not _KEYABLE.fullmatch(number):
+                continue  # no list row has this number's key (such rows are judged one by one)
+            key = int(number[1:])
+            for text in members:
+                parts = text.split("|")
+                try:
+                    at, channel, purpose, relation, token = float(parts[0]), parts[2], parts[3], parts[4], parts[-1]
+                except (ValueError, IndexError):
+                    odd.append(key)
+                    continue
+                if len(parts) < 7 or not math.isfinite(at):
+                    odd.append(key)
+                elif purpose == plan.purpose:
+                    keys.append(key)
+                    flags.append(contact_flags(plan, at, channel, relation))
+                    tokens.append(token)
+    table = pa.table({"key": pa.array(keys, pa.int64()), "flags": pa.array(flags, pa.int64()),
+                      "token": pa.array(tokens, pa.string())})
+    return table, odd
 
 
-def with_redis(tables: dict[str, pa.Table], numbers: list[str]) -> dict[str, pa.Table]:
-    """rg_contact plus one "after --at" row per Redis-counted number: the engine judges those rows."""
-    if "rg_contact" not in tables:
-        return tables
-    keys = [int(n[1:]) for n in numbers if _KEYABLE.fullmatch(n)]
-    extra = pa.table({"key": pa.array(keys, pa.int64()), "flags": pa.array([1 << FUTURE_BIT] * len(keys), pa.int64())})
-    return {**tables, "rg_contact": pa.concat_tables([tables["rg_contact"], extra.cast(tables["rg_contact"].schema)])}
+def with_redis(contact: pa.Table, redis: pa.Table, odd: list[int]) -> pa.Table:
+    """PostgreSQL's contacts plus Redis's that PostgreSQL does not have (same key and token:
+    the same contact), as decide merges them; a key with an unreadable member is flagged
+    "after --at", which sends its rows to the engine (whose view reads Redis itself)."""
+    only = redis.join(contact.select(["key", "token"]), keys=["key", "token"], join_type="left anti")
+    flagged = pa.table({"key": pa.array(odd, pa.int64()), "flags": pa.array([1 << FUTURE_BIT] * len(odd), pa.int64()),
+                        "token": pa.array([""] * len(odd), pa.string())})
+    return pa.concat_tables([contact, only.select(contact.schema.names).cast(contact.schema), flagged.cast(contact.schema)])

@@ -150,10 +150,8 @@ def open_pg_state(store: Any, plan: Any, *, reserve: bool) -> Iterator[tuple[PgV
 def _export(store: Any, snapshot: str, plan: Any) -> dict:
     from reachguard.scrub import export_pg
 
+    counters = store.counters if getattr(store, "uses_redis", False) else None
     try:
-        tables = export_pg.export(store.url, store.schema, snapshot, plan)
-    except Exception as exc:  # adbc errors carry the server's message
+        return export_pg.export(store.url, store.schema, snapshot, plan, counters)
+    except Exception as exc:  # adbc and redis errors carry the server's message
         raise StoreUnavailable(f"reading the PostgreSQL store failed: {exc}") from exc
-    if getattr(store, "uses_redis", False):
-        tables = export_pg.with_redis(tables, export_pg.redis_numbers(store.counters, plan.org))
-    return tables
