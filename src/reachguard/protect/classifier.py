@@ -196,10 +196,11 @@ class _EvidenceTable:
         if len(keep):
             r, c, s = row_of[keep], x.indices[keep], st[keep]
             order = np.lexsort((-s, r))
+            terms, top_list = self.terms, top.tolist()  # plain ints: no numpy scalar per entry
             for ri, ci in zip(r[order].tolist(), c[order].tolist(), strict=True):
                 q = quoted[ri]
                 if len(q) < EVIDENCE_NGRAMS:
-                    term = self.terms[int(top[ri])].get(ci)
+                    term = terms[top_list[ri]].get(ci)
                     if term is not None and term in norm[ri]:
                         q.append(term)
         return [", ".join(q) for q in quoted]
