@@ -12,6 +12,7 @@ CPU: the child's own (user + system), and the PostgreSQL server's over the same 
 
     .venv/bin/python bench/scrub_pg.py --rows 1000000 --repeat 3
     .venv/bin/python bench/scrub_pg.py --rows 1000000 --repeat 3 --dir /tmp/spg1m --keep --reuse
+    .venv/bin/python bench/scrub_pg.py --rows 1000000 --backend postgres+redis --redis-counted 100000 …
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from _common import machine, median  # noqa: E402
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/0"
+PREFIX = "rgbench:scrub:"
 
 
 def server_cpu() -> float:
@@ -105,6 +107,43 @@ def loaded(url: str) -> bool:
         return found is not None and conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}".opt_outs)').fetchone()[0]
 
 
+def fill_redis(folder: Path, count: int) -> None:
+    """Counters in Redis for `count` numbers of the list (one marketing contact 3 days ago each,
+    in Redis only: a live PostgreSQL+Redis store holds a counter per number contacted lately)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    numbers: list[str] = []
+    with open(folder / "clean.csv", encoding="utf-8") as handle:
+        next(handle)
+        seen: set[str] = set()
+        for line in handle:
+            number = line.strip()
+            if number not in seen:
+                seen.add(number)
+                numbers.append(number)
+                if len(numbers) >= count:
+                    break
+    at = base.AT_TS - 3 * 86400
+    pipe = client.pipeline(transaction=False)
+    for i, number in enumerate(numbers):
+        pipe.zadd(f"{PREFIX}c:acme|{number}", {f"{at!r}|{number}|sms|marketing|prospect||bench{i}": at})
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    client.close()
+
+
+def clear_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    names = list(client.scan_iter(match=PREFIX + "*", count=10_000))
+    for i in range(0, len(names), 1000):
+        client.delete(*names[i:i + 1000])
+    client.close()
+
+
 def child_scrub(folder: Path, url: str) -> dict:
     from reachguard.scrub import run_scrub
 
@@ -117,7 +156,7 @@ def measure(kind: str, folder: Path, url: str, backend: str) -> tuple[float, flo
     env = dict(os.environ)
     env.pop("REACHGUARD_REDIS_URL", None)
     if backend == "postgres+redis":
-        env["REACHGUARD_REDIS_URL"] = f"{REDIS}?prefix=rgbench:scrub:"
+        env["REACHGUARD_REDIS_URL"] = f"{REDIS}?prefix={PREFIX}"
     before = server_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--dir", str(folder), "--url", url],
@@ -138,6 +177,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backend", choices=("postgres", "postgres+redis"), default="postgres")
+    parser.add_argument("--redis-counted", type=int, default=0,
+                        help="postgres+redis: give this many list numbers a counter in Redis first (removed at the end)")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated files and the schema")
     parser.add_argument("--reuse", action="store_true", help="reuse the files in --dir and the schema if loaded")
@@ -159,6 +200,10 @@ def main() -> None:
                 print(f"generated {name:<28} {seconds:6.1f} s")
         if not (args.reuse and loaded(url)):
             print(f"loaded the PostgreSQL store in {load(folder, args.rows, url):.1f} s")
+        clear_redis()
+        if args.backend == "postgres+redis" and args.redis_counted:
+            fill_redis(folder, args.redis_counted)
+            print(f"{args.redis_counted:,} list numbers have a counter in Redis")
         runs: dict[str, list[tuple[float, float, dict]]] = {"scrub": [], "raw": []}
         print(f"load average before: {open('/proc/loadavg').read().strip()}")
         for _ in range(args.repeat):
@@ -181,6 +226,7 @@ def main() -> None:
               f"({report['invalid_numbers']:,} invalid, {report['duplicates']:,} duplicates), reasons {report['reasons']}, "
               f"{report['signatures']} signatures, {report['judged_row_by_row']:,} rows judged one by one")
     finally:
+        clear_redis()
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
             import psycopg

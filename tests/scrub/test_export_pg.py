@@ -137,3 +137,28 @@ def test_redis_contacts_merge_with_postgres_ones(new_store: Any) -> None:
                 conn.execute("INSERT INTO contacts SELECT * FROM kept")
                 conn.execute("DROP TABLE kept")
         assert redis_only == alone
+
+
+def test_redis_members_odd_subjects_and_garbage(new_store: Any) -> None:
+    """A subject with `|` and Chinese is read right; a member that does not parse flags its number
+    "after --at" (its rows go to the engine); another org's and another purpose's are left out."""
+    from reachguard.scrub.export import FUTURE_BIT
+
+    store = new_store("postgres+redis")
+    at = datetime.fromisoformat(PLANS[0][2])
+    plan = plan_for(PolicyBook.profile("cn").for_org("acme"), "acme", "marketing", "sms", at)
+    ts = at.timestamp() - 600
+    counters = store.counters
+    writes = {
+        counters.number_key("acme", "+8613800000001"): ("", [(ts, f"{ts!r}|+8613800000001|sms|marketing|prospect|贷|款|tok1")]),
+        counters.number_key("acme", "+8613800000002"): ("", [(ts, "garbage")]),
+        counters.number_key("acme", "+8613800000003"): ("", [(ts, f"{ts!r}|+8613800000003|sms|service|prospect||tok3")]),
+        counters.number_key("other", "+8613800000004"): ("", [(ts, f"{ts!r}|+8613800000004|sms|marketing|prospect||tok4")]),
+    }
+    counters.finish("t", [], writes, unlock=True)
+    table, odd = export_pg.redis_contacts(counters, plan)
+    assert table.to_pylist() == [{"key": 8613800000001, "flags": 3, "token": "tok1"}]  # both caps count it
+    assert odd == [8613800000002]
+    merged = export_pg.with_redis(table.slice(0, 0), table, odd)
+    assert sorted(merged.select(["key", "flags"]).to_pylist(), key=repr) == sorted(
+        [{"key": 8613800000001, "flags": 3}, {"key": 8613800000002, "flags": 1 << FUTURE_BIT}], key=repr)
