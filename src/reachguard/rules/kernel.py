@@ -39,6 +39,7 @@ class Kernel:
         self.blank_checks: tuple[Check, ...] = tuple(r.check for r in blank)
         self.time_checks: tuple[Check, ...] = tuple(r.check for r in live if r.time_based)
         self.blank_time_checks: tuple[Check, ...] = tuple(r.check for r in blank if r.time_based)
+        # A policy with a fixed zone gives it whatever the number; "recipient" zones go per number.
         self.zones: tuple[ZoneInfo, ...] | None = None if policy.timezone == "recipient" else policy.zones_for("")
         caps = policy.for_purpose(purpose).caps
         self.lookback_days = max((cap.days for cap in caps), default=0)
