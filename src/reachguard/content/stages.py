@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import re
+from itertools import chain, compress, repeat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -172,17 +173,23 @@ class CharStage:
         return pattern.sub(self._sub, text)
 
     def run_mapped(self, mapped: Mapped) -> Mapped:
-        table = self.table
-        out: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        for ch, s, e in zip(mapped.text, mapped.starts, mapped.ends):
-            rep = table[ord(ch)]
-            if rep:
-                out.append(rep)
-                starts.extend([s] * len(rep))
-                ends.extend([e] * len(rep))
-        return Mapped("".join(out), starts, ends)
+        # Each character becomes table[ord(ch)] ("" or one or more characters), and each output
+        # character keeps its source's [start, end). C-level map/compress instead of a Python
+        # loop per character: nearly always every character maps to exactly one (fold) or to
+        # zero or one (separators), and then the offsets are a copy or a selection.
+        reps = list(map(self.table.__getitem__, map(ord, mapped.text)))
+        lens = list(map(len, reps))
+        n = len(lens)
+        text = "".join(reps)
+        if len(text) == n and lens.count(1) == n:
+            return Mapped(text, mapped.starts[:n], mapped.ends[:n])
+        if max(lens, default=0) <= 1:
+            return Mapped(text, list(compress(mapped.starts, lens)), list(compress(mapped.ends, lens)))
+        return Mapped(
+            text,
+            list(chain.from_iterable(map(repeat, mapped.starts, lens))),
+            list(chain.from_iterable(map(repeat, mapped.ends, lens))),
+        )
 
 
 # --- sequence stages ---------------------------------------------------------------------------
