@@ -19,7 +19,7 @@ from reachguard.engine import Gateway
 from reachguard.numbers import try_normalize
 from reachguard.policy import PolicyBook
 from reachguard.scrub import ScrubInputError, run_scrub
-from reachguard.scrub.export_pg import KEY, queries
+from reachguard.scrub.export_pg import queries
 from reachguard.scrub.export import plan_for
 from reachguard.store import sqlite_keys
 from worldkit import World
@@ -113,10 +113,15 @@ ODD = ["+8613800138000", "+1", "+0123", "+123456789012345678", "+123456789012345
        "+86138001380００", "+٨613800138000", "", "+", "+9" * 3, "+999999999999999999"]
 
 
-def test_postgres_and_sqlite_give_every_number_the_same_key(new_store: Any) -> None:
-    """export_pg.KEY (in PostgreSQL) == sqlite_keys.key_sql (in SQLite) for odd and random numbers."""
+def test_postgres_export_and_sqlite_give_every_number_the_same_key(new_store: Any) -> None:
+    """export_pg.arrow_key on numbers as PostgreSQL returns them == sqlite_keys.key_sql in SQLite,
+    for odd and random strings; the sets of keyed numbers only drop the unkeyed ones."""
     import random
     import sqlite3
+
+    import pyarrow as pa
+
+    from reachguard.scrub.export_pg import adbc_uri, arrow_key, keyed
 
     rng = random.Random(5)
     numbers = ODD + ["+" + "".join(rng.choice("0123456789+ -x") for _ in range(rng.randint(1, 21))) for _ in range(2000)]
@@ -124,10 +129,22 @@ def test_postgres_and_sqlite_give_every_number_the_same_key(new_store: Any) -> N
     lite = sqlite3.connect(":memory:")
     want = [lite.execute(f"SELECT coalesce({sqlite_keys.key_sql('?1')}, 0)", (n,)).fetchone()[0] for n in numbers]
     store = new_store("postgres")
+    import adbc_driver_postgresql.dbapi as adbc
+
     with store.read() as conn:
-        got = [row[0] for row in conn.execute(
-            f"SELECT {KEY} FROM unnest(%s::text[]) WITH ORDINALITY AS t(number, i) ORDER BY i", (numbers,)).fetchall()]
-    assert got == want
+        conn.execute("CREATE TABLE odd_numbers_kept AS SELECT number, i FROM unnest(%s::text[]) WITH ORDINALITY AS t(number, i)",
+                     (numbers,))
+    try:
+        with adbc.connect(adbc_uri(store.url), autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f'SELECT number FROM "{store.schema}".odd_numbers_kept ORDER BY i')
+            fetched = cur.fetch_arrow_table()
+    finally:
+        with store.read() as conn:
+            conn.execute("DROP TABLE odd_numbers_kept")
+    assert fetched.column(0).to_pylist() == numbers
+    assert arrow_key(fetched.column(0)).to_pylist() == want
+    assert keyed(fetched, drop=True).column("key").to_pylist() == [k for k in want if k]
+    assert arrow_key(pa.array(["+8613800138000", None])).to_pylist() == [8613800138000, 0]
     assert sum(1 for k in want if k) > 2000  # most random ones are keys, the odd ones mostly not
 
 

@@ -2,10 +2,10 @@
 
 The same reductions as export.py (one table per rule: rg_dnc, rg_optout, rg_optout_org,
 rg_consent, rg_contact, with the same columns, keys and microsecond times), in PostgreSQL's
-dialect. Why no key tables here: a PostgreSQL store has no `dnc_keys`/`opt_out_keys`; the
-number's integer key is computed in the query (`KEY`, the rule of sqlite_keys.key_sql and
-rows.key_sql) and the newest opt-out per number is a `GROUP BY` on the server, which has the
-cores and the indexes — measured in docs/scrub.md before deciding against a migration.
+dialect. A PostgreSQL store has no `dnc_keys`/`opt_out_keys`: the stored numbers are fetched
+as text and keyed by Arrow (`arrow_key`, the rule of sqlite_keys.key_sql and rows.key_sql), and
+the newest opt-out per number is picked by Arrow too (`newest`) — both measured cheaper than
+doing them in PostgreSQL, and than a migration adding key columns (docs/scrub.md).
 
 Why ADBC (`adbc-driver-postgresql`): it fetches with binary COPY straight into Arrow columns,
 no Python object per row. It runs in this process (no second copy of SQLite is involved, so no
@@ -28,15 +28,17 @@ import re
 from typing import Any, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reachguard.scrub.export import FUTURE_BIT, ExportPlan, Query, typed
 from reachguard.state import CHANNEL_BITS
 
-# A stored number's integer key (the rule of sqlite_keys.key_sql): `+`, a first digit 1-9,
-# at most 18 digits in all; anything else gets 0, a key no list row has.
-# (The length test first and an unbounded repetition: PostgreSQL's regex engine takes twice as
-# long over `{0,17}`; measured in docs/scrub.md.)
-KEY = r"coalesce(CASE WHEN length(number) <= 19 AND number ~ '^\+[1-9][0-9]*$' THEN substr(number, 2)::bigint END, 0)"
+# A stored number's integer key (the rule of sqlite_keys.key_sql and rows.key_sql): `+`, a
+# first digit 1-9, at most 18 digits in all; anything else gets 0, a key no list row has.
+# Computed by Arrow on the fetched numbers (`arrow_key`), not by PostgreSQL: PostgreSQL's regex
+# costs ~1 us a row on one core (a 5M-row opt-out read: 9-12 s with the key in SQL, 3.8 s for
+# the numbers as text plus 1.4 s of Arrow CPU here; docs/scrub.md).
+KEY_RE = r"^\+[1-9][0-9]*$"
 _KEYABLE = re.compile(r"\+[1-9][0-9]{0,17}")
 
 
@@ -66,29 +68,28 @@ def _in(values: Any) -> str:
 
 
 def queries(plan: ExportPlan) -> list[Query]:
-    """export.queries for PostgreSQL (the SQL has its values inlined; params are empty)."""
+    """export.queries for PostgreSQL (the SQL has its values inlined; params are empty). Each
+    query's first column is the stored number; `export` turns it into `key` (`arrow_key`)."""
     found: list[Query] = []
     bit = CHANNEL_BITS[plan.channel]
     text, whole = pa.string(), pa.int64()
     if "dnc" in plan.rule_names:
         lists = _in(plan.lists) if plan.lists else "(NULL)"
         # a key on several lists comes once per list: features.py only asks "IN rg_dnc"
-        found.append(Query("rg_dnc", f"SELECT key FROM (SELECT {KEY} AS key FROM dnc WHERE list IN {lists}) d "
-                                     "WHERE key <> 0", (), pa.schema([("key", whole)])))
+        found.append(Query("rg_dnc", f"SELECT number FROM dnc WHERE list IN {lists}", (), pa.schema([("key", whole)])))
     if "opt_out" in plan.rule_names:
         kinds = "" if plan.complaints_count else " AND kind IS DISTINCT FROM 'complaint'"
         # Every counting opt-out row; `newest` keeps one row per key (the newest) after the fetch.
         for name, scope in (("rg_optout", "org IS NULL"), ("rg_optout_org", f"org = {literal(plan.org)}")):
             found.append(Query(
                 name,
-                f"SELECT key, micros FROM (SELECT {KEY} AS key, {micros('at')} AS micros FROM opt_outs "
-                f"WHERE {scope} AND (channels & {bit}) <> 0{kinds}) o WHERE key <> 0",
+                f"SELECT number, {micros('at')} AS micros FROM opt_outs WHERE {scope} AND (channels & {bit}) <> 0{kinds}",
                 (), pa.schema([("key", whole), ("micros", whole)])))
     if "consent" in plan.rule_names:
         at = literal(plan.at_ts)
         found.append(Query(
             "rg_consent",
-            f"SELECT {KEY} AS key, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= {at} "
+            f"SELECT number, CASE WHEN withdrawn THEN 'W' WHEN expires_at IS NOT NULL AND expires_at <= {at} "
             f"THEN 'E' ELSE 'A' END AS status, {micros('at')} AS micros, seq::bigint AS seq FROM consents "
             f"WHERE org = {literal(plan.org)} AND (channels & {bit}) <> 0",
             (), pa.schema([("key", whole), ("status", text), ("micros", whole), ("seq", whole)])))
@@ -103,7 +104,7 @@ def queries(plan: ExportPlan) -> list[Query]:
             terms.append(f"((CASE WHEN {cond} THEN 1 ELSE 0 END)::bigint << {index})")
         found.append(Query(
             "rg_contact",
-            f"SELECT {KEY} AS key, ({' | '.join(terms)}) AS flags, {TOKEN} AS token FROM contacts "
+            f"SELECT number, ({' | '.join(terms)}) AS flags, {TOKEN} AS token FROM contacts "
             f"WHERE org = {literal(plan.org)} AND purpose = {literal(plan.purpose)} AND at >= {literal(float(plan.since))}",
             (), pa.schema([("key", whole), ("flags", whole), ("token", text)])))
     return found
@@ -145,7 +146,8 @@ def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, counte
         tables = {}
         for query in queries(plan):
             cur.execute(query.sql)
-            table = typed(cur.fetch_arrow_table(), query.schema)
+            table = keyed(cur.fetch_arrow_table(), drop=query.name in _KEYED_ONLY)
+            table = typed(table, query.schema)
             tables[query.name] = newest(table) if query.name.startswith("rg_optout") else table
         cur.execute("ROLLBACK")
         cur.close()
@@ -157,6 +159,23 @@ def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, counte
             contact = with_redis(contact, *redis_contacts(counters, plan))
         tables["rg_contact"] = contact.select(["key", "flags"])
     return tables
+
+
+# Sets that hold keyed numbers only (as the SQLite key tables do); the others keep key 0 rows.
+_KEYED_ONLY = {"rg_dnc", "rg_optout", "rg_optout_org"}
+
+
+def arrow_key(numbers: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The integer key of each stored number (0: none), in Arrow's C++ kernels."""
+    ok = pc.fill_null(pc.and_(pc.less_equal(pc.utf8_length(numbers), 19), pc.match_substring_regex(numbers, KEY_RE)), False)
+    return pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(numbers, 1), "0"), pa.int64())
+
+
+def keyed(table: pa.Table, *, drop: bool) -> pa.Table:
+    """The fetched rows with their first column (the number) replaced by its key."""
+    key = arrow_key(table.column(0))
+    table = table.set_column(0, "key", key)
+    return table.filter(pc.not_equal(key, 0)) if drop else table
 
 
 def newest(table: pa.Table) -> pa.Table:
