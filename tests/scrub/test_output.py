@@ -69,3 +69,33 @@ def test_parquet_outputs_keep_order_and_types(tmp_path: Path, monkeypatch: pytes
     assert [r["phone"] for r in rejected] == [v[0] for v, c in zip(values, codes) if c != 0]
     assert {r["rg_reasons"] for r in rejected} == {"OPTED_OUT"}
     assert [r["note"] for r in allowed] == [v[1] for v, c in zip(values, codes) if c == 0]
+
+
+def test_a_failure_mid_write_stops_early_and_closes_both_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A progress callback (or a batch) that raises ends the write: the error reaches the caller,
+    batches not yet started are dropped, both files are closed."""
+    monkeypatch.setattr(output, "BATCH_ROWS", 5)
+    con = duckdb.connect()
+    source, values = _load(con, 400)
+    encoded: list[int] = []
+    real = output._Writer.encode
+
+    def counting(self: output._Writer, batch: pa.RecordBatch) -> object:
+        encoded.append(batch.num_rows)
+        return real(self, batch)
+
+    monkeypatch.setattr(output._Writer, "encode", counting)
+
+    def fail(done: int) -> None:
+        if done >= 20:
+            raise RuntimeError("stop")
+
+    codes = np.zeros(len(values), dtype=np.int32)
+    with pytest.raises(RuntimeError, match="stop"):
+        output.write_outputs(con, source, codes, [""], (tmp_path / "a.csv", tmp_path / "r.csv"), fail, 2)
+    assert len(encoded) < 2 * 80 / 2  # far fewer than the 80 batches (x2 files) of the whole list
+    for name in ("a.csv", "r.csv"):
+        temp = output.temp_path(tmp_path / name)
+        temp.unlink()  # closed: removable, and holds only whole batches
+    with pytest.raises(duckdb.CatalogException):
+        con.execute("SELECT count(*) FROM rg_st")  # unregistered, and the connection still usable

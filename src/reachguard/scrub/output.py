@@ -80,19 +80,19 @@ def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndar
 
     done = 0
     pending: deque[Future[tuple[object, object, int]]] = deque()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-write")
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-write") as pool:
-            for batch in reader:
-                pending.append(pool.submit(split, batch))
-                while len(pending) > 2 * workers or (pending and pending[0].done()):
-                    done += _write_one(pending.popleft().result(), writers)
-                    progress(done)
-            while pending:
+        for batch in reader:
+            pending.append(pool.submit(split, batch))
+            while len(pending) > 2 * workers or (pending and pending[0].done()):
                 done += _write_one(pending.popleft().result(), writers)
                 progress(done)
+        while pending:
+            done += _write_one(pending.popleft().result(), writers)
+            progress(done)
     finally:
-        for future in pending:
-            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error, batches not started are dropped
+        reader.close()  # else DuckDB refuses the unregister below, masking the error
         for writer in writers:
             writer.close()
         con.unregister("rg_st")
