@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 if __name__ != "__main__":
-    from reachguard.scrub.export import ExportPlan, queries, typed
+    from reachguard.scrub.export import ExportPlan, finish, queries
 
 
 class ExportFailed(RuntimeError):
@@ -62,7 +62,7 @@ class ExportChild:
         tables = {}
         for query in self.queries:
             table = ipc.open_file(pa.memory_map(str(self.paths[query.name]))).read_all()
-            tables[query.name] = typed(table, query.schema)
+            tables[query.name] = finish(table, query)
         return tables
 
     def close(self) -> None:
