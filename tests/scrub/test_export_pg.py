@@ -17,6 +17,7 @@ import pytest
 from reachguard.policy import PolicyBook
 from reachguard.scrub import export_pg
 from reachguard.scrub.export import export, plan_for
+from reachguard.scrub.redis_windows import RedisWindows, scan_names
 from reachguard.scrub.snapshot_pg import open_pg_snapshot, open_pg_state
 from reachguard.store import SQLiteStore, StoreUnavailable
 from worldkit import World
@@ -124,14 +125,14 @@ def test_redis_contacts_merge_with_postgres_ones(new_store: Any) -> None:
             continue
         with open_pg_snapshot(store, reserve=False) as (_, snapshot):
             alone = _rows(export_pg.export(store.url, store.schema, snapshot, plan))["rg_contact"]
-            both = _rows(export_pg.export(store.url, store.schema, snapshot, plan, store.counters))["rg_contact"]
+            both = _rows(export_pg.export(store.url, store.schema, snapshot, plan, RedisWindows.read(store.counters, plan.org, plan.since)))["rg_contact"]
         assert both == alone and len(alone) > 20  # nothing counted twice
         with store.read() as conn:
             conn.execute("CREATE TEMP TABLE kept AS SELECT * FROM contacts")
             conn.execute("DELETE FROM contacts")  # now only Redis has them
         try:
             with open_pg_snapshot(store, reserve=False) as (_, snapshot):
-                redis_only = _rows(export_pg.export(store.url, store.schema, snapshot, plan, store.counters))["rg_contact"]
+                redis_only = _rows(export_pg.export(store.url, store.schema, snapshot, plan, RedisWindows.read(store.counters, plan.org, plan.since)))["rg_contact"]
         finally:
             with store.read() as conn:
                 conn.execute("INSERT INTO contacts SELECT * FROM kept")
@@ -156,9 +157,67 @@ def test_redis_members_odd_subjects_and_garbage(new_store: Any) -> None:
         counters.number_key("other", "+8613800000004"): ("", [(ts, f"{ts!r}|+8613800000004|sms|marketing|prospect||tok4")]),
     }
     counters.finish("t", [], writes, unlock=True)
-    table, odd = export_pg.redis_contacts(counters, plan)
+    table, odd = export_pg.redis_contacts(RedisWindows.read(counters, plan.org, plan.since), plan)
     assert table.to_pylist() == [{"key": 8613800000001, "flags": 3, "token": "tok1"}]  # both caps count it
     assert odd == [8613800000002]
     merged = export_pg.with_redis(table.slice(0, 0), table, odd)
     assert sorted(merged.select(["key", "flags"]).to_pylist(), key=repr) == sorted(
         [{"key": 8613800000001, "flags": 3}, {"key": 8613800000002, "flags": 1 << FUTURE_BIT}], key=repr)
+
+
+class _RepeatingScan:
+    """The real Redis client, but SCAN returns every key twice (as SCAN may, e.g. while Redis
+    rehashes its keyspace; its guarantee is only that a key present throughout is returned)."""
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def scan_iter(self, **kwargs: Any) -> Any:
+        names = list(self._client.scan_iter(**kwargs))
+        return iter(names + names[::-1])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_redis_keys_scanned_twice_count_once(new_store: Any) -> None:
+    """A key SCAN returns twice is read once: its Redis-only contacts are not counted double."""
+    from types import SimpleNamespace
+
+    store = new_store("postgres+redis")
+    at = datetime.fromisoformat(PLANS[0][2])
+    plan = plan_for(PolicyBook.profile("cn").for_org("acme"), "acme", "marketing", "sms", at)
+    ts = at.timestamp() - 600
+    counters = store.counters
+    writes = {counters.number_key("acme", f"+861380000000{i}"): ("", [(ts + j, f"{ts + j!r}|+861380000000{i}|sms|marketing|prospect||t{i}{j}")
+                                                                      for j in range(i)]) for i in (1, 2, 3)}
+    counters.finish("t", [], writes, unlock=True)
+    mine = counters.prefix + "*"
+    assert scan_names(_RepeatingScan(counters.client), mine) == list(dict.fromkeys(counters.client.scan_iter(match=mine)))
+    repeating = SimpleNamespace(client=_RepeatingScan(counters.client), number_key=counters.number_key)
+    windows = RedisWindows.read(repeating, plan.org, plan.since)
+    assert sorted(windows.names) == sorted(writes) and len(windows) == 6
+    table, odd = export_pg.redis_contacts(windows, plan)
+    assert sorted(table.column("token").to_pylist()) == ["t10", "t20", "t21", "t30", "t31", "t32"] and odd == []
+
+
+def test_redis_windows_members_as_read(new_store: Any) -> None:
+    """What the engine's view is given: each key's members as the export read them (a contact
+    added later is not there; a key that did not exist is an empty window), filtered to the
+    asked window; None (read live) for a window the read does not cover."""
+    store = new_store("postgres+redis")
+    counters = store.counters
+    since = 1_000_000.0
+    key = counters.number_key("acme", "+8613800000001")
+    counters.finish("t", [], {key: ("", [(since - 1, f"{since - 1!r}|old"), (since + 5, f"{since + 5!r}|a|甲"),
+                                         (since + 9, f"{since + 9!r}|b")])}, unlock=True)
+    windows = RedisWindows.read(counters, "acme", since)
+    later = counters.number_key("acme", "+8613800000002")
+    counters.finish("t", [], {key: ("", [(since + 7, f"{since + 7!r}|late")]), later: ("", [(since + 7, f"{since + 7!r}|x")])},
+                    unlock=True)
+    assert windows.members(key, since) == [f"{since + 5!r}|a|甲", f"{since + 9!r}|b"]
+    assert windows.members(key, since + 6) == [f"{since + 9!r}|b"]
+    assert windows.members(later, since) == []
+    assert windows.members(key, since - 1) is None  # starts before the read's window
+    assert windows.members(counters.number_key("other", "+8613800000001"), since) is None
+    assert [(windows.names[i], m) for i, m in windows.items()] == [(key, f"{since + 5!r}|a|甲"), (key, f"{since + 9!r}|b")]

@@ -55,3 +55,19 @@ def test_reserve_job_fails_clearly_on_postgres(pg_api: tuple[Api, Any]) -> None:
     assert "--reserve" in failed["error"]["message"] or "reserve" in failed["error"]["message"]
     assert contacts(store) == before
     assert api.decide()["verdict"] == "allow"  # nothing was reserved
+
+
+def test_postgres_failing_mid_job_is_unavailable(pg_api: tuple[Api, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job of a scrub whose PostgreSQL connection dies fails with UNAVAILABLE (the CLI's exit
+    3), not INTERNAL; the service goes on and the next job works."""
+    from test_scrub_cli_pg import fail_mid_scrub
+
+    api, store = pg_api
+    api.consent()
+    assert fail_mid_scrub(monkeypatch, store, "kill") == []
+    failed = wait(api, upload(api).json()["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "UNAVAILABLE", failed
+    assert "PostgreSQL" in failed["error"]["message"]
+    monkeypatch.undo()
+    done = wait(api, upload(api).json()["id"])
+    assert done["status"] == "done" and done["report"]["allowed"] == 1, done

@@ -75,3 +75,91 @@ def test_unknown_database_is_no_store(pg_server_url: str, tmp_path: Path) -> Non
                                  "--channel", "sms", "--at", AT, "--no-progress", "--out", str(tmp_path / "a.csv")])
     assert result.exit_code == 2 and "cannot open the store" in result.output
     assert not (tmp_path / "a.csv").exists()
+
+
+def fail_mid_scrub(monkeypatch: pytest.MonkeyPatch, store: Any, how: str) -> list[Any]:
+    """When the engine first loads states, make the scrub's snapshot connection fail for real:
+    `kill` has the server terminate it; `break` leaves it alive, its transaction failing (a
+    search_path with no tables). Returns the snapshot connection."""
+    from reachguard.scrub.snapshot_pg import PgView
+
+    load_states = PgView.load_states
+    failed: list[Any] = []
+
+    def failing(self: Any, queries: Any) -> Any:
+        if not failed:
+            failed.append(self.conn)
+            if how == "kill":
+                with store.read() as conn:
+                    assert conn.execute("SELECT pg_terminate_backend(%s, 5000)", (self.conn.info.backend_pid,)).fetchone()[0]
+            else:
+                self.conn.execute("SET LOCAL search_path TO rg_no_such_schema")
+        return load_states(self, queries)
+
+    monkeypatch.setattr(PgView, "load_states", failing)
+    return failed
+
+
+@pytest.mark.parametrize("how", ["kill", "break"])
+def test_postgres_failing_mid_scrub_is_unavailable(pg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """docs/scrub.md: a store failing mid-scrub is exit 3, UNAVAILABLE (not a traceback), nothing
+    written; the failed connection is invalidated, not handed back to the pool (whose next
+    user would get it: the pool is LIFO, without pre-ping), so the next scrub works."""
+    from sqlalchemy import event
+
+    invalidated: list[Any] = []
+    listener = lambda dbapi, record, exc: invalidated.append(dbapi)  # noqa: E731
+    event.listen(pg.engine.pool, "invalidate", listener)
+    try:
+        failed = fail_mid_scrub(monkeypatch, pg, how)
+        source = write(tmp_path / "list.csv", LIST)
+        result = scrub(pg, source)
+        assert result.exit_code == 3, (result.output, result.exception)
+        assert "UNAVAILABLE" in result.output and "PostgreSQL" in result.output
+        assert not (tmp_path / "allowed.csv").exists() and not (tmp_path / "allowed.rejected.csv").exists()
+        assert failed and any(conn is failed[0] for conn in invalidated)
+        monkeypatch.undo()
+        again = scrub(pg, source)
+        assert again.exit_code == 0, again.output
+        assert [r["name"] for r in rows(tmp_path / "allowed.csv")] == ["a", "e"]
+    finally:
+        event.remove(pg.engine.pool, "invalidate", listener)
+
+
+def test_contacts_recorded_while_judging_reject_no_row(new_store: Any, tmp_path: Path) -> None:
+    """PostgreSQL + Redis: a campaign sends to the list's first and last numbers (through decide)
+    after the export read Redis, while the engine judges. The signature group's representatives
+    are exactly those two rows; judged on live Redis they would get FREQUENCY_CAP, copied to the
+    middle row, which no one ever contacted (review finding). Judged on the export's read, every
+    row has the state of that read: all three allowed, as decide would have answered then."""
+    from datetime import datetime
+
+    from reachguard.engine import Gateway
+    from reachguard.model import Attempt
+    from reachguard.scrub import run_scrub
+
+    store = new_store("postgres+redis")
+    numbers = ["+8613800138000", "+8613800138001", "+8613800138002"]
+    world = World(store=store)
+    for number in numbers:
+        world.consent(to=number)
+    source = write(tmp_path / "list.csv", "name,phone\n" + "".join(f"r{i},{n}\n" for i, n in enumerate(numbers)))
+    at = datetime.fromisoformat(AT)
+    sent: list[str] = []
+
+    def progress(stage: str, done: float) -> None:
+        if stage == "state" and done >= 0.5 and not sent:  # the export (and its Redis read) has finished
+            gateway = Gateway(store)
+            for number in (numbers[0], numbers[-1]):
+                assert gateway.decide(Attempt(org="acme", channel="sms", purpose="marketing", to=number, at=at)).verdict == "allow"
+                sent.append(number)
+
+    report = run_scrub(source, store=store, org="acme", purpose="marketing", channel="sms", at=at,
+                       out=tmp_path / "allowed.csv", progress=progress)
+    assert sent and report.signatures == 1 and report.judged_row_by_row == 0
+    assert [r["name"] for r in rows(tmp_path / "allowed.csv")] == ["r0", "r1", "r2"]
+    # the next scrub reads those contacts: the daily cap is full for the first and last only
+    run_scrub(source, store=store, org="acme", purpose="marketing", channel="sms", at=at, out=tmp_path / "allowed.csv")
+    assert [r["name"] for r in rows(tmp_path / "allowed.csv")] == ["r1"]
+    assert [(r["name"], r["reasons"]) for r in rows(tmp_path / "allowed.rejected.csv")] == [
+        ("r0", "FREQUENCY_CAP"), ("r2", "FREQUENCY_CAP")]

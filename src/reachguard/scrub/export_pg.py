@@ -17,20 +17,21 @@ PostgreSQL, after Redis, with the same token). rg_contact is PostgreSQL's contac
 only Redis holds (a copy in flight, or whose commit failed after Redis took it), matched by
 (number, token) and flagged by `contact_flags` exactly as the SQL flags PostgreSQL's — the union
 decide counts (redis_counters: a window Redis does not cover is merged with PostgreSQL's rows;
-one it covers holds every contact PostgreSQL has). The engine's view (snapshot_pg.PgView)
-merges the same way for the rows it judges.
+one it covers holds every contact PostgreSQL has). Redis is read once (redis_windows.py) and
+the engine's view (snapshot_pg.PgView) merges those same members for the rows it judges.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reachguard.scrub.export import FUTURE_BIT, ExportPlan, Query, typed
+from reachguard.scrub.redis_windows import RedisWindows
 from reachguard.state import CHANNEL_BITS
 
 # A stored number's integer key (the rule of sqlite_keys.key_sql and rows.key_sql): `+`, a
@@ -130,9 +131,10 @@ def adbc_uri(url: str) -> str:
     return parse_url(url)[0].set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, counters: Any = None) -> dict[str, pa.Table]:
+def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, windows: RedisWindows | None = None) -> dict[str, pa.Table]:
     """Run `queries(plan)` through ADBC inside the exported snapshot `snapshot`; with Redis
-    `counters`, rg_contact also holds the contacts only Redis has (`with_redis`)."""
+    `windows` (read once, shared with the engine's view), rg_contact also holds the contacts
+    only Redis has (`with_redis`)."""
     import adbc_driver_postgresql.dbapi as adbc
 
     conn = adbc.connect(adbc_uri(url), autocommit=True)
@@ -155,8 +157,8 @@ def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, counte
         conn.close()
     if "rg_contact" in tables:
         contact = tables["rg_contact"]
-        if counters is not None:
-            contact = with_redis(contact, *redis_contacts(counters, plan))
+        if windows is not None:
+            contact = with_redis(contact, *redis_contacts(windows, plan))
         tables["rg_contact"] = contact.select(["key", "flags"])
     return tables
 
@@ -188,68 +190,33 @@ def newest(table: pa.Table) -> pa.Table:
     return pa.table([grouped.column("key"), grouped.column("micros_max")], schema=table.schema)
 
 
-# The windows of many counter keys in one call, as two strings (redis-py parses a reply of
-# 100,000 keys' members, element by element, at ~25 us each): "index length …" for every member
-# (the key's position in KEYS, the member's length in bytes) and the members back to back.
-_WINDOWS = """
-local sizes, data = {}, {}
-for i = 1, #KEYS do
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], ARGV[1], '+inf')) do
-    sizes[#sizes + 1] = i .. ' ' .. #m
-    data[#data + 1] = m
-  end
-end
-return {table.concat(sizes, ' '), table.concat(data)}
-"""
-
-
-def _windows(client: Any, sha: str, names: list[str], since: float) -> Iterator[tuple[int, str]]:
-    """(index into `names`, member) for every member of those keys' windows."""
-    from redis.client import NEVER_DECODE
-
-    sizes, data = client.execute_command("EVALSHA", sha, len(names), *names, repr(since), **{NEVER_DECODE: True})
-    numbers = sizes.split()
-    at = 0
-    for index, size in zip(numbers[::2], numbers[1::2]):
-        end = at + int(size)
-        yield int(index) - 1, data[at:end].decode("utf-8", "replace")
-        at = end
-
-
-def redis_contacts(counters: Any, plan: ExportPlan) -> tuple[pa.Table, list[int]]:
-    """This org's and purpose's contacts in Redis since `plan.since`, as (key, flags, token)
-    rows, and the keys whose members could not be read (their rows go to the engine).
-
-    Every counter key of the org is found by SCAN, its window read by ZRANGEBYSCORE (the
-    horizon sentinel sits at -inf, outside any window), 1,000 keys per script call."""
-    head = counters.number_key(plan.org, "")
-    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"
-    client = counters.client
+def redis_contacts(windows: RedisWindows, plan: ExportPlan) -> tuple[pa.Table, list[int]]:
+    """This purpose's contacts among the org's Redis windows (`RedisWindows.read`, since
+    `plan.since`), as (key, flags, token) rows, and the keys whose members could not be read
+    (their rows go to the engine)."""
+    head = windows.head
     keys: list[int] = []
     flags: list[int] = []
     tokens: list[str] = []
     odd: list[int] = []
-    names = list(client.scan_iter(match=pattern, count=10_000))
-    sha = client.script_load(_WINDOWS)
-    for start in range(0, len(names), 1000):
-        chunk = names[start:start + 1000]
-        for index, text in _windows(client, sha, chunk, plan.since):
-            number = chunk[index][len(head):]
-            if not _KEYABLE.fullmatch(number):
-                continue  # no list row has this number's key (such rows are judged one by one)
-            key = int(number[1:])
-            parts = text.split("|")
-            try:
-                at, channel, purpose, relation, token = float(parts[0]), parts[2], parts[3], parts[4], parts[-1]
-            except (ValueError, IndexError):
-                odd.append(key)
-                continue
-            if len(parts) < 7 or not math.isfinite(at):
-                odd.append(key)
-            elif purpose == plan.purpose:
-                keys.append(key)
-                flags.append(contact_flags(plan, at, channel, relation))
-                tokens.append(token)
+    names = windows.names
+    for index, text in windows.items():
+        number = names[index][len(head):]
+        if not _KEYABLE.fullmatch(number):
+            continue  # no list row has this number's key (such rows are judged one by one)
+        key = int(number[1:])
+        parts = text.split("|")
+        try:
+            at, channel, purpose, relation, token = float(parts[0]), parts[2], parts[3], parts[4], parts[-1]
+        except (ValueError, IndexError):
+            odd.append(key)
+            continue
+        if len(parts) < 7 or not math.isfinite(at):
+            odd.append(key)
+        elif purpose == plan.purpose:
+            keys.append(key)
+            flags.append(contact_flags(plan, at, channel, relation))
+            tokens.append(token)
     table = pa.table({"key": pa.array(keys, pa.int64()), "flags": pa.array(flags, pa.int64()),
                       "token": pa.array(tokens, pa.string())})
     return table, odd
@@ -258,7 +225,7 @@ def redis_contacts(counters: Any, plan: ExportPlan) -> tuple[pa.Table, list[int]
 def with_redis(contact: pa.Table, redis: pa.Table, odd: list[int]) -> pa.Table:
     """PostgreSQL's contacts plus Redis's that PostgreSQL does not have (same key and token:
     the same contact), as decide merges them; a key with an unreadable member is flagged
-    "after --at", which sends its rows to the engine (whose view reads Redis itself)."""
+    "after --at", which sends its rows to the engine (whose view merges the same members)."""
     only = redis.join(contact.select(["key", "token"]), keys=["key", "token"], join_type="left anti")
     flagged = pa.table({"key": pa.array(odd, pa.int64()), "flags": pa.array([1 << FUTURE_BIT] * len(odd), pa.int64()),
                         "token": pa.array([""] * len(odd), pa.string())})

@@ -25,6 +25,7 @@ from reachguard.policy import PolicyBook
 from reachguard.scrub.pipeline import run_scrub
 from reachguard.scrub.report import ScrubReport
 from reachguard.scrub.source import ScrubInputError
+from reachguard.store.base import StoreUnavailable
 
 
 @dataclass(slots=True)
@@ -129,6 +130,8 @@ class ScrubJobs:
             job.status, job.stage, job.progress = "done", "done", 1.0
         except ScrubInputError as exc:
             job.status, job.error = "failed", {"code": exc.code, "message": exc.message}
+        except StoreUnavailable as exc:  # the store failed mid-scrub (the CLI's exit 3)
+            job.status, job.error = "failed", {"code": "UNAVAILABLE", "message": f"the store failed: {exc}"}
         except Exception as exc:  # reported to the caller; the service goes on
             job.status, job.error = "failed", {"code": "INTERNAL", "message": f"the scrub failed: {type(exc).__name__}: {exc}"}
         finally:

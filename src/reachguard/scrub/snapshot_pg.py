@@ -10,9 +10,18 @@ Why no advisory locks: a plain scrub judges each row against the stored state an
 nothing; locking a million (org, number) keys would exhaust the server's lock table for no
 gain. `--reserve` is refused on PostgreSQL (see `open_pg_snapshot`).
 
-PostgreSQL + Redis: the engine's view merges each number's Redis counter (read without taking
-its lock) with the contacts in the snapshot, as decide merges them when Redis does not cover a
-window — a superset of what decide counts, never less.
+PostgreSQL + Redis: the engine's view merges each number's Redis window with the contacts in
+the snapshot, as decide merges them when Redis does not cover a window. The window is the one
+the export read (redis_windows.py: `windows`, set when the export has finished), not Redis as it
+is when a row is judged: the representatives of a signature group are then judged on exactly
+the state the features were built from. Read live (without taking any lock) only what that read
+does not hold: a subject's counter (collection rows, judged one by one), a window starting
+before the export's, or any window when no export ran (a plan judged wholly row by row) — each
+of those rows' verdicts is its own, copied to no other row.
+
+PostgreSQL failing mid-scrub: every statement on the snapshot connection turns a psycopg error
+into StoreUnavailable (exit 3 / UNAVAILABLE, as docs/scrub.md says), and a connection that
+failed is invalidated, never handed back to the pool.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
+from reachguard.scrub.redis_windows import RedisWindows
 from reachguard.scrub.source import ScrubInputError
 from reachguard.state import RecipientState
 from reachguard.store.base import StateQuery, StoreUnavailable
@@ -62,10 +72,30 @@ class PgView:
         self.store = store
         self.conn = conn
         self.counters = getattr(store, "counters", None) if getattr(store, "uses_redis", False) else None
+        self.windows: RedisWindows | None = None  # the export's read of Redis (PostgreSQL + Redis)
+        self.failed = False  # a statement failed: the connection is not handed back to the pool
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        """Run one statement on the snapshot connection; a psycopg error is StoreUnavailable."""
+        import psycopg
+
+        try:
+            return self.conn.execute(sql, params)
+        except psycopg.Error as exc:
+            self.failed = True
+            gone = self.conn.closed or self.conn.broken
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {exc}" if gone else f"PostgreSQL: {exc}") from exc
 
     def _fetch(self, sql: str, params: Any, *, lock_keys: Any = None) -> list[tuple]:
         """PostgresStore._state_rows's only call: run on the snapshot connection, no locks."""
-        return self.conn.execute(sql, params).fetchall()
+        import psycopg
+
+        cur = self.execute(sql, params)
+        try:
+            return cur.fetchall()
+        except psycopg.Error as exc:
+            self.failed = True
+            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
 
     def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
         from reachguard.store.postgres import Loaded, PostgresStore
@@ -89,13 +119,19 @@ class PgView:
                 numbers[(q.org, q.number)] = min(numbers.get((q.org, q.number), INF), q.contacts_since)
                 if q.need_subject_contacts and q.subject is not None and q.purpose == "collection":
                     subjects[(q.org, q.subject)] = min(subjects.get((q.org, q.subject), INF), q.contacts_since)
-        reads = [(counters.number_key(*k), since) for k, since in numbers.items()]
-        reads += [(counters.subject_key(*k), since) for k, since in subjects.items()]
-        found = iter(counters.acquire(secrets.token_hex(8), [], reads) if reads else [])
+        names = {("n", k): (counters.number_key(*k), since) for k, since in numbers.items()}
+        names.update({("s", k): (counters.subject_key(*k), since) for k, since in subjects.items()})
+        members: dict[tuple, list[str] | None] = {
+            k: self.windows.members(name, since) if self.windows is not None and k[0] == "n" else None
+            for k, (name, since) in names.items()}
+        live = [k for k, found in members.items() if found is None]  # not in the export's read
+        if live:
+            read = counters.acquire(secrets.token_hex(8), [], [names[k] for k in live])
+            members.update((k, found) for k, (_, found) in zip(live, read))
         merge = PostgresRedisStore._merge
-        contacts = {k: merge(k[0], k, next(found)[1], loaded.contact_rows.get(k, ()), True, "", since, None)
+        contacts = {k: merge(k[0], k, members[("n", k)] or [], loaded.contact_rows.get(k, ()), True, "", since, None)
                     for k, since in numbers.items()}
-        subject_contacts = {k: merge(k[0], k, next(found)[1], loaded.subject_rows.get(k, ()), True, "", since, None)
+        subject_contacts = {k: merge(k[0], k, members[("s", k)] or [], loaded.subject_rows.get(k, ()), True, "", since, None)
                             for k, since in subjects.items()}
         return loaded.finish(queries, contacts, subject_contacts)
 
@@ -114,19 +150,24 @@ def open_pg_snapshot(store: Any, *, reserve: bool) -> Iterator[tuple[PgView, str
         fairy = store.engine.raw_connection()
     except Exception as exc:  # pool timeout, server gone
         raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}") from exc
-    conn = fairy.driver_connection
+    view = PgView(store, fairy.driver_connection)
     try:
-        conn.autocommit = True
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         try:
-            yield PgView(store, conn), snapshot
-        finally:
-            try:
-                conn.execute("ROLLBACK")
-            except psycopg.Error:
-                fairy.invalidate()
+            view.conn.autocommit = True
+        except psycopg.Error as exc:
+            view.failed = True
+            raise StoreUnavailable(f"PostgreSQL: {exc}") from exc
+        view.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = view._fetch("SELECT pg_export_snapshot()", None)[0][0]
+        yield view, snapshot
     finally:
+        try:
+            if not view.failed:
+                view.conn.execute("ROLLBACK")
+        except psycopg.Error:
+            view.failed = True
+        if view.failed:
+            fairy.invalidate()  # broken, or in an unknown state: closed, not returned to the pool
         fairy.close()
 
 
@@ -141,17 +182,23 @@ def open_pg_state(store: Any, plan: Any, *, reserve: bool) -> Iterator[tuple[PgV
             return
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reachguard-scrub-export")
         try:
-            future = pool.submit(_export, store, snapshot, plan)
+            future = pool.submit(_export, store, snapshot, plan, view)
             yield view, future.result
         finally:
             pool.shutdown(wait=True)
 
 
-def _export(store: Any, snapshot: str, plan: Any) -> dict:
+def _export(store: Any, snapshot: str, plan: Any, view: PgView | None = None) -> dict:
+    """The sets; with Redis, the windows read for them are handed to `view` (the engine's)."""
     from reachguard.scrub import export_pg
 
-    counters = store.counters if getattr(store, "uses_redis", False) else None
     try:
-        return export_pg.export(store.url, store.schema, snapshot, plan, counters)
+        windows = None
+        if getattr(store, "uses_redis", False) and "frequency" in plan.rule_names and (plan.caps or plan.subject_caps):
+            windows = RedisWindows.read(store.counters, plan.org, plan.since)
+        tables = export_pg.export(store.url, store.schema, snapshot, plan, windows)
     except Exception as exc:  # adbc and redis errors carry the server's message
         raise StoreUnavailable(f"reading the PostgreSQL store failed: {exc}") from exc
+    if view is not None:
+        view.windows = windows
+    return tables
