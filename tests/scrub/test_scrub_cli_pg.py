@@ -163,3 +163,26 @@ def test_contacts_recorded_while_judging_reject_no_row(new_store: Any, tmp_path:
     assert [r["name"] for r in rows(tmp_path / "allowed.csv")] == ["r1"]
     assert [(r["name"], r["reasons"]) for r in rows(tmp_path / "allowed.rejected.csv")] == [
         ("r0", "FREQUENCY_CAP"), ("r2", "FREQUENCY_CAP")]
+
+
+@pytest.mark.parametrize("purpose", ["collection", "marketing"])
+def test_nul_in_a_subject_or_relation_is_invalid_field_on_every_store(new_store: Any, tmp_path: Path, purpose: str) -> None:
+    """PostgreSQL's text cannot hold a NUL (its state statement failed with DataError; SQLite
+    took it): a subject or relation cell with one is INVALID_FIELD, the same on every store."""
+    from datetime import datetime
+
+    from reachguard.scrub import run_scrub
+
+    text = ("name,phone,subject,relation\na,13800138000,L\x001,borrower\nb,13800138001,L2,borrower\x00\n"
+            "c,13800138002,L3,borrower\nd,13800138003,\x00,\n")
+    source = write(tmp_path / "list.csv", text)
+    answers = {}
+    for kind in ("sqlite", "postgres", "postgres+redis"):
+        store = new_store(kind)
+        World(store=store).consent(to="+8613800138002")
+        out = tmp_path / f"{kind}.csv"
+        run_scrub(source, store=store, org="acme", purpose=purpose, channel="sms", at=datetime.fromisoformat(AT), out=out)
+        answers[kind] = [(r["name"], r["reasons"]) for r in rows(out.with_name(f"{kind}.rejected.csv"))]
+    assert answers["postgres"] == answers["sqlite"] == answers["postgres+redis"]
+    assert answers["sqlite"][:2] == [("a", "INVALID_FIELD"), ("b", "INVALID_FIELD")]
+    assert ("d", "INVALID_FIELD") in answers["sqlite"] and "c" not in dict(answers["sqlite"][:2])

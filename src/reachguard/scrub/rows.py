@@ -48,9 +48,12 @@ def select(src: Source, table: str) -> str:
     subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL::VARCHAR"
     relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL::VARCHAR"
     allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
+    # A NUL character: PostgreSQL's text cannot hold one (its state statement would fail), so a
+    # subject or relation with one is INVALID_FIELD on every store: the same answer on both.
     # Tier 1 per row: a +86 mobile's key is 86 followed by its 11 digits.
     return f"""SELECT *, CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
-               ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128) AS {P}field_ok
+               ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128)
+               AND NOT contains(coalesce({P}subject, '') || coalesce({P}relation, ''), chr(0)) AS {P}field_ok
         FROM (SELECT *, {numbers_sql.row_key_sql(raw)} AS {P}key, {subject} AS {P}subject, {relation} AS {P}relation
               FROM {table})"""
 
