@@ -180,9 +180,15 @@ class _RepeatingScan:
         return getattr(self._client, name)
 
 
-def test_redis_keys_scanned_twice_count_once(new_store: Any) -> None:
-    """A key SCAN returns twice is read once: its Redis-only contacts are not counted double."""
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_redis_keys_scanned_twice_count_once(new_store: Any, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """A key SCAN returns twice is read once: its Redis-only contacts are not counted double
+    (and each member stays with its key however the keys are split into script calls)."""
     from types import SimpleNamespace
+
+    from reachguard.scrub import redis_windows
+
+    monkeypatch.setattr(redis_windows, "CHUNK", chunk)
 
     store = new_store("postgres+redis")
     at = datetime.fromisoformat(PLANS[0][2])
@@ -199,6 +205,10 @@ def test_redis_keys_scanned_twice_count_once(new_store: Any) -> None:
     assert sorted(windows.names) == sorted(writes) and len(windows) == 6
     table, odd = export_pg.redis_contacts(windows, plan)
     assert sorted(table.column("token").to_pylist()) == ["t10", "t20", "t21", "t30", "t31", "t32"] and odd == []
+    assert sorted(zip(table.column("key").to_pylist(), table.column("token").to_pylist())) == [
+        (8613800000000 + i, f"t{i}{j}") for i in (1, 2, 3) for j in range(i)]
+    for name, (_, members) in writes.items():
+        assert windows.members(name, plan.since) == [text for _, text in members]
 
 
 def test_redis_windows_members_as_read(new_store: Any) -> None:

@@ -82,10 +82,15 @@ class RedisWindows:
         return self._data[start:int(self._ends[at])].decode("utf-8", "replace")
 
     def items(self) -> Iterator[tuple[int, str]]:
-        """(index into `names`, member) for every member read."""
+        """(index into `names`, member) for every member read (the export's pass over all of them:
+        plain lists, not a numpy scalar per member)."""
+        ends, first, data = self._ends.tolist(), self._first.tolist(), self._data
+        start = 0
         for index in range(len(self.names)):
-            for at in range(int(self._first[index]), int(self._first[index + 1])):
-                yield index, self._member(at)
+            for at in range(first[index], first[index + 1]):
+                end = ends[at]
+                yield index, data[start:end].decode("utf-8", "replace")
+                start = end
 
     def members(self, name: str, since: float) -> list[str] | None:
         """The members of key `name` with a time >= `since`, as read; None when this read does not
