@@ -58,3 +58,43 @@ def test_unknown_field_names_the_field() -> None:
 def test_inbound_sms_uses_from() -> None:
     event = decode_event(b'{"type":"inbound_sms","from":"13800138000","to":"10690000","text":"T","at":"2026-11-22T20:59:00+08:00"}')
     assert isinstance(event, InboundSms) and event.sender == "13800138000"
+
+
+NUL_LINES = [
+    {"type": "attempt", "org": "ac\u0000me", "to": "13800138000", "channel": "sms", "purpose": "marketing", "at": "2026-11-22T10:00:00+08:00"},
+    {"type": "attempt", "org": "acme", "to": "13800138000", "channel": "call", "purpose": "collection", "relation": "borrower",
+     "subject": "L\u00001", "at": "2026-11-22T10:00:00+08:00"},
+    {"type": "attempt", "id": "a\u0000", "org": "acme", "to": "13800138000", "channel": "sms", "purpose": "marketing",
+     "at": "2026-11-22T10:00:00+08:00"},
+    {"type": "attempt", "org": "acme", "to": "13800138000", "channel": "sms", "purpose": "service", "content": "您好\u0000",
+     "at": "2026-11-22T10:00:00+08:00"},
+    {"type": "consent", "org": "acme", "to": "13800138000", "purpose": "marketing", "evidence": "form\u0000",
+     "at": "2026-11-22T10:00:00+08:00"},
+    {"type": "report", "to": "13800138000", "label": "fraud", "reporter": "r\u0000", "at": "2026-11-22T10:00:00+08:00"},
+]
+
+
+@pytest.mark.parametrize("event", NUL_LINES, ids=lambda e: next(k for k, v in e.items() if isinstance(v, str) and "\u0000" in v))
+def test_text_with_nul_is_refused_at_decode_with_a_plain_message(event: dict) -> None:
+    """PostgreSQL refuses NUL in text: every store refuses it at decode alike (model.NO_NUL)."""
+    field = next(k for k, v in event.items() if isinstance(v, str) and "\u0000" in v)
+    with pytest.raises(EventError) as caught:
+        decode_event(json.dumps(event).encode())
+    assert caught.value.code == "INVALID_FIELD"
+    assert str(caught.value) == f"Expected text without NUL characters (\\u0000) - at `$.{field}`"
+    clean = {k: (v.replace("\u0000", "") if isinstance(v, str) else v) for k, v in event.items()}
+    decode_event(json.dumps(clean).encode())  # the same event without the NUL is fine
+
+
+def test_a_nul_in_a_number_is_an_invalid_number_not_a_decode_error() -> None:
+    event = decode_event(json.dumps({"type": "attempt", "org": "acme", "to": "138\u000000138000", "channel": "sms",
+                                     "purpose": "marketing", "at": "2026-11-22T10:00:00+08:00"}).encode())
+    assert isinstance(event, Attempt)  # the engine answers INVALID_NUMBER, as for any unusable number
+
+
+def test_the_text_backslash_u0000_is_not_a_nul() -> None:
+    """`\\\\u0000` in JSON is the six characters \\u0000, not NUL: kept as written."""
+    raw = b'{"type": "attempt", "org": "acme", "to": "13800138000", "channel": "sms", "purpose": "service", ' \
+          b'"content": "path C:\\\\u0000x", "at": "2026-11-22T10:00:00+08:00"}'
+    event = decode_event(raw)
+    assert isinstance(event, Attempt) and event.content == "path C:\\u0000x"

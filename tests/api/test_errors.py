@@ -115,3 +115,16 @@ def test_import_errors(api: Api) -> None:
                  "UNSUPPORTED_MEDIA_TYPE")
     assert_error(api.post("/v1/import/consents", b"to,when\n", role="compliance", headers={"content-type": "text/csv"}), 422,
                  "UNKNOWN_FIELD")
+
+
+def test_a_nul_in_one_attempt_of_a_batch_names_it_and_decides_nothing(api) -> None:
+    from apikit import attempt
+
+    batch = [attempt(id=f"b{i}") for i in range(4)]
+    batch[2]["subject"] = "L\u00001"
+    before = api.get("/v1/decisions").json()
+    response = api.post("/v1/decisions:batch", batch)
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "INVALID_FIELD", "details": None,
+                                         "message": "Expected text without NUL characters (\\u0000) - at `$[2].subject`"}
+    assert api.get("/v1/decisions").json() == before  # nothing decided, nothing stored

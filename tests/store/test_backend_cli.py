@@ -108,3 +108,20 @@ def test_a_bad_store_url_is_a_clear_error_not_a_traceback(tmp_path: Path) -> Non
     assert out.exit_code == 2 and "not a store URL" in out.stderr
     out = runner.invoke(app, ["templates", "list", "--org", "acme", "--db", "postgresql://nobody@127.0.0.1:1/none"])
     assert out.exit_code == 2 and "cannot reach PostgreSQL" in out.stderr
+
+
+def test_text_with_nul_is_refused_alike_on_every_store_and_stores_nothing(db_url: str, tmp_path: Path) -> None:
+    """PostgreSQL cannot hold NUL in text; decode refuses it on every store (a per-line error),
+    so nothing reaches the store — not PostgreSQL, not Redis — and the next line still works."""
+    from test_events import NUL_LINES
+
+    stream = tmp_path / "nul.jsonl"
+    stream.write_text("\n".join(json.dumps(e) for e in NUL_LINES + STREAM[:2]) + "\n")
+    sqlite = runner.invoke(app, ["replay", str(stream), "--no-progress", "--db", str(tmp_path / "rg.db")])
+    production = runner.invoke(app, ["replay", str(stream), "--no-progress", "--db", db_url])
+    assert _decisions(production.stdout) == _decisions(sqlite.stdout)
+    errors = [d[4] for d in _decisions(production.stdout)[:len(NUL_LINES)]]
+    assert errors == ["INVALID_FIELD"] * len(NUL_LINES)
+    assert [d[1] for d in _decisions(production.stdout)[len(NUL_LINES):]] == ["allow"]  # the consent applied, the attempt allowed
+    again = runner.invoke(app, ["replay", str(stream), "--no-progress", "--db", db_url])
+    assert _decisions(again.stdout)[-1][1] == "defer"  # only the clean attempt was recorded as a contact

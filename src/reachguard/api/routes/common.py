@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from reachguard.api.errors import ApiError
 from reachguard.api.service import STORE_ERRORS, Service, Unavailable
-from reachguard.events import validation_code
+from reachguard.events import nul_field, nul_message, validation_code
 from reachguard.model import AwareTime
 from reachguard.numbers import try_normalize
 
@@ -82,7 +82,7 @@ def decode_body(decoder: msgspec.json.Decoder, body: bytes, expected: str = "obj
     """Decode a request body with a typed decoder and the event stream's error codes:
     400 for what is not JSON of the expected shape, 422 (by field) for what is."""
     try:
-        return decoder.decode(body)
+        value = decoder.decode(body)
     except UnicodeDecodeError as exc:
         raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except msgspec.ValidationError as exc:
@@ -92,3 +92,7 @@ def decode_body(decoder: msgspec.json.Decoder, body: bytes, expected: str = "obj
         raise ApiError(422, validation_code(message), message) from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+    where = nul_field(value, body)
+    if where is not None:
+        raise ApiError(422, "INVALID_FIELD", nul_message(where))
+    return value
