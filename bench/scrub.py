@@ -143,15 +143,21 @@ def measure(kind: str, folder: Path) -> tuple[float, float, dict]:
 
     CPU seconds (user + system, its own helper processes included) are what a loaded machine
     distorts least: with four other jobs on two cores, wall times double and halve from run to run."""
-    for name in OUTPUTS:  # replacing a 1 GB output from an earlier run costs ~1 s of unlinking: not timed
+    return run_child([sys.executable, __file__, "--child", kind, "--dir", str(folder)], folder)
+
+
+def run_child(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
+    """Run one timed child (its stdout: a JSON answer); the previous run's outputs are removed
+    first — replacing a 1 GB output from an earlier run costs ~1 s of unlinking, not scrubbing."""
+    for name in OUTPUTS:
         (folder / name).unlink(missing_ok=True)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--dir", str(folder)], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)
     out = proc.stdout.read() if proc.stdout else b""
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"{kind} child failed ({status})")
+        raise SystemExit(f"{argv[3]} child failed ({status})")
     answer = json.loads(out)
     answer["cpu"] = usage.ru_utime + usage.ru_stime
     return seconds, usage.ru_maxrss / 1024, answer

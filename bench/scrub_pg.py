@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -158,18 +157,10 @@ def measure(kind: str, folder: Path, url: str, backend: str) -> tuple[float, flo
     if backend == "postgres+redis":
         env["REACHGUARD_REDIS_URL"] = f"{REDIS}?prefix={PREFIX}"
     before = server_cpu()
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--dir", str(folder), "--url", url],
-                            stdout=subprocess.PIPE, env=env)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{kind} child failed ({status})")
-    answer = json.loads(out)
-    answer["cpu"] = usage.ru_utime + usage.ru_stime
+    seconds, rss, answer = base.run_child([sys.executable, __file__, "--child", kind, "--dir", str(folder), "--url", url],
+                                          folder, env)
     answer["server_cpu"] = server_cpu() - before
-    return seconds, usage.ru_maxrss / 1024, answer
+    return seconds, rss, answer
 
 
 def main() -> None:
