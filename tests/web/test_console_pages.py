@@ -113,6 +113,8 @@ def test_oversized_and_invalid_fields_are_refused_without_storing(pages: Pages) 
     assert r.status_code == 422
     r = client.post("/public/report", data={"to": "13800138000", "from": "13900139000", "label": "spam!", "csrf": token})
     assert r.status_code == 422 and "类型无效" in r.text
+    r = client.post("/public/report", data={"to": "13800138000", "text": "骚扰\x00", "csrf": token})
+    assert r.status_code == 422 and "不能包含 NUL" in r.text  # PostgreSQL could not store it: refused on every store
     assert pages.store.ledger_head("*") is None and pages.store.ledger_head("acme") is None
     pages.login(client, "acme", "alice")
     assert client.get("/console/numbers?q=not-a-number").status_code == 422

@@ -75,6 +75,8 @@ async def form(request: Request, limits: dict[str, int]) -> dict[str, str]:
             raise WebError(400, "err.required", field=name)
         if len(value) > limit:
             raise WebError(413, "err.too_long", field=name, max=limit)
+        if "\x00" in value:  # as the API (events.nul_field): PostgreSQL cannot store NUL
+            raise WebError(422, "err.nul", field=name)
         values[name] = value.strip()
     return values
 

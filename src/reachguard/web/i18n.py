@@ -209,6 +209,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "err.not_found": ("未找到。", "Not found."),
     "err.too_long": ("{field} 过长（最多 {max} 字）。", "{field} is too long (at most {max} characters)."),
     "err.required": ("{field} 为必填项。", "{field} is required."),
+    "err.nul": ("{field} 不能包含 NUL 字符。", "{field} must not contain NUL characters."),
     "err.store": ("存储暂不可用，请稍后再试。", "The store is unavailable; try again later."),
     "err.title": ("出错了", "Something went wrong"),
     "back": ("返回", "Back"),
