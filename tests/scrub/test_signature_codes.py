@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reachguard.scrub.pipeline import _code_of_signature
+from reachguard.scrub.features import code_of_signature as _code_of_signature
 
 
 @pytest.mark.parametrize("scale", [1, 1 << 30])  # small signatures (table) and large ones (binary search)

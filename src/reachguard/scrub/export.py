@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reachguard.policy.schema import Cap, Policy
 from reachguard.rules import rules_for
@@ -169,11 +170,22 @@ def typed(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.rename_columns(schema.names).cast(schema)
 
 
+# A stored number's integer key (the rule of sqlite_keys.key_sql and rows.key_sql): `+`, a
+# first digit 1-9, at most 18 digits in all; anything else gets 0, a key no list row has.
+# Computed by Arrow on fetched numbers (`arrow_key`): cheaper than SQLite's GLOB checks and cast,
+# and than PostgreSQL's regex (~1 us a row on one server core; docs/scrub.md).
+KEY_RE = r"^\+[1-9][0-9]*$"
+
+
+def arrow_key(numbers: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The integer key of each stored number (0: none), in Arrow's C++ kernels."""
+    ok = pc.fill_null(pc.and_(pc.less_equal(pc.utf8_length(numbers), 19), pc.match_substring_regex(numbers, KEY_RE)), False)
+    return pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(numbers, 1), "0"), pa.int64())
+
+
 def finish(table: pa.Table, query: Query) -> pa.Table:
     """A fetched table as the query promises it: keyed (`keyed_here`) and typed."""
     if query.keyed_here:
-        from reachguard.scrub.export_pg import arrow_key  # the same key as sqlite_keys.key_sql
-
         table = table.set_column(0, query.schema.names[0], arrow_key(table.column(0).cast(pa.string())))
     return typed(table, query.schema)
 

@@ -30,16 +30,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reachguard.scrub.export import FUTURE_BIT, ExportPlan, Query, typed
+from reachguard.scrub.export import FUTURE_BIT, ExportPlan, Query, arrow_key, typed
 from reachguard.scrub.redis_windows import RedisWindows
 from reachguard.state import CHANNEL_BITS
 
-# A stored number's integer key (the rule of sqlite_keys.key_sql and rows.key_sql): `+`, a
-# first digit 1-9, at most 18 digits in all; anything else gets 0, a key no list row has.
-# Computed by Arrow on the fetched numbers (`arrow_key`), not by PostgreSQL: PostgreSQL's regex
-# costs ~1 us a row on one core (a 5M-row opt-out read: 9-12 s with the key in SQL, 3.8 s for
-# the numbers as text plus 1.4 s of Arrow CPU here; docs/scrub.md).
-KEY_RE = r"^\+[1-9][0-9]*$"
 _KEYABLE = re.compile(r"\+[1-9][0-9]{0,17}")
 
 
@@ -165,12 +159,6 @@ def export(url: str, schema: str | None, snapshot: str, plan: ExportPlan, window
 
 # Sets that hold keyed numbers only (as the SQLite key tables do); the others keep key 0 rows.
 _KEYED_ONLY = {"rg_dnc", "rg_optout", "rg_optout_org"}
-
-
-def arrow_key(numbers: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """The integer key of each stored number (0: none), in Arrow's C++ kernels."""
-    ok = pc.fill_null(pc.and_(pc.less_equal(pc.utf8_length(numbers), 19), pc.match_substring_regex(numbers, KEY_RE)), False)
-    return pc.cast(pc.if_else(ok, pc.utf8_slice_codeunits(numbers, 1), "0"), pa.int64())
 
 
 def keyed(table: pa.Table, *, drop: bool) -> pa.Table:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Callable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from reachguard.policy.schema import Policy
@@ -100,3 +101,22 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     )
     for name in tables:
         con.unregister(name + "_arrow")
+
+
+def code_of_signature(decided: dict[int, int], sig: np.ndarray) -> np.ndarray:
+    """Each row's code from its signature's: a direct table when the signatures are small
+    integers (the usual case: a few bits), else a binary search."""
+    sigs = np.fromiter(decided.keys(), np.int64, len(decided))
+    values = np.fromiter(decided.values(), np.int32, len(decided))
+    if sigs.min() >= 0 and sigs.max() < 1 << 22:
+        table = np.full(int(sigs.max()) + 1, -1, np.int32)
+        table[sigs] = values
+        got = table[np.minimum(sig, len(table) - 1)] if len(sig) else np.empty(0, np.int32)
+        if len(sig) and (sig.min() < 0 or sig.max() >= len(table) or bool((got < 0).any())):
+            raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
+        return got
+    order = np.argsort(sigs)
+    at = np.minimum(np.searchsorted(sigs[order], sig), len(sigs) - 1)
+    if not np.array_equal(sigs[order][at], sig):
+        raise RuntimeError("a row's signature was never judged")
+    return values[order][at]

@@ -252,7 +252,7 @@ class _Scrub:
         codes[bad["rid"]] = np.where(np.asarray(bad["field_ok"], dtype=bool), invalid_number, invalid_field)
         if decided:
             found = con.sql("SELECT rid, sig FROM rg_feat WHERE NOT exact").fetchnumpy()
-            codes[found["rid"]] = _code_of_signature(decided, found["sig"])
+            codes[found["rid"]] = features.code_of_signature(decided, found["sig"])
         if exact:
             codes[np.fromiter(exact.keys(), np.int64, len(exact))] = np.fromiter(exact.values(), np.int32, len(exact))
         return codes
@@ -296,25 +296,6 @@ class _Scrub:
             numbers_in_sql=in_sql, numbers_in_python=in_python, signatures=signatures,
             judged_set_wise=kept - row_by_row, judged_row_by_row=row_by_row, notes=self.notes, **self.meta,
         )
-
-
-def _code_of_signature(decided: dict[int, int], sig: np.ndarray) -> np.ndarray:
-    """Each row's code from its signature's: a direct table when the signatures are small
-    integers (the usual case: a few bits), else a binary search."""
-    sigs = np.fromiter(decided.keys(), np.int64, len(decided))
-    values = np.fromiter(decided.values(), np.int32, len(decided))
-    if sigs.min() >= 0 and sigs.max() < 1 << 22:
-        table = np.full(int(sigs.max()) + 1, -1, np.int32)
-        table[sigs] = values
-        got = table[np.minimum(sig, len(table) - 1)] if len(sig) else np.empty(0, np.int32)
-        if len(sig) and (sig.min() < 0 or sig.max() >= len(table) or bool((got < 0).any())):
-            raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
-        return got
-    order = np.argsort(sigs)
-    at = np.minimum(np.searchsorted(sigs[order], sig), len(sigs) - 1)
-    if not np.array_equal(sigs[order][at], sig):
-        raise RuntimeError("a row's signature was never judged")
-    return values[order][at]
 
 
 def _stages(progress: Progress | None) -> Progress:
