@@ -94,3 +94,17 @@ def test_cli_walks_a_template_through_the_chain(tmp_path: Path) -> None:
     out = runner.invoke(app, ["templates", "list", *base])
     assert out.stdout.strip() == "promo\tv1\tapproved"
     assert runner.invoke(app, ["templates", "review", "promo", "maybe", "--reviewer", "x", *base]).exit_code == 2
+
+
+def test_text_with_a_lone_surrogate_is_refused_with_a_clear_error(tmp_path: Path, registry: TemplateRegistry) -> None:
+    """Bytes that are not UTF-8 on the command line reach Python as lone surrogates
+    (surrogateescape); no store can keep them, so submit refuses them by name, not with
+    UnicodeEncodeError from the store."""
+    with pytest.raises(TemplateError, match="not valid UTF-8"):
+        registry.submit("acme", "promo", "hi \udcff {x}", "lin", 1.0)
+    runner = CliRunner()
+    base = ["--org", "acme", "--db", str(tmp_path / "rg.db"), "--author", "lin"]
+    out = runner.invoke(app, ["templates", "submit", "promo", "hi \udcff {x}", *base])
+    assert out.exit_code == 1 and "not valid UTF-8" in out.stderr
+    out = runner.invoke(app, ["templates", "submit", "promo", " ", *base])
+    assert out.exit_code == 1 and "needs text" in out.stderr

@@ -102,3 +102,12 @@ def test_org_lexicon_option(tmp_path) -> None:
     assert [f["code"] for f in _lines(result.output)[0]["findings"]] == ["THREAT"]
     bad = runner.invoke(app, ["review", "--purpose", "collection", "--lexicon", str(tmp_path / "nope.yaml"), text])
     assert bad.exit_code == 2
+
+
+def test_single_text_that_is_not_utf8_is_an_error_line() -> None:
+    """Python decodes argv with surrogateescape: the byte 0xFF arrives as U+DCFF. The text gets
+    the INVALID_UTF8 error line the stdin lines get (exit 1), not a review of mangled text."""
+    result = runner.invoke(app, ["review", "--purpose", "marketing", "--json", "hello \udcff there"])
+    assert result.exit_code == 1, result.output
+    [line] = _lines(result.output)
+    assert line == {"error": {"code": "INVALID_UTF8", "message": "the text is not valid UTF-8 (byte 6)", "line": None}}

@@ -220,3 +220,17 @@ def test_odd_input_is_classified_not_crashed(clf: Classifier) -> None:
     assert len(results) == 5
     assert all(abs(sum(r.scores.values()) - 1) < 1e-9 for r in results)
     assert clf.classify_many([]) == []
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_lone_surrogate_is_reviewed_as_a_replacement_character(fast: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """A library caller's str with a lone surrogate gets the content review's signals (the review
+    reads it as U+FFFD), on the fast and the plain path alike, with no fallback warning."""
+    text = "【安心借】放款前先交保证金\udc00 加微信dk888 http://t.cn/abc"
+    fffd = text.replace("\udc00", "\ufffd")
+    with caplog.at_level("WARNING"):
+        got = [s for s in combine.collect(text, normalise(text), fast=fast) if s.source == "content"]
+    assert not caplog.records
+    want = [s for s in combine.collect(fffd, normalise(fffd), fast=fast) if s.source == "content"]
+    assert [s.name for s in got] == [s.name for s in want] and got
+    assert {"FEE_BEFORE_LOAN", "SUSPICIOUS_LINK"} <= {s.name for s in got}

@@ -19,7 +19,8 @@ _DATA = data_dir()
 _HAS_CORPUS = (_DATA / "cn_sms_spam" / "train.tsv").exists()
 TRICKY = [
     "", " ", "a\ud800b", "😀" * 30, "放款前先交保证金\udc00 加微信dk888",
-    "a\ud800b http://t.cn/abc",  # review() raises on a lone surrogate; review_spans alone would not "\U0002a6a5贷款前先交保证金",
+    "a\ud800b http://t.cn/abc",  # a lone surrogate: both paths review it as U+FFFD
+    "\U0002a6a5贷款前先交保证金",
     "【安心借】放款前先交保证金 http://t.cn/abc 加微信dk888",
     "您好，黑 户 可 代 款！秒ｐｉ，無視徵信，否則後果自負。",
     "法院传票：你已涉嫌诈骗，请将资金转入安全账户 1.2.3.4:8080/a",

@@ -36,7 +36,10 @@ Examples:
 
   cat drafts.jsonl | reachguard review --json -
 
-Exit status: 0 when every input was reviewed, 1 when some input line was rejected, 2 on usage errors.
+A TEXT that is not valid UTF-8 gets the error line {"error": {"code": "INVALID_UTF8", ...}}.
+
+Exit status: 0 when every input was reviewed, 1 when the TEXT or some input line was rejected,
+2 on usage errors.
 """
 
 
@@ -92,6 +95,28 @@ def _parse_line(raw: bytes, purpose: str | None, relation: str | None, channel: 
         raise InputError("MISSING_FIELD", "no purpose: give it on the line or with --purpose")
     use_relation = item.relation or relation or _default_relation(use_purpose)
     return item.id, item.text, use_purpose, use_relation, item.channel or channel
+
+
+def _undecodable_at(text: str) -> int | None:
+    """Byte offset of the first byte that is not UTF-8 in a command-line argument, else None.
+
+    Why: Python decodes argv with ``surrogateescape``, so invalid bytes arrive as lone
+    surrogates; they get the stdin lines' INVALID_UTF8 error, not a review of mangled text.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape" if _escaped_only(text) else "surrogatepass")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.start
+    return None
+
+
+def _escaped_only(text: str) -> bool:
+    """True when every surrogate is a surrogateescape'd byte (U+DC80..U+DCFF)."""
+    return all(0xDC80 <= ord(c) <= 0xDCFF for c in text if 0xD800 <= ord(c) <= 0xDFFF)
 
 
 def _as_json(item_id: Any, result: ReviewResult) -> str:
@@ -168,6 +193,10 @@ def review_command(
     if text != "-":
         if purpose is None:
             raise typer.BadParameter("required for a single text", param_hint="--purpose")
+        bad = _undecodable_at(text)
+        if bad is not None:  # the shell passed bytes that are not UTF-8 (surrogateescape)
+            out.write(_error_line("INVALID_UTF8", f"the text is not valid UTF-8 (byte {bad})", None) + "\n")
+            raise typer.Exit(1)
         if len(text) > MAX_TEXT_CHARS:
             out.write(_error_line("TEXT_TOO_LONG", f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}", None) + "\n")
             raise typer.Exit(1)

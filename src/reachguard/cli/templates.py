@@ -50,7 +50,10 @@ def submit(
     Example: reachguard templates submit overdue 【星河】您的借款已逾期{days}天，应还{amount}元。 --org xinghe --author lin
     """
     registry = _registry(db, org, profile, policy)
-    version = registry.submit(org, template_id, text, author, time.time())
+    try:
+        version = registry.submit(org, template_id, text, author, time.time())
+    except TemplateError as exc:  # no text, or bytes that are not UTF-8 on the command line
+        _fail(exc)
     status = registry.status(org, template_id, version.version)
     typer.echo(f"{template_id} version {version.version}: pending {status.next_level} review")
 

@@ -3,10 +3,15 @@
 Why this shape: the engine reviews every attempt that carries content, so the common case (a
 clean message) must cost one translate, a few regex passes and one automaton scan. Offsets are
 mapped back to the original text only when something is actually reported.
+
+A lone surrogate (U+D800..U+DFFF on its own, e.g. from text decoded with ``surrogateescape``) is
+reviewed as U+FFFD REPLACEMENT CHARACTER — what it becomes when the text is encoded to be sent —
+so every Python str can be reviewed; spans and evidence still index the text as given.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -27,6 +32,7 @@ MISSING_CODES = frozenset(
 )
 _BLOCK_SMS_CHANNELS = frozenset({"sms", "push"})
 _BLOCK_SMS_PURPOSES = frozenset({"marketing", "collection"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ReviewResult(msgspec.Struct):
@@ -94,11 +100,12 @@ def review(
 
     Returns every finding (sorted by position, then code) with spans indexing ``text`` itself,
     plus ``chars`` and billed ``segments``. ``org_lexicon`` adds an org's phrases, allow-list
-    entries and link domains; its automaton is compiled once and cached.
+    entries and link domains; its automaton is compiled once and cached. A lone surrogate is
+    reviewed and counted as U+FFFD (one UCS-2 character); it never raises.
     """
     spans = _spans(text, (purpose, relation, channel), org_lexicon, None)
     findings = [_finding(text, s, e, c) for s, e, c in spans]
-    chars, segments = sms_length(text)
+    chars, segments = sms_length(_replace_surrogates(text))
     return ReviewResult(findings=findings, chars=chars, segments=segments)
 
 
@@ -126,6 +133,7 @@ def _spans(
     text: str, scope: tuple[str, str, str], org_lexicon: OrgLexicon | None, codes: frozenset[str] | None
 ) -> list[tuple[int, int, str]]:
     """Merged spans on the original text, sorted; only ``codes`` unless None."""
+    text = _replace_surrogates(text)  # same length: spans still index the caller's text
     fold, squash = _pipelines()
     matcher = matcher_for(org_lexicon)
     folded = fold.run(text)
@@ -144,6 +152,17 @@ def _spans(
     for check in checks_for(scope, codes):
         spans.extend(check(ctx))
     return _merge(spans) if spans else spans
+
+
+def _replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as U+FFFD, one character for one (so offsets hold).
+
+    Why: the SMS length encodes the text as UTF-16, which refuses lone surrogates, and a library
+    caller's str may hold them; U+FFFD is what such a character turns into on the wire.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 _PIPELINES: tuple[CharStage, Pipeline] | None = None

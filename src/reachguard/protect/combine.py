@@ -8,7 +8,6 @@ findings and the own detectors' signals combine (a code fires once, the review w
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +63,6 @@ def content_signals(text: str, review: _ReviewFn) -> list[Signal]:
     return out
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SpansFn = Callable[..., list[tuple[int, int, str]]]
 _spans_cache: list[tuple[_ReviewFn, _SpansFn] | None] = []
 
@@ -87,12 +85,6 @@ def content_signals_fast(text: str, spans: _SpansFn) -> list[Signal]:
     """Same signals as :func:`content_signals`, from ``review_spans``: only the content codes'
     spans, no findings, no MISSING_* checks, no length (a test compares the two on the
     labelled set and the corpus)."""
-    if _SURROGATE.search(text) is not None:
-        # review() raises on a lone surrogate (its SMS length encodes the text as UTF-16), so
-        # the plain path falls back to the own detectors; review_spans skips the length and
-        # would not. Same answer either way: fall back here too.
-        log.warning("content review skipped (lone surrogate); using fallback detectors only")
-        return []
     try:
         found = spans(text, "marketing", "borrower", "sms", CONTENT_CODE_SIGNALS)
     except Exception as exc:  # noqa: BLE001 - a reviewer bug must not break classification
