@@ -19,6 +19,12 @@ from sqlalchemy.engine import Engine, make_url
 from reachguard.store.base import StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The migrations in store/migrations/versions, oldest first; the last is the head. Why here: the
+# check that runs on every store opening compares `alembic_version` with HEAD in one plain query,
+# and Alembic (~0.5 s of imports plus parsing every migration) is imported only to upgrade or
+# to tell a newer schema from an older one. A test checks this equals Alembic's own history.
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+HEAD = REVISIONS[-1]
 _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
 
 # --- URL, engine --------------------------------------------------------------------------
@@ -85,18 +91,34 @@ def _alembic_config(connection: sa.Connection | None = None):
 
 
 def head_revision() -> str:
+    """The schema revision this ReachGuard needs (the newest migration)."""
+    return HEAD
+
+
+def alembic_head_revision() -> str:
+    """The head as Alembic computes it from the migration files (tests compare it with HEAD)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()  # type: ignore[return-value]
 
 
-def current_revision(engine: Engine, schema: str | None = None) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+# One statement: is the schema there, and the alembic_version table in it (search_path is the
+# schema when one is set; to_regclass is NULL when the table, or the schema, does not exist).
+_PROBE = sa.text("SELECT (CAST(:s AS text) IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :s)), "
+                 "to_regclass('alembic_version') IS NOT NULL")
 
+
+def current_revision(engine: Engine, schema: str | None = None) -> str | None:
+    """The database's revision (None: no schema or no migration run yet), read with plain SQL —
+    what Alembic's MigrationContext.get_current_revision reads, without importing Alembic."""
     with engine.connect() as conn:
-        if schema and not conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first():
+        has_schema, has_table = conn.execute(_PROBE, {"s": schema}).one()
+        if not (has_schema and has_table):
             return None
-        return MigrationContext.configure(conn).get_current_revision()
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(rows) > 1:  # several heads: not a history of ours
+        raise StoreUnavailable(f"the database schema has several revisions ({', '.join(sorted(rows))}): not ReachGuard's")
+    return rows[0] if rows else None
 
 
 def upgrade(engine: Engine, schema: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
@@ -130,17 +152,13 @@ def ensure_schema(engine: Engine, schema: str | None, auto_upgrade: bool) -> Non
     if current == head:
         _CURRENT.setdefault(engine, set()).add(schema)
         return
-    if current is not None:
-        from alembic.script import ScriptDirectory
-
-        known = {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
-        if current not in known:
-            raise StoreUnavailable(f"the database schema ({current}) is newer than this ReachGuard ({head}): upgrade ReachGuard")
+    if current is not None and current not in REVISIONS:
+        raise StoreUnavailable(f"the database schema ({current}) is newer than this ReachGuard ({head}): upgrade ReachGuard")
     if not auto_upgrade:
         raise StoreUnavailable(f"the database schema is at {current or 'nothing'}, this ReachGuard needs {head}: run `reachguard db upgrade`")
     upgrade(engine, schema)
     _CURRENT.setdefault(engine, set()).add(schema)
 
 
-__all__ = ["MIGRATIONS", "current_revision", "engine_for", "ensure_schema", "head_revision", "is_postgres_url", "parse_url",
+__all__ = ["HEAD", "MIGRATIONS", "REVISIONS", "alembic_head_revision", "current_revision", "engine_for", "ensure_schema", "head_revision", "is_postgres_url", "parse_url",
            "upgrade"]
