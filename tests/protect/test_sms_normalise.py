@@ -31,3 +31,30 @@ def test_no_digit_and_no_double_space_survive(text: str) -> None:
     assert not any(ch.isdecimal() for ch in out)
     assert "  " not in out
     assert normalise(out) == out  # idempotent
+
+
+def _reference_normalise_folded(folded: str) -> str:
+    """normalise_folded as first written (three regex passes), the reference for the fast one."""
+    import re
+    import unicodedata
+
+    t = re.sub(r"\d", "x", folded)
+    t = re.sub(r"\s+", " ", t).strip()
+    t = re.sub(r"(?<![a-z]) | (?![a-z])", "", t)
+    return t if t.isascii() else unicodedata.normalize("NFKC", t)
+
+
+def test_split_whitespace_is_the_regex_whitespace() -> None:
+    """str.split()/strip() and re's \\s agree on every code point, so split/join == sub/strip."""
+    import re
+
+    space = re.compile(r"\s")
+    assert all(bool(space.match(chr(c))) == chr(c).isspace() for c in range(0x110000))
+
+
+@given(st.text(alphabet=st.sampled_from(list(" \t\n\x1c\x85\u3000\u2028ab中1 ́")) | st.characters(), max_size=40))
+def test_normalise_folded_equals_the_three_regex_passes(text: str) -> None:
+    from reachguard.protect.normalise import normalise_folded
+
+    f = fold(text)
+    assert normalise_folded(f) == _reference_normalise_folded(f)

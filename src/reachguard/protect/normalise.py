@@ -14,7 +14,6 @@ import re
 import unicodedata
 
 _DIGIT = re.compile(r"\d")
-_SPACE = re.compile(r"\s+")
 # A space is kept only between two Latin letters (English words). Anywhere else - next to a
 # CJK character or punctuation - it carries no meaning in Chinese text, and in the corpus it is
 # mostly a removed emoji, i.e. a spam-only artefact.
@@ -40,8 +39,11 @@ def normalise(text: str) -> str:
 def normalise_folded(folded: str) -> str:
     """:func:`normalise` for text already passed through :func:`fold` (saves a second NFKC)."""
     t = _DIGIT.sub("x", folded)
-    t = _SPACE.sub(" ", t).strip()
-    t = _SPACE_NOT_BETWEEN_WORDS.sub("", t)
+    # = re.sub(r"\s+", " ", t).strip(): split(), strip() and the regex's \s test the same whitespace
+    # (Py_UNICODE_ISSPACE); split/join is C-level and costs nothing on a text without any.
+    t = " ".join(t.split())
+    if " " in t:  # 97 % of SMS have none left: skip a regex scan that cannot match
+        t = _SPACE_NOT_BETWEEN_WORDS.sub("", t)
     # Dropping a space can join a base letter to a combining mark (NFKC turns "´" into
     # " " + U+0301); compose again so that normalise() is idempotent.
     return t if t.isascii() else unicodedata.normalize("NFKC", t)

@@ -43,7 +43,7 @@ class SignalSpec:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Signal:
     """A signal that fired on one message."""
 
@@ -52,6 +52,15 @@ class Signal:
     weight: float
     evidence: str
     source: str  # "content" (content review), "classifier" (own detector) or "model"
+
+    def __init__(self, name: str, label: str, weight: float, evidence: str, source: str) -> None:
+        # What dataclass's frozen __init__ does (object.__setattr__ per field), through the slot
+        # descriptors directly: ~2.5 signals are built per message, and this is ~2x cheaper.
+        _SET_NAME(self, name)
+        _SET_LABEL(self, label)
+        _SET_WEIGHT(self, weight)
+        _SET_EVIDENCE(self, evidence)
+        _SET_SOURCE(self, source)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +71,10 @@ class Signal:
             "source": self.source,
         }
 
+
+_SET_NAME, _SET_LABEL, _SET_WEIGHT, _SET_EVIDENCE, _SET_SOURCE = (
+    Signal.__dict__[f].__set__ for f in ("name", "label", "weight", "evidence", "source")
+)
 
 # Weights are log-odds added to the label's logit. They were set by hand and checked on the
 # *train* part of tests/data/loan_sms_labelled.jsonl only (never on its holdout part).
@@ -219,6 +232,10 @@ def _plan(mask: int) -> tuple[tuple[str, re.Pattern[str], SignalSpec], ...]:
     return plan
 
 
+_NO_OFFER = Signal("NO_OFFER", SPECS["NO_OFFER"].label, SPECS["NO_OFFER"].weight, "", "classifier")
+"""Always the same value (no evidence): one shared instance, which is safe since it is frozen."""
+
+
 def own_signals(folded: str, gated: bool = True) -> list[Signal]:
     """The classifier's own detectors on NFKC-folded, lower-cased text (digits kept).
 
@@ -234,8 +251,7 @@ def own_signals(folded: str, gated: bool = True) -> list[Signal]:
         if m is not None:
             out.append(Signal(name, spec.label, spec.weight, m.group(0).strip(), "classifier"))
     if not mask & _OFFER_BIT and _OFFER_WORDS.search(folded) is None and _PHONE_LIKE.search(folded) is None:
-        spec = SPECS["NO_OFFER"]
-        out.append(Signal("NO_OFFER", spec.label, spec.weight, "", "classifier"))
+        out.append(_NO_OFFER)
     return out
 
 
