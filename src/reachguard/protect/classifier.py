@@ -32,7 +32,7 @@ from scipy import sparse
 
 from reachguard.protect.features import CharNgramHasher
 from reachguard.protect.normalise import fold, normalise_folded
-from reachguard.protect.combine import collect
+from reachguard.protect.combine import collect_many
 from reachguard.protect.signals import LABELS, Signal
 
 MODEL_NAME = "sms_classifier"
@@ -139,7 +139,7 @@ class Classifier:
         norm = [normalise_folded(f) for f in folded]
         x = self.vectoriser.transform(norm)
         logits = self.model_logits(x)
-        found = [collect(t, f, self.use_content_review) for t, f in zip(texts, folded, strict=True)]
+        found = collect_many(texts, folded, self.use_content_review)
         index, width = self._label_index, len(self.labels)
         add_rows: list[list[float]] = []
         for sigs in found:  # summed in Python floats (the same doubles numpy would add), no
@@ -162,7 +162,7 @@ class Classifier:
         top_list = top.tolist()  # Python ints: indexing with numpy scalars costs ~0.1 µs each
         out: list[Classification] = []
         for i, (p, lab_i) in enumerate(zip(probs.tolist(), probs.argmax(axis=1).tolist(), strict=True)):
-            sigs = found[i]  # a fresh list from collect(): reused, not copied (fewer GC-tracked objects)
+            sigs = found[i]  # a fresh list from collect_many(): reused, not copied (fewer GC-tracked objects)
             sigs.insert(0, Signal("TEXT_MODEL", labels[top_list[i]], margins[i], evidence[i], "model"))
             out.append(Classification(labels[lab_i], dict(zip(labels, p, strict=True)), sigs))
         return out

@@ -108,19 +108,44 @@ def collect(text: str, folded: str, use_content_review: bool = True, fast: bool 
     hand over is the fraud, not the reassurance). ``fast=False`` takes the content review's
     plain path (full ``review()``), the reference the fast path is tested against.
     """
-    signals: list[Signal] = []
+    content: list[Signal] = []
     review = content_review() if use_content_review else None
     if review is not None:
         pair = _fast_review() if fast else None
         if pair is not None and pair[0] is review:  # the real review, not a stand-in
-            signals.extend(content_signals_fast(text, pair[1]))
+            content = content_signals_fast(text, pair[1])
         else:
-            signals.extend(content_signals(text, review))
-    names = {s.name for s in signals}
-    for s in own_signals(folded):
-        if s.name not in names:
-            signals.append(s)
-            names.add(s.name)
+            content = content_signals(text, review)
+    return _combine(content, own_signals(folded))
+
+
+def collect_many(texts: list[str], folded: list[str], use_content_review: bool = True) -> list[list[Signal]]:
+    """:func:`collect` for a batch, same lists: the content review is looked up once per batch
+    rather than per message (the batch path of ``Classifier.classify_many``)."""
+    review = content_review() if use_content_review else None
+    if review is None:
+        return [_combine([], own_signals(f)) for f in folded]
+    pair = _fast_review()
+    if pair is None or pair[0] is not review:
+        return [_combine(content_signals(t, review), own_signals(f)) for t, f in zip(texts, folded, strict=True)]
+    spans = pair[1]
+    return [_combine(content_signals_fast(t, spans), own_signals(f)) for t, f in zip(texts, folded, strict=True)]
+
+
+def _combine(content: list[Signal], own: list[Signal]) -> list[Signal]:
+    """Content signals, then own signals of other names; CODE_REQUEST cancels VERIFICATION_CODE.
+
+    Both lists are fresh and hold each name once (a code fires once per source), so a message
+    without content signals keeps the own list as it is."""
+    if content:
+        names = {s.name for s in content}
+        for s in own:
+            if s.name not in names:
+                content.append(s)
+                names.add(s.name)
+        signals = content
+    else:
+        signals, names = own, {s.name for s in own}
     if "CODE_REQUEST" in names and "VERIFICATION_CODE" in names:
         signals = [s for s in signals if s.name != "VERIFICATION_CODE"]
     return signals
