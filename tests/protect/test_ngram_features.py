@@ -46,3 +46,18 @@ def test_lone_surrogates_do_not_crash() -> None:
     """A JSON body may carry "\\ud800"; one bad character must not fail the whole batch."""
     x = H.transform(["a\ud800b", "ok"])
     assert x.shape[0] == 2 and x.getnnz(axis=1).tolist()[0] > 0
+
+
+def test_32_bit_keys_give_the_same_matrix_as_64_bit_keys() -> None:
+    """Batches up to 2^32 / n_features texts sort 32-bit keys; larger ones int64 keys. A row must
+    not depend on which: the first rows of a 16,400-text batch (int64) equal the same texts
+    transformed alone (uint32), indices, order and values."""
+    rng = np.random.default_rng(7)
+    alphabet = list("abcx贷款逾期验证码【】，。😀 ")
+    texts = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 30)))) for _ in range(16_400)]
+    assert len(texts) * H.n_features > 2**32
+    big, small = H.transform(texts), H.transform(texts[:2000])
+    head = big[:2000]
+    assert np.array_equal(head.indptr, small.indptr) and np.array_equal(head.indices, small.indices)
+    assert np.array_equal(head.data, small.data) and head.data.dtype == small.data.dtype
+    assert small.indices.dtype == big.indices.dtype == np.int32
