@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from _common import machine, median, percentile
 
 from reachguard import reputation
+from reachguard.reputation import bulk as bulk_module, setfold
 from reachguard.model import REPORT_LABELS, Report
 from reachguard.reputation.bulk import FOLD_EVERY
 from reachguard.reputation.keying import reporter_hash
@@ -93,6 +94,46 @@ def raw_baseline(path: str, total: int, numbers: list[str], reporters: int, batc
     return total / spent, total / cpu, latencies, cpu_latencies
 
 
+class Phases:
+    """Wall and CPU seconds per ingest phase (--phases): wraps the store's reputation methods, the
+    set fold and `BulkIngest.fold`; "fold: rest" is the fold's time outside its reads, computation
+    and writes (commit, WAL checkpoint, transposition, sets)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+
+    def wrap(self, owner: object, name: str, phase) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                got = self.spent.setdefault(phase(*args, **kwargs) if callable(phase) else phase, [0.0, 0.0])
+                got[0] += time.perf_counter() - began
+                got[1] += time.process_time() - began_cpu
+        setattr(owner, name, timed)
+
+    def install(self, store: SQLiteStore) -> None:
+        self.wrap(bulk_module, "prepare", "prepare")
+        self.wrap(store, "report_aggregates", "fold: read aggregates")
+        self.wrap(store, "reporters", "fold: read reporters")
+        self.wrap(store, "report_log", "fold: read log")
+        self.wrap(setfold, "fold", "fold: compute")
+        self.wrap(store, "save_reports", lambda reports, aggregates, reporters: "log append" if reports else "fold: write")
+        self.wrap(reputation.BulkIngest, "fold", "fold (total)")
+
+    def report(self, total: int) -> None:
+        spent = dict(self.spent)
+        whole = spent.get("fold (total)", [0.0, 0.0])
+        inside = [sum(v[i] for k, v in spent.items() if k.startswith("fold: ")) for i in (0, 1)]
+        spent["fold: rest"] = [whole[0] - inside[0], whole[1] - inside[1]]
+        for name, (wall, cpu) in spent.items():
+            print(f"  phase {name:<24} wall {wall:8.1f} s ({wall / total * 1e6:5.1f} µs/report)  "
+                  f"CPU {cpu:8.1f} s ({cpu / total * 1e6:5.1f} µs/report)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=10_000_000)
@@ -108,6 +149,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache-mb", type=int, default=64,
                         help="SQLite page cache of both the store and the raw baseline (the store's default: 64)")
+    parser.add_argument("--phases", action="store_true", help="print wall and CPU time per ingest phase")
     args = parser.parse_args()
     total = args.reports
     count = args.numbers or max(100, total // 5)
@@ -123,6 +165,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
         store = SQLiteStore(os.path.join(folder, "reputation.db"))
         reputation.reporter_key(store)
+        phases = Phases() if args.phases else None
+        if phases:
+            phases.install(store)
         if args.cache_mb != 64:  # the same pragma for the baseline below
             with store.read() as db:
                 db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mb}")
@@ -151,6 +196,8 @@ def main() -> None:
         print(f"ingest: {total / spent:,.0f} reports/s overall (median batch {median(rates):,.0f}/s, "
               f"slowest batch {min(rates):,.0f}/s), {spent:.1f} s, database {size / 1e6:,.0f} MB; "
               f"CPU time {total / cpu:,.0f} reports/s")
+        if phases:
+            phases.report(total)
         probe = random.Random(args.seed + 1)
         at = T0 + timedelta(days=366)
         latencies, cpu_latencies = [], []

@@ -116,3 +116,41 @@ def test_set_fold_on_every_backend(store, tmp_path, set_fold_always) -> None:
     got = snapshot(store, reports)
     ingest.SET_FOLD_MIN = 10**9  # the reference: the loop, one report per call (monkeypatch restores)
     assert got == per_report(tmp_path, reports)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_set_fold_given_the_sorted_numbers_gives_the_same_rows(seed: int) -> None:
+    """ingest passes the page's numbers already sorted (it reads the store in key order):
+    the fold must come out the same as when it sorts them itself, page by page over stored state."""
+    reports = random_stream(900, seed) if seed % 2 else tied_stream(900, seed)
+    rows = prepare(reports, KEY)
+    aggregates: dict = {}
+    reporters: dict = {}
+    for start in range(0, len(rows), 150):
+        page = rows[start:start + 150]
+        numbers, hashes = {r[0] for r in page}, {r[2] for r in page}
+        a = {n: aggregates[n] for n in numbers if n in aggregates}
+        rep = {h: reporters[h] for h in hashes if h in reporters}
+        itself = setfold.fold(list(zip(*page)), len(numbers), len(hashes), a, rep, POLICY)
+        given = setfold.fold(list(zip(*page)), len(numbers), len(hashes), a, rep, POLICY, sorted(numbers))
+        assert itself is not None and given == itself
+        assert [row[0] for row in given[0]] == sorted(numbers)
+        aggregates.update({n: (b, c) for n, b, c in given[0]})
+        reporters.update({row[0]: row for row in given[1]})
+
+
+@pytest.mark.parametrize("size", [5, 3_000])  # the loop's page and a set-based page
+def test_ingest_reads_aggregates_and_reporters_in_key_order(tmp_path, size: int) -> None:
+    """Sorted keys make the store's IN-list chunks disjoint key ranges (fewer page reads at scale)."""
+    store = SQLiteStore(str(tmp_path / "order.db"))
+    asked: list[list] = []
+    for name in ("report_aggregates", "reporters"):
+        inner = getattr(store, name)
+        setattr(store, name, lambda keys, inner=inner: (asked.append(list(keys)), inner(keys))[1])
+    try:
+        rows = prepare(random_stream(size, 3), KEY)
+        ingest.ingest_rows(store, rows, POLICY)
+        got = [keys for keys in asked if keys]
+        assert len(got) == 2 and all(keys == sorted(set(keys)) and len(keys) > 1 for keys in got)
+    finally:
+        store.close()

@@ -165,9 +165,13 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append:
     with store.transaction(LOCK_ORG, LOCK_KEY):
         columns = list(zip(*rows)) if len(rows) >= SET_FOLD_MIN else None
         numbers, hashes = (set(columns[0]), set(columns[2])) if columns else ({r[0] for r in rows}, {r[2] for r in rows})
-        aggregates = store.report_aggregates(list(numbers))
-        stored = store.reporters(list(hashes))
-        folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy) if columns else None
+        # in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
+        # ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
+        # the tables outgrow the page cache and a fold's reads were a third of its time)
+        ordered = sorted(numbers)
+        aggregates = store.report_aggregates(ordered)
+        stored = store.reporters(sorted(hashes))
+        folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy, ordered) if columns else None
         aggregate_rows, reporter_rows = folded or _loop(rows, aggregates, stored, policy)
         store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
 

@@ -46,12 +46,13 @@ AGREE, DISAGREE = 1, 2
 
 def fold(columns: Sequence[Sequence], distinct_numbers: int, distinct_reporters: int,
          aggregates: dict[str, tuple[bytes, int]], reporters: dict[bytes, ReporterRow],
-         policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
+         policy: ReputationPolicy, ordered: Sequence[str] | None = None) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
     """The aggregate rows (in number order) and reporter rows (in hash order) after applying the
     page's reports in order to the stored `aggregates` and `reporters`; None if it needs the loop.
     `columns`: the page's rows transposed (`zip(*rows)`: numbers, labels, hashes, times, texts).
     `distinct_numbers` / `distinct_reporters`: how many different numbers / hashes they hold
-    (the caller has the sets already; they prove the integer keys below collision-free)."""
+    (the caller has the sets already; they prove the integer keys below collision-free).
+    `ordered`: the page's distinct numbers sorted, if the caller has them (saves sorting again)."""
     numbers, names, hashes, ats = columns[:4]
     n = len(numbers)
     joined = b"".join(hashes)
@@ -71,10 +72,15 @@ def fold(columns: Sequence[Sequence], distinct_numbers: int, distinct_reporters:
     if len(first) != distinct_numbers:
         return None
     firsts = [numbers[i] for i in first.tolist()]
-    by_number = sorted(range(len(firsts)), key=firsts.__getitem__)
-    page_numbers = [firsts[i] for i in by_number]
-    rank = np.empty(len(by_number), np.int64)
-    rank[by_number] = np.arange(len(by_number))
+    if ordered is None:
+        by_number = sorted(range(len(firsts)), key=firsts.__getitem__)
+        page_numbers = [firsts[i] for i in by_number]
+        rank = np.empty(len(by_number), np.int64)
+        rank[by_number] = np.arange(len(by_number))
+    else:  # the groups are distinct numbers (checked above), so each is in `ordered` exactly once
+        page_numbers = list(ordered)
+        where = {number: i for i, number in enumerate(page_numbers)}
+        rank = np.fromiter(map(where.__getitem__, firsts), np.int64, len(firsts))
     num = rank[by_num.ids]
     by_num.renumber(rank)
     kinds = np.fromiter(map(hash, names), np.int64, n)
@@ -218,18 +224,17 @@ def _numbers(page_numbers: list[str], num: np.ndarray, groups: Groups, rep: np.n
     out["h1"][fresh_at] = h1[pair_rep[fresh]]
     out["label"][fresh_at] = vote_label[fresh]
     out["at"][fresh_at] = vote_at[fresh]
-    # one buffer: each number's header (its label counts) then its votes; one slice per number
-    size = votes.START + votes.SIZE * total
-    offset = np.cumsum(size) - size
-    buffer = np.empty(int(size.sum()), np.uint8)
-    is_vote = np.ones(len(buffer), bool)
-    head = counts.astype("<u4").view(np.uint8).reshape(U, votes.START)
-    for byte in range(votes.START):
-        buffer[offset + byte] = head[:, byte]
-        is_vote[offset + byte] = False
-    buffer[is_vote] = out.view(np.uint8)
-    data = buffer.tobytes()
-    return [(number, data[o:o + z], c) for number, o, z, c in zip(page_numbers, offset.tolist(), size.tolist(), reports.tolist())]
+    # each number's blob: its header (the label counts) then its votes, as two slices of two buffers
+    # (interleaving them in one numpy buffer took a mask over every byte: ~2x slower at 10 M reports)
+    heads, body, width = counts.astype("<u4").tobytes(), out.tobytes(), votes.START
+    ends = (np.cumsum(total) * votes.SIZE).tolist()
+    rows: list[AggregateRow] = []
+    append = rows.append
+    start = head = 0
+    for number, end, count in zip(page_numbers, ends, reports.tolist()):
+        append((number, heads[head:head + width] + body[start:end], count))
+        start, head = end, head + width
+    return rows
 
 
 def _reporters(page_hashes: list[bytes], rep: np.ndarray, groups: Groups, at: np.ndarray, reporters: dict[bytes, ReporterRow],
