@@ -81,3 +81,30 @@ def test_bad_state_event_keeps_stored_data(world: World) -> None:
     with pytest.raises(InvalidNumber):
         world.send(type="opt_out", to="not a number", at="2026-11-22T10:00:00+08:00")
     assert world.attempt("2026-11-23T10:00:00+08:00", to=PROSPECT).verdict == "allow"
+
+
+def test_a_lone_surrogate_is_a_clear_value_error_and_records_nothing(world: World) -> None:
+    """A library caller's str with a lone surrogate (the API and replay refuse it at decode) has
+    no UTF-8 form for the ledger: decide, decide_many and handle raise a ValueError naming the
+    problem (was UnicodeEncodeError from the encoder), and nothing is recorded; the content
+    review itself reads the surrogate as U+FFFD (docs/content.md)."""
+    import msgspec
+
+    world.consent()
+    event = decode_event(json.dumps({"type": "attempt", "id": "s1", "org": "acme", "channel": "sms", "purpose": "marketing",
+                                     "to": PROSPECT, "content": "hello", "at": "2026-11-23T10:00:00+08:00"}).encode())
+    odd = msgspec.structs.replace(event, content="hello \ud800 回T退订")
+    store = world.gateway.store
+    before = list(store.ledger_entries("acme"))
+    with pytest.raises(ValueError, match="lone surrogate") as caught:
+        world.gateway.decide(odd)
+    assert not isinstance(caught.value, UnicodeError)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        world.gateway.decide_many([event, odd])
+    consent = decode_event(json.dumps({"type": "consent", "org": "acme", "to": PROSPECT, "purpose": "marketing",
+                                       "at": "2026-11-01T10:00:00+08:00"}).encode())
+    with pytest.raises(ValueError, match="lone surrogate"):
+        world.gateway.handle(msgspec.structs.replace(consent, evidence="x\udcff"))
+    assert list(store.ledger_entries("acme")) == before
+    ok = msgspec.structs.replace(event, content=None)
+    assert world.gateway.decide(ok).verdict == "allow"  # no contact was counted by the failed ones

@@ -90,10 +90,10 @@ class Gateway:
         if isinstance(event, Report):
             record_reports(self.store, [event], policy=self.policies.default.reputation)
             return
+        body = canonical(msgspec.to_builtins(event))  # first: text with no UTF-8 form is refused before any write
         with self.store.transaction():
             number = self._apply_state(event)
             org = getattr(event, "org", None) or GLOBAL_ORG
-            body = canonical(msgspec.to_builtins(event))
             self.store.ledger_append([(org, event.__struct_config__.tag, event.at.timestamp(), number, None, body)])
 
     def _apply_state(self, event: Event) -> str | None:

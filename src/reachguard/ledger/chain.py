@@ -32,8 +32,18 @@ class LedgerEntry(msgspec.Struct, frozen=True):
 
 
 def canonical(value: Any) -> bytes:
-    """Canonical JSON: sorted keys, no whitespace, UTF-8."""
-    return _canonical_encoder.encode(value)
+    """Canonical JSON: sorted keys, no whitespace, UTF-8.
+
+    A str holding a lone surrogate (only a library caller can pass one: the API and replay refuse
+    it at decode) has no UTF-8 form: a ValueError saying so, before anything is recorded.
+    """
+    try:
+        return _canonical_encoder.encode(value)
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"a text field holds a lone surrogate ({exc.object[exc.start:exc.end]!r} at character {exc.start} of "
+            f"{exc.object[:40]!r}): not valid Unicode, so it cannot be recorded"
+        ) from exc
 
 
 def entry_hash(org: str, seq: int, kind: str, at: float, prev_hash: str, body_hash: str) -> str:
