@@ -1,4 +1,12 @@
-"""The `reachguard` command line: one module per command (group), registered here."""
+"""The `reachguard` command line: one module per command (group), registered here.
+
+Start-up cost: every command pays for importing all command modules (scripts call
+`reachguard keys create` in loops), so a command module imports at module level only typer,
+the standard library and `reachguard.cli.common` — enough to declare its options and help.
+What a command needs (engine, store, policy/pydantic, reputation/numpy, scrub/duckdb, rich,
+fastapi/uvicorn) is imported inside the command, or in its work module (`review_run`,
+`classify_run`) imported there. tests/test_cli_startup.py holds the line.
+"""
 
 from __future__ import annotations
 

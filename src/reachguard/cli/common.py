@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from reachguard.policy import PolicyBook, PolicyError, load_policy_file
+if TYPE_CHECKING:
+    from reachguard.policy import PolicyBook
 
 
 def load_policies(profile: str, policy_file: Path | None) -> PolicyBook:
     """The policy book from --policy FILE, else the built-in --profile; a bad one exits 2."""
+    from reachguard.policy import PolicyBook, PolicyError, load_policy_file  # pydantic: only when a command runs
+
     try:
         if policy_file is not None:
             return load_policy_file(policy_file)

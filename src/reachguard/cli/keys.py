@@ -9,9 +9,7 @@ from typing import Optional
 import typer
 
 from reachguard.cli import app
-from reachguard.core.config import ROLES
-from reachguard.core.keys import KeyError_, create_key
-from reachguard.store import StoreUnavailable, open_store
+from reachguard.core.roles import ROLES
 
 keys_app = typer.Typer(
     name="keys",
@@ -25,12 +23,22 @@ _DB_HELP = "Store path or URL (default: $REACHGUARD_DB_URL or ./reachguard.db)."
 
 
 def _store(db: str | None):
+    """The store --db names, else the configured one (settings, and pydantic, only then)."""
+    from reachguard.store import StoreUnavailable, open_store
+
+    try:
+        return open_store(db or _configured_db_url())
+    except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _configured_db_url() -> str:
     from reachguard.core.config import ConfigError, load_settings
 
     try:
-        url = db or load_settings().db_url
-        return open_store(url)
-    except (ConfigError, StoreUnavailable) as exc:
+        return load_settings().db_url
+    except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -50,6 +58,8 @@ def create(
 
     Example: KEY=$(reachguard keys create --org acme --role sender | tail -1)
     """
+    from reachguard.core.keys import KeyError_, create_key
+
     store = _store(db)
     try:
         record, key = create_key(store, org, role, label)

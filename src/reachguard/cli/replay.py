@@ -6,20 +6,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Optional
+from typing import TYPE_CHECKING, BinaryIO, Optional
 
-import msgspec
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
 from reachguard.cli import app
 from reachguard.cli.common import load_policies
-from reachguard.engine import Gateway
-from reachguard.events import EventError, decode_event, error_line, iter_lines
-from reachguard.model import Attempt
-from reachguard.numbers import InvalidNumber
-from reachguard.store import SQLiteStore, Store, StoreUnavailable, open_store
+
+if TYPE_CHECKING:  # the engine, store and rich load when the command runs (start-up cost)
+    from reachguard.engine import Gateway
+    from reachguard.store import Store
 
 REPLAY_SECRET = b"reachguard-replay: deterministic codes for an in-memory replay"
 _CHUNK = 2_000  # events per store transaction
@@ -42,6 +38,9 @@ def replay(
 
     Example: reachguard replay examples/events.jsonl
     """
+    from reachguard.engine import Gateway
+    from reachguard.store import StoreUnavailable
+
     policies = load_policies(profile, policy)
     try:
         with _open_store(db) as (store, secret):
@@ -72,6 +71,8 @@ class _open_store:
         self.tmp: tempfile.TemporaryDirectory | None = None
 
     def __enter__(self) -> tuple[Store, bytes | None]:
+        from reachguard.store import SQLiteStore, open_store
+
         if self.db:
             self.store = open_store(self.db)
             return self.store, None
@@ -93,6 +94,14 @@ def _run(gateway: Gateway, source: BinaryIO, out: BinaryIO, total: int | None, s
     trip per attempt. A chunk's lines are written once its transaction has committed, so a
     store failure never leaves a printed decision unrecorded (fail closed).
     """
+    import msgspec
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    from reachguard.events import EventError, decode_event, error_line, iter_lines
+    from reachguard.model import Attempt
+    from reachguard.numbers import InvalidNumber
+
     encode = msgspec.json.Encoder().encode
     console = Console(stderr=True)
     store = gateway.store

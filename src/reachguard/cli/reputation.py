@@ -7,29 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import msgspec
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from reachguard import reputation
 from reachguard.cli import app
 from reachguard.cli.common import load_policies
-from reachguard.events import EventError, decode_event, error_line, iter_lines
-from reachguard.model import AwareTime, Report
-from reachguard.numbers import InvalidNumber
-from reachguard.reputation.keying import SecretError
-from reachguard.reputation.ports import reportable
-from reachguard.store import Store, StoreUnavailable, open_store
+
+if TYPE_CHECKING:  # reputation (numpy), the store, phonenumbers and rich load when a command runs
+    from reachguard import reputation
+    from reachguard.store import Store
 
 DB = typer.Option("reachguard.db", "--db", envvar="REACHGUARD_DB_URL", help="Store: a SQLite path or a database URL.")
 PROFILE = typer.Option("cn", "--profile", help="Policy profile (gives the reputation weights).")
 POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile; see its [reputation]).")
 AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now).")
-_encode = msgspec.json.Encoder().encode
 _BATCH = 20_000
 _FOLD_EVERY = 200_000  # a fold holds the store's write lock (every writer, decisions too) for a few seconds
 
@@ -43,6 +35,8 @@ app.add_typer(numbers_app, name="sender-numbers")
 
 
 def _store(db: str) -> Store:
+    from reachguard.store import StoreUnavailable, open_store
+
     try:
         return open_store(db)
     except StoreUnavailable as exc:
@@ -52,6 +46,10 @@ def _store(db: str) -> Store:
 
 def _time(text: str | None) -> datetime:
     """--at: an ISO-8601 time with an offset, as every time of the contract (default: now)."""
+    import msgspec
+
+    from reachguard.model import AwareTime
+
     if text is None:
         return datetime.now(timezone.utc).astimezone()
     try:
@@ -62,6 +60,8 @@ def _time(text: str | None) -> datetime:
 
 
 def _fail(code: str, message: str, as_json: bool = False, exit_code: int = 1) -> None:
+    from reachguard.events import error_line
+
     if as_json:
         sys.stdout.buffer.write(error_line(code, message, None) + b"\n")
     else:
@@ -72,6 +72,9 @@ def _fail(code: str, message: str, as_json: bool = False, exit_code: int = 1) ->
 @contextmanager
 def _owner_store(db: str) -> Iterator[Store]:
     """The store for an owner's command; a bad number or a refused ownership exits 1 with its code."""
+    from reachguard import reputation
+    from reachguard.numbers import InvalidNumber
+
     store = _store(db)
     try:
         yield store
@@ -93,6 +96,10 @@ def lookup(
 
     Example: reachguard lookup "138 0013 8000"
     """
+    from reachguard import reputation
+    from reachguard.numbers import InvalidNumber
+    from reachguard.reputation.keying import SecretError
+
     weights = load_policies(profile, policy).default.reputation
     store = _store(db)
     try:
@@ -106,12 +113,17 @@ def lookup(
     finally:
         store.close()
     if as_json:
-        sys.stdout.buffer.write(_encode(rep) + b"\n")
+        import msgspec
+
+        sys.stdout.buffer.write(msgspec.json.encode(rep) + b"\n")
         return
     _show(rep)
 
 
 def _show(rep: reputation.Reputation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     head = Table(title=f"{rep.number} at {rep.at}", show_header=False)
     head.add_column("what", style="bold")
@@ -162,6 +174,11 @@ def report(
 
     Example: reachguard report --to 13800138000 --label collection --reporter user-42 --text "您已逾期…"
     """
+    from reachguard import reputation
+    from reachguard.events import EventError
+    from reachguard.numbers import InvalidNumber
+    from reachguard.reputation.keying import SecretError
+
     weights = load_policies(profile, policy).default.reputation
     store = _store(db)
     try:
@@ -186,6 +203,15 @@ def report(
 def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None:
     """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
     Loaded through BulkIngest: lookups see the reports at each fold (every _FOLD_EVERY) and when the load ends."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reachguard import reputation
+    from reachguard.events import EventError, decode_event, error_line, iter_lines
+    from reachguard.model import Report
+    from reachguard.numbers import InvalidNumber
+    from reachguard.reputation.ports import reportable
+
     try:
         source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -227,6 +253,11 @@ def reputation_rebuild(db: str = DB, profile: str = PROFILE, policy: Optional[Pa
 
     Example: reachguard reputation rebuild --db reachguard.db
     """
+    from rich.console import Console
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reachguard import reputation
+
     weights = load_policies(profile, policy).default.reputation
     store = _store(db)
     try:
@@ -253,6 +284,8 @@ def appeal(
 
     Example: reachguard appeal 4008123123 --org xinghe --label fraud --reason "our licensed service line"
     """
+    from reachguard import reputation
+
     with _owner_store(db) as store:
         appeal_id = reputation.appeal(store, number, org, reason, label=label, at=_time(at))
     typer.echo(f"appeal #{appeal_id} recorded")
@@ -264,6 +297,8 @@ def numbers_add(number: str = typer.Argument(...), org: str = typer.Option(..., 
 
     Example: reachguard sender-numbers add 13800138000 --org xinghe --db reachguard.db
     """
+    from reachguard import reputation
+
     with _owner_store(db) as store:
         e164 = reputation.register_sender_number(store, number, org)
     typer.echo(f"{e164} registered to {org}")
@@ -275,6 +310,8 @@ def numbers_remove(number: str = typer.Argument(...), org: str = typer.Option(..
 
     Example: reachguard sender-numbers remove 13800138000 --org xinghe --db reachguard.db
     """
+    from reachguard import reputation
+
     with _owner_store(db) as store:
         removed = reputation.unregister_sender_number(store, number, org)
     if not removed:

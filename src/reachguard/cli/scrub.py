@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from reachguard.cli import app
 from reachguard.cli.common import load_policies
@@ -45,6 +43,9 @@ def scrub(
     Example: reachguard scrub campaign.csv --db reachguard.db --org acme --purpose marketing
     --channel sms --at 2026-11-23T10:00:00+08:00 --out allowed.csv
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     from reachguard.scrub import ScrubInputError, run_scrub
     from reachguard.scrub.report import render
     from reachguard.store import StoreUnavailable

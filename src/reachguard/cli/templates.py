@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from reachguard.cli import app
 from reachguard.cli.common import load_policies
-from reachguard.store import StoreUnavailable, open_store
-from reachguard.templates import TemplateError, TemplateRegistry
+
+if TYPE_CHECKING:  # the store and the registry load when a command runs (start-up cost)
+    from reachguard.templates import TemplateError, TemplateRegistry
 
 templates_app = typer.Typer(help="Message templates: submit, review level by level, inspect.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
@@ -25,6 +24,9 @@ POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides -
 
 
 def _registry(db: str, org: str, profile: str, policy: Optional[Path]) -> TemplateRegistry:
+    from reachguard.store import StoreUnavailable, open_store
+    from reachguard.templates import TemplateRegistry
+
     levels = load_policies(profile, policy).for_org(org).templates.levels
     try:
         return TemplateRegistry(open_store(db), levels)
@@ -49,6 +51,8 @@ def submit(
 
     Example: reachguard templates submit overdue 【星河】您的借款已逾期{days}天，应还{amount}元。 --org xinghe --author lin
     """
+    from reachguard.templates import TemplateError
+
     registry = _registry(db, org, profile, policy)
     try:
         version = registry.submit(org, template_id, text, author, time.time())
@@ -72,6 +76,8 @@ def review(
     """
     if verdict not in ("approve", "reject"):
         raise typer.BadParameter("approve or reject", param_hint="VERDICT")
+    from reachguard.templates import TemplateError
+
     try:
         status = _registry(db, org, profile, policy).review(org, template_id, reviewer, verdict, comment, time.time())  # type: ignore[arg-type]
     except TemplateError as exc:
@@ -90,11 +96,16 @@ def show(
 
     Example: reachguard templates show overdue --org xinghe
     """
+    from reachguard.templates import TemplateError
+
     try:
         status = _registry(db, org, profile, policy).status(org, template_id)
     except TemplateError as exc:
         _fail(exc)
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print(f"[bold]{template_id}[/] version {status.version.version} by {status.version.author}: [bold]{status.status}[/]")
     console.print(status.version.text, markup=False)

@@ -23,8 +23,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from reachguard.core.roles import ROLES  # noqa: F401 - re-exported (older imports name it here)
+
 MiB = 1 << 20
-ROLES = ("sender", "compliance", "auditor", "admin")
 
 _config_file: ContextVar[Path | None] = ContextVar("reachguard_config_file", default=None)
 

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import time
 
-from reachguard.core.config import ROLES
+from reachguard.core.roles import ROLES
 from reachguard.store.base import ApiKeyRecord, Store
 
 PREFIX = "rg_"
