@@ -17,7 +17,10 @@ Every case runs once per repeat, in turn; the bench prints medians of wall-clock
 Messages: the corpus held-out split plus our labelled loan SMS (realistic lengths), cycled to
 ``--n``. Medians of ``--repeats`` runs. Target ≥ 20,000 messages/s.
 
-Run: .venv/bin/python bench/classify.py [--n 20000] [--repeats 5] [--batch 1024] [--pool mix|loan]
+``--no-gc`` disables the garbage collector while timing, to show its share: this process imports
+scikit-learn (a large heap) and keeps every batch's answers, so full collections are costly here.
+
+Run: .venv/bin/python bench/classify.py [--n 20000] [--repeats 5] [--batch 1024] [--pool mix|loan] [--no-gc]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import contextlib
+import gc
 import itertools
 import platform
 import statistics
@@ -100,6 +104,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--pool", choices=("mix", "loan"), default="mix",
                         help="mix: corpus held-out + labelled loan SMS; loan: the labelled loan SMS only")
+    parser.add_argument("--no-gc", action="store_true", help="garbage collector off while timing")
     args = parser.parse_args()
 
     pinned = pin_one_core()
@@ -154,7 +159,12 @@ def main() -> None:
     for _, fn in cases:  # warm-up (imports, caches, automaton build)
         fn()
     load_before = loadavg()
+    if args.no_gc:
+        gc.collect()
+        gc.disable()
+        print("garbage collector disabled while timing (--no-gc)")
     results = timed(cases, args.repeats)
+    gc.enable()
     print(f"load average (1, 5, 15 min): {load_before} before, {loadavg()} after")
     print(f"  {'path':<46} {'CPU msg/s':>10} {'µs/msg':>7} {'÷ bare':>7}   {'wall msg/s':>10} {'÷ bare':>7}")
     base_wall, base_cpu = results[cases[0][0]]
