@@ -154,3 +154,10 @@ def test_ingest_reads_aggregates_and_reporters_in_key_order(tmp_path, size: int)
         assert len(got) == 2 and all(keys == sorted(set(keys)) and len(keys) > 1 for keys in got)
     finally:
         store.close()
+
+
+def test_hashes_by_prefix_are_in_key_order() -> None:
+    hashes = {bytes(random.Random(i).randrange(256) for _ in range(16)) for i in range(3_000)}
+    assert ingest.by_prefix(hashes) == sorted(hashes)
+    odd = {b"\x02" * 5, b"\x01" * 16}  # not all 16 bytes: Python's sort
+    assert ingest.by_prefix(odd) == sorted(odd)

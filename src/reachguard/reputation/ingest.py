@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 import msgspec
+import numpy as np
 
 from reachguard.events import EventError, validation_code
 from reachguard.model import Report
@@ -170,10 +171,22 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append:
         # the tables outgrow the page cache and a fold's reads were a third of its time)
         ordered = sorted(numbers)
         aggregates = store.report_aggregates(ordered)
-        stored = store.reporters(sorted(hashes))
+        stored = store.reporters(by_prefix(hashes) if columns else sorted(hashes))
         folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy, ordered) if columns else None
         aggregate_rows, reporter_rows = folded or _loop(rows, aggregates, stored, policy)
         store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
+
+
+def by_prefix(hashes: set[bytes]) -> list[bytes]:
+    """Reporter hashes in key order, sorted by their first 8 bytes with numpy (Python's sort of
+    600,000 hashes took ~1 s of a fold). Only the store's read order depends on it: hashes sharing
+    their first 8 bytes may come in either order."""
+    listed = list(hashes)
+    joined = b"".join(listed)
+    if len(joined) != 16 * len(listed):
+        return sorted(listed)
+    order = np.argsort(np.frombuffer(joined, ">u8")[::2], kind="stable")
+    return [listed[i] for i in order.tolist()]
 
 
 def _loop(rows: Sequence[Row], aggregates: dict[str, tuple[bytes, int]], stored: dict[bytes, ReporterRow],
