@@ -46,7 +46,20 @@ def normalise_folded(folded: str) -> str:
         t = _SPACE_NOT_BETWEEN_WORDS.sub("", t)
     # Dropping a space can join a base letter to a combining mark (NFKC turns "´" into
     # " " + U+0301); compose again so that normalise() is idempotent.
-    return t if t.isascii() else unicodedata.normalize("NFKC", t)
+    return t if t.isascii() else _compose(t)
+
+
+def _compose(t: str) -> str:
+    """NFKC, repeated with the space rule until neither changes anything.
+
+    Why: composing can turn the Latin letter beside a kept space into one outside [a-z]
+    ("x u" + U+0304 → "x ū"), and that space must then go too, as a second normalise() would
+    drop it. Each round that changes anything removes a space, so the loop ends."""
+    composed = unicodedata.normalize("NFKC", t)
+    while composed != t and " " in composed:
+        t = composed
+        composed = unicodedata.normalize("NFKC", _SPACE_NOT_BETWEEN_WORDS.sub("", t))
+    return composed
 
 
 def normalise_many(texts: list[str]) -> list[str]:
