@@ -106,12 +106,9 @@ def loaded(url: str) -> bool:
         return found is not None and conn.execute(f'SELECT EXISTS (SELECT 1 FROM "{schema}".opt_outs)').fetchone()[0]
 
 
-def fill_redis(folder: Path, count: int, index: bool = True, other: int = 0) -> None:
+def fill_redis(folder: Path, count: int) -> None:
     """Counters in Redis for `count` numbers of the list (one marketing contact 3 days ago each,
-    in Redis only: a live PostgreSQL+Redis store holds a counter per number contacted lately),
-    and `other` counters of another org. With `index`, also the org's index of its counters and
-    the ready mark, as FINISH and `reachguard db redis-index` leave them (store/redis_index.py;
-    written here directly, so the same contents serve code from before the index, which ignores them)."""
+    in Redis only: a live PostgreSQL+Redis store holds a counter per number contacted lately)."""
     import redis
 
     client = redis.Redis.from_url(REDIS)
@@ -130,31 +127,10 @@ def fill_redis(folder: Path, count: int, index: bool = True, other: int = 0) -> 
     pipe = client.pipeline(transaction=False)
     for i, number in enumerate(numbers):
         pipe.zadd(f"{PREFIX}c:acme|{number}", {f"{at!r}|{number}|sms|marketing|prospect||bench{i}": at})
-        if index:
-            pipe.zadd(f"{PREFIX}i:acme", {number: at})
-        if i % 5000 == 4999:
-            pipe.execute()
-    for i in range(other):
-        number = f"+8617{i:09d}"
-        pipe.zadd(f"{PREFIX}c:other|{number}", {f"{at!r}|{number}|sms|marketing|prospect||other{i}": at})
-        if index:
-            pipe.zadd(f"{PREFIX}i:other", {number: at})
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()
-    if index:
-        client.set(f"{PREFIX}i:ready", str(client.info("stats").get("evicted_keys", 0)))
     client.close()
-
-
-def redis_cpu() -> float:
-    """CPU seconds the Redis server has used so far (INFO cpu)."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS)
-    info = client.info("cpu")
-    client.close()
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def clear_redis() -> None:
@@ -175,36 +151,15 @@ def child_scrub(folder: Path, url: str) -> dict:
     return {k: v for k, v in report.as_dict().items() if k not in ("notes",)}
 
 
-def child_redis(url: str) -> dict:
-    """The scrub's read of the org's Redis windows alone (scrub/redis_windows.py), as `run_scrub`
-    does it for marketing/sms at base.AT: wall and CPU of this process, keys and members read."""
-    from reachguard.policy import PolicyBook
-    from reachguard.scrub.export import plan_for
-    from reachguard.scrub.redis_windows import RedisWindows
-    from reachguard.store import open_store
-
-    store = open_store(url)
-    try:
-        plan = plan_for(PolicyBook.profile("cn").for_org("acme"), "acme", "marketing", "sms", datetime.fromisoformat(base.AT))
-        start, cpu = time.perf_counter(), time.process_time()
-        windows = RedisWindows.read(store.counters, "acme", plan.since)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        store.close()
-    return {"seconds": seconds, "read_cpu": cpu, "keys": len(windows.names), "members": len(windows),
-            "via": getattr(windows, "via", "scan")}
-
-
 def measure(kind: str, folder: Path, url: str, backend: str) -> tuple[float, float, dict]:
     env = dict(os.environ)
     env.pop("REACHGUARD_REDIS_URL", None)
     if backend == "postgres+redis":
         env["REACHGUARD_REDIS_URL"] = f"{REDIS}?prefix={PREFIX}"
-    before, redis_before = server_cpu(), redis_cpu()
+    before = server_cpu()
     seconds, rss, answer = base.run_child([sys.executable, __file__, "--child", kind, "--dir", str(folder), "--url", url],
                                           folder, env)
     answer["server_cpu"] = server_cpu() - before
-    answer["redis_cpu"] = redis_cpu() - redis_before
     return seconds, rss, answer
 
 
@@ -215,23 +170,14 @@ def main() -> None:
     parser.add_argument("--backend", choices=("postgres", "postgres+redis"), default="postgres")
     parser.add_argument("--redis-counted", type=int, default=0,
                         help="postgres+redis: give this many list numbers a counter in Redis first (removed at the end)")
-    parser.add_argument("--redis-other", type=int, default=0,
-                        help="postgres+redis: this many counters of another org too (the scrub must not read them)")
-    parser.add_argument("--no-redis-index", action="store_true",
-                        help="postgres+redis: no index of the counters (the scrub SCANs, as before the index)")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated files and the schema")
     parser.add_argument("--reuse", action="store_true", help="reuse the files in --dir and the schema if loaded")
-    parser.add_argument("--child", choices=("scrub", "raw", "redis"), help=argparse.SUPPRESS)
-    parser.add_argument("--redis-read-only", action="store_true",
-                        help="postgres+redis: time only the scrub's read of the org's Redis windows (no scrub)")
+    parser.add_argument("--child", choices=("scrub", "raw"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        if args.child == "redis":
-            answer = child_redis(args.url)
-        else:
-            answer = child_scrub(args.dir, args.url) if args.child == "scrub" else base.child_raw(args.dir)
+        answer = child_scrub(args.dir, args.url) if args.child == "scrub" else base.child_raw(args.dir)
         sys.stdout.write(json.dumps(answer, default=str))
         return
     url = f"{PG}?schema=rg_bench_scrub_{args.rows}"
@@ -246,25 +192,17 @@ def main() -> None:
         if not (args.reuse and loaded(url)):
             print(f"loaded the PostgreSQL store in {load(folder, args.rows, url):.1f} s")
         clear_redis()
-        if args.backend == "postgres+redis" and (args.redis_counted or args.redis_other):
-            fill_redis(folder, args.redis_counted, not args.no_redis_index, args.redis_other)
-            print(f"{args.redis_counted:,} list numbers have a counter in Redis, another org {args.redis_other:,}; "
-                  f"index {'no' if args.no_redis_index else 'yes'}")
+        if args.backend == "postgres+redis" and args.redis_counted:
+            fill_redis(folder, args.redis_counted)
+            print(f"{args.redis_counted:,} list numbers have a counter in Redis")
         runs: dict[str, list[tuple[float, float, dict]]] = {"scrub": [], "raw": []}
         print(f"load average before: {open('/proc/loadavg').read().strip()}")
-        if args.redis_read_only:
-            for _ in range(args.repeat):
-                seconds, rss, answer = measure("redis", folder, url, args.backend)
-                print(f"  redis read {answer['seconds']:6.3f} s, {answer['read_cpu']:6.3f} s CPU + {answer['redis_cpu']:5.2f} s "
-                      f"Redis CPU: {answer['keys']:,} keys, {answer['members']:,} members, via {answer['via']} "
-                      f"(process {seconds:5.2f} s, load {open('/proc/loadavg').read().split()[0]})")
-            return
         for _ in range(args.repeat):
             for kind in ("raw", "scrub"):
                 seconds, rss, answer = measure(kind, folder, url, args.backend)
                 runs[kind].append((seconds, rss, answer))
                 print(f"  {kind:<5} {seconds:6.2f} s process, {answer['seconds']:6.2f} s work, {answer['cpu']:6.2f} s CPU "
-                      f"+ {answer['server_cpu']:5.2f} s server CPU + {answer['redis_cpu']:5.2f} s Redis CPU  peak {rss:7,.0f} MiB  "
+                      f"+ {answer['server_cpu']:5.2f} s server CPU  peak {rss:7,.0f} MiB  "
                       f"(load {open('/proc/loadavg').read().split()[0]})")
         s, r = runs["scrub"], runs["raw"]
         scrub_s, raw_s = median([x[0] for x in s]), median([x[0] for x in r])

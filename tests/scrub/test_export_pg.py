@@ -200,7 +200,7 @@ def test_redis_keys_scanned_twice_count_once(new_store: Any, monkeypatch: pytest
     counters.finish("t", [], writes, unlock=True)
     mine = counters.prefix + "*"
     assert scan_names(_RepeatingScan(counters.client), mine) == list(dict.fromkeys(counters.client.scan_iter(match=mine)))
-    repeating = SimpleNamespace(client=_RepeatingScan(counters.client), number_key=counters.number_key, prefix=counters.prefix)
+    repeating = SimpleNamespace(client=_RepeatingScan(counters.client), number_key=counters.number_key)
     windows = RedisWindows.read(repeating, plan.org, plan.since)
     assert sorted(windows.names) == sorted(writes) and len(windows) == 6
     table, odd = export_pg.redis_contacts(windows, plan)

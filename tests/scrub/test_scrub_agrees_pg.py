@@ -67,22 +67,9 @@ def redis_only_contact(store: Any, number: str, at: str) -> None:
     store.counters.finish("t", [], {key: ("", [(record.at, member(record, f"redisonly{number}"))])}, unlock=True)
 
 
-@pytest.fixture(params=[*PG_BACKENDS, "postgres+redis, indexed"])
+@pytest.fixture(params=PG_BACKENDS)
 def pg_state(request: pytest.FixtureRequest, new_store: Any) -> tuple[Any, list[str], list[str]]:
-    """The state on each backend; "indexed": the Redis counters' index is ready (redis_index.py),
-    so the scrub reads the org's keys from it and never SCANs."""
-    indexed = request.param.endswith("indexed")
-    store = new_store("postgres+redis" if indexed else request.param)
-    if indexed:
-        from reachguard.scrub import redis_windows
-        from reachguard.store.redis_index import build
-
-        build(store.counters)
-
-        def no_scan(*_a: object, **_k: object) -> list[str]:
-            raise AssertionError("SCAN while the index is ready")
-
-        request.getfixturevalue("monkeypatch").setattr(redis_windows, "scan_names", no_scan)
+    store = new_store(request.param)
     m, c = build_state(World(store=store))
     if store.uses_redis:
         for i in REDIS_ONLY:

@@ -1,5 +1,4 @@
-"""`reachguard db upgrade|current|chain|redis-index`: the store's schema (Alembic migrations on
-PostgreSQL), pending ledger entries, and the index of the Redis counters."""
+"""`reachguard db upgrade|current|chain`: the store's schema (Alembic migrations on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -75,44 +74,6 @@ def upgrade(
         typer.echo(f"PostgreSQL{where}: already at {after}")
     else:
         typer.echo(f"PostgreSQL{where}: upgraded {before or 'empty'} -> {after}")
-
-
-@db_app.command("redis-index")
-def redis_index(
-    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
-    redis_url: Optional[str] = typer.Option(None, "--redis", help="Redis URL (default: $REACHGUARD_REDIS_URL)."),
-) -> None:
-    """Build the per-org index of the Redis frequency counters and mark it ready (PostgreSQL + Redis).
-
-    Run it once after EVERY replica runs this version (older replicas write counters without the
-    index). Until then the scrub finds an org's counters by scanning the whole Redis keyspace;
-    afterwards it reads only that org's keys. Safe to run again, and while decisions go on.
-
-    Example: reachguard db redis-index --db postgresql://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/0
-    """
-    import os
-
-    from reachguard.store import StoreUnavailable
-    from reachguard.store.postgres import is_postgres_url
-
-    url = _url(db)
-    redis_url = redis_url or os.environ.get("REACHGUARD_REDIS_URL")
-    if not is_postgres_url(url) or not redis_url:
-        _fail("the index is for a PostgreSQL + Redis store: give --db postgresql://… and --redis (or REACHGUARD_REDIS_URL)")
-    from reachguard.store.redis_counters import PostgresRedisStore
-    from reachguard.store.redis_index import build
-
-    try:
-        store = PostgresRedisStore(url, redis_url, chain_interval=0)
-    except StoreUnavailable as exc:
-        _fail(str(exc))
-    try:
-        done = build(store.counters)
-    except Exception as exc:  # noqa: BLE001 - Redis gone: say so, exit 2
-        _fail(f"Redis: {exc}")
-    finally:
-        store.close()
-    typer.echo(f"indexed {done} Redis counters (prefix {store.counters.prefix}); the index is ready")
 
 
 def _init_secret(url: str) -> None:

@@ -4,13 +4,8 @@ Why one read, kept: the set-based export (export_pg.redis_contacts) builds the f
 these members, and the engine's view (snapshot_pg.PgView) judges the representative rows of
 each signature group on them too. Were the engine to read Redis live, a contact recorded by a
 decider between the two reads would give the representatives a FREQUENCY_CAP that is then
-copied to every row of their group — rows never contacted (review finding). A key the read did
-not find had no contact in the window when it was read: its window is empty here too.
-
-Which keys: the org's index (store/redis_index.py) names the numbers with a contact since the
-window's start, so no other org's key is touched; while the index cannot be trusted (not built
-yet, keys evicted since, the window reaches before its trim), SCAN MATCH on the org's key prefix,
-which walks the whole keyspace.
+copied to every row of their group — rows never contacted (review finding). A key SCAN did not
+find had no contact in the window when it was read: its window is empty here too.
 
 Why bytes, not a dict of lists: at 10M rows there can be millions of members; one buffer of
 them and an array of their ends costs ~90 bytes a member instead of a Python string each.
@@ -49,8 +44,6 @@ def scan_names(client: Any, pattern: str) -> list[str]:
 class RedisWindows:
     """The members of every counter key of one org with a score >= `since`, as read once."""
 
-    via = "scan"  # how the keys were found: "index" (the org's index) or "scan" (SCAN MATCH)
-
     def __init__(self, head: str, since: float, names: list[str], data: bytes, ends: np.ndarray, first: np.ndarray):
         self.head, self.since, self.names = head, since, names
         self._index = {name: i for i, name in enumerate(names)}
@@ -58,21 +51,13 @@ class RedisWindows:
 
     @classmethod
     def read(cls, counters: Any, org: str, since: float) -> "RedisWindows":
-        """The org's number keys with a contact since `since` from its index (redis_index.py) —
-        or, when the index cannot be trusted, every number key of the org by SCAN — then each
-        window by ZRANGEBYSCORE, CHUNK keys a script call (the horizon sentinel sits at -inf,
-        outside any window)."""
+        """SCAN the org's number keys, read each window by ZRANGEBYSCORE, CHUNK keys a script call
+        (the horizon sentinel sits at -inf, outside any window)."""
         from redis.client import NEVER_DECODE
-
-        from reachguard.store.redis_index import indexed_numbers
 
         head = counters.number_key(org, "")
         client = counters.client
-        numbers = indexed_numbers(counters, org, since)
-        if numbers is not None:
-            names, via = [head + number for number in numbers], "index"
-        else:
-            names, via = scan_names(client, re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*"), "scan"
+        names = scan_names(client, re.sub(r"([*?\[\]\\])", r"\\\1", head) + "*")
         sha = client.script_load(_WINDOWS) if names else ""
         parts: list[bytes] = []
         sizes: list[np.ndarray] = []
@@ -87,9 +72,7 @@ class RedisWindows:
         owner = np.concatenate(owners) if owners else np.zeros(0, np.int64)
         ends = np.cumsum(np.concatenate(sizes)) if sizes else np.zeros(0, np.int64)
         first = np.searchsorted(owner, np.arange(len(names) + 1))  # members of a key are contiguous
-        windows = cls(head, since, names, b"".join(parts), ends, first)
-        windows.via = via
-        return windows
+        return cls(head, since, names, b"".join(parts), ends, first)
 
     def __len__(self) -> int:
         return len(self._ends)

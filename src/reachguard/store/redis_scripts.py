@@ -3,7 +3,7 @@ and the lean RESP connection they run over.
 
 ACQUIRE takes every lock a decision needs (all or none) and reads its contact windows;
 FINISH checks the locks are still ours, appends the new contacts (hydrating cold windows),
-trims, keeps the org's index of number keys (redis_index.py) and releases; RELEASE gives locks back after an error. `RedisCounters` wraps them.
+trims and releases; RELEASE gives locks back after an error. `RedisCounters` wraps them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from reachguard.store.base import StoreUnavailable
-from reachguard.store.redis_index import index_entry
 
 _ACQUIRE = """
 local token, ttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -48,9 +47,8 @@ for i = 1, n do
 end
 local pos = 7
 for j = n + 1, #KEYS do
-  local key, ikey, inum = KEYS[j], ARGV[pos], ARGV[pos + 1]
-  local newh, k = ARGV[pos + 2], tonumber(ARGV[pos + 3])
-  pos = pos + 4
+  local key, newh, k = KEYS[j], ARGV[pos], tonumber(ARGV[pos + 1])
+  pos = pos + 2
   local top = nil
   local i = 0
   while i < k do
@@ -83,23 +81,6 @@ for j = n + 1, #KEYS do
     redis.call('ZADD', key, '-inf', 'h:' .. hs)
   end
   if k > 0 or newh ~= '' then redis.call('PEXPIRE', key, keyttl) end
-  if ikey ~= '' and top ~= nil then
-    local cur = redis.call('ZSCORE', ikey, inum)
-    if not cur or tonumber(cur) < top then redis.call('ZADD', ikey, string.format('%.17g', top), inum) end
-    if not cur and retention > 0 then  -- only a new entry grows the index: trim then
-      local cut = top - retention
-      if redis.call('ZREMRANGEBYSCORE', ikey, '(-inf', '(' .. string.format('%.17g', cut)) > 0 then
-        local f = redis.call('ZRANGE', ikey, 0, 0)
-        local was = nil
-        if f[1] and string.sub(f[1], 1, 2) == 'h:' then was = tonumber(string.sub(f[1], 3)) end
-        if was == nil or was < cut then
-          if was ~= nil then redis.call('ZREM', ikey, f[1]) end
-          redis.call('ZADD', ikey, '-inf', 'h:' .. string.format('%.17g', cut))
-        end
-      end
-    end
-    redis.call('PEXPIRE', ikey, keyttl)
-  end
 end
 for i = 1, n do
   if unlock then redis.call('DEL', KEYS[i]) else redis.call('PEXPIRE', KEYS[i], lockttl) end
@@ -375,8 +356,8 @@ class RedisCounters:
         """Append (and hydrate) under `locks`, then release them (or keep them, unlock=False)."""
         keys = list(locks) + list(writes)
         args: list[Any] = [token, len(locks), "1" if unlock else "0", self.retention, self.key_ttl_ms, self.lock_ttl_ms]
-        for key, (horizon, members) in writes.items():
-            args += [*index_entry(self.prefix, key), horizon, len(members)]
+        for horizon, members in writes.values():
+            args += [horizon, len(members)]
             for score, text in members:
                 args += [repr(score), text]
         try:
