@@ -106,5 +106,11 @@ def test_a_lone_surrogate_is_a_clear_value_error_and_records_nothing(world: Worl
     with pytest.raises(ValueError, match="lone surrogate"):
         world.gateway.handle(msgspec.structs.replace(consent, evidence="x\udcff"))
     assert list(store.ledger_entries("acme")) == before
+    report = decode_event(json.dumps({"type": "report", "to": PROSPECT, "label": "fraud", "reporter": "r-1",
+                                      "at": "2026-11-01T10:00:00+08:00", "text": "ok"}).encode())
+    with pytest.raises(ValueError, match="lone surrogate") as caught:
+        world.gateway.handle(msgspec.structs.replace(report, text="bad \ud800"))
+    assert not isinstance(caught.value, UnicodeError)
+    assert store.report_aggregates([PROSPECT]) == {}  # the report was not recorded
     ok = msgspec.structs.replace(event, content=None)
     assert world.gateway.decide(ok).verdict == "allow"  # no contact was counted by the failed ones

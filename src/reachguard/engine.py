@@ -87,10 +87,10 @@ class Gateway:
         A `report` goes to the reputation store instead, without a ledger entry: the ledger
         would keep the reporter's id in clear (reputation/keying.py).
         """
+        body = canonical(msgspec.to_builtins(event))  # first: text with no UTF-8 form is refused before any write
         if isinstance(event, Report):
             record_reports(self.store, [event], policy=self.policies.default.reputation)
             return
-        body = canonical(msgspec.to_builtins(event))  # first: text with no UTF-8 form is refused before any write
         with self.store.transaction():
             number = self._apply_state(event)
             org = getattr(event, "org", None) or GLOBAL_ORG
