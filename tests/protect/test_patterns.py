@@ -70,11 +70,13 @@ def test_readable_spellings_are_the_detectors_definitions() -> None:
 
 def test_fast_equals_readable_on_labelled_and_corpus() -> None:
     fired = 0
-    for text in EDGES + [r["text"] for r in load_labelled()] + _corpus():
+    for text in EDGES + [r["text"] for r in load_labelled()]:
         f = fold(text)
         _same(f)
         fired += any(p.search(f) for p in FAST.values())
-    assert fired >= 300  # not vacuous: the labelled fraud/collection/marketing SMS fire
+    assert fired >= 200  # not vacuous: the labelled fraud/collection/marketing SMS fire (223)
+    for text in _corpus():  # empty where ../shared/data is not beside the checkout
+        _same(fold(text))
 
 
 @settings(max_examples=4000, deadline=None)
