@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: what machine this ran on, and robust summary statistics."""
+"""Shared by the benchmarks: what machine this ran on, robust summary statistics, and the
+environment that runs another checkout's code in a child."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def checkout_env(src: str | None) -> dict[str, str]:
+    """The environment of a child running the code in `src` (a checkout's src folder), or this
+    checkout's code for None. Refuses a folder without the package: an A/B against a wrong path
+    would silently measure this checkout twice."""
+    env = dict(os.environ)
+    if src:
+        if not os.path.isfile(os.path.join(src, "reachguard", "__init__.py")):
+            raise SystemExit(f"{src} holds no reachguard package: give the old checkout's src folder")
+        env["PYTHONPATH"] = src
+    else:
+        env.pop("PYTHONPATH", None)
+    return env

@@ -21,26 +21,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, median  # noqa: E402
+from _common import checkout_env, machine, median  # noqa: E402
 
 _MAIN = "import sys; from reachguard.cli import main; sys.argv = ['reachguard', *sys.argv[1:]]; main()"
 _REVIEW_TEXT = "【星河金融】您好，您的借款今日到期，请及时还款。退订回T"
-
-
-def _env(src: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if src:
-        env["PYTHONPATH"] = src
-    else:
-        env.pop("PYTHONPATH", None)
-    return env
 
 
 def run_once(src: str | None, argv: list[str] | str) -> tuple[float, float]:
     """(wall, CPU) seconds of one fresh interpreter: the CLI with `argv`, or `python -c argv` for a str."""
     cmd = [sys.executable, "-c", argv] if isinstance(argv, str) else [sys.executable, "-c", _MAIN, *argv]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=_env(src), stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=checkout_env(src), stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if status != 0:
@@ -65,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rg-cli-startup-") as tmp:
         db = os.path.join(tmp, "keys.db")
         subprocess.run([sys.executable, "-c", _MAIN, "keys", "create", "--org", "acme", "--role", "sender",
-                        "--db", db], env=_env(None), stdout=subprocess.DEVNULL, check=True)
+                        "--db", db], env=checkout_env(None), stdout=subprocess.DEVNULL, check=True)
         commands: dict[str, list[str] | str] = {
             "python -c pass (floor)": "pass",
             "python -c 'import reachguard.cli'": "import reachguard.cli",

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, median  # noqa: E402
+from _common import checkout_env, machine, median  # noqa: E402
 
 _PHASES = """
 import json, sys, time
@@ -39,20 +39,11 @@ print(json.dumps({"import": t1 - t0, "import_cpu": c1 - c0, "open": t2 - t1, "op
 """
 
 
-def _env(src: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if src:
-        env["PYTHONPATH"] = src
-    else:
-        env.pop("PYTHONPATH", None)
-    return env
-
-
 def command_run(src: str | None, argv: list[str]) -> tuple[float, float]:
     """(wall, CPU) seconds of one run of the CLI with `argv`."""
     code = "import sys; from reachguard.cli import main; sys.argv = ['reachguard', *sys.argv[1:]]; main()"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *argv], env=_env(src), stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], env=checkout_env(src), stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if status != 0:
@@ -61,7 +52,7 @@ def command_run(src: str | None, argv: list[str]) -> tuple[float, float]:
 
 
 def phases_run(src: str | None, url: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", _PHASES, url], env=_env(src), capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", _PHASES, url], env=checkout_env(src), capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
