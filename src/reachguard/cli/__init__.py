@@ -5,7 +5,7 @@ Start-up cost: every command pays for importing all command modules (scripts cal
 the standard library and `reachguard.cli.common` — enough to declare its options and help.
 What a command needs (engine, store, policy/pydantic, reputation/numpy, scrub/duckdb, rich,
 fastapi/uvicorn) is imported inside the command, or in its work module (`review_run`,
-`classify_run`) imported there. tests/test_cli_startup.py holds the line.
+`classify_run`, `reputation_run`) imported there. tests/test_cli_startup.py holds the line.
 """
 
 from __future__ import annotations

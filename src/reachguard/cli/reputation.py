@@ -22,8 +22,6 @@ DB = typer.Option("reachguard.db", "--db", envvar="REACHGUARD_DB_URL", help="Sto
 PROFILE = typer.Option("cn", "--profile", help="Policy profile (gives the reputation weights).")
 POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile; see its [reputation]).")
 AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now).")
-_BATCH = 20_000
-_FOLD_EVERY = 200_000  # a fold holds the store's write lock (every writer, decisions too) for a few seconds
 
 reputation_app = typer.Typer(help="Maintenance of the reputation data derived from the reports log.",
                              no_args_is_help=True)
@@ -117,48 +115,9 @@ def lookup(
 
         sys.stdout.buffer.write(msgspec.json.encode(rep) + b"\n")
         return
-    _show(rep)
+    from reachguard.cli.reputation_run import show
 
-
-def _show(rep: reputation.Reputation) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    head = Table(title=f"{rep.number} at {rep.at}", show_header=False)
-    head.add_column("what", style="bold")
-    head.add_column("value")
-    label = f"{rep.name} ({rep.label})" if rep.label else "no reports"
-    head.add_row("label", label)
-    head.add_row("confidence", f"{rep.confidence:.0%}")
-    head.add_row("distinct reporters", str(rep.reporters))
-    head.add_row("reports filed", str(rep.reports))
-    head.add_row("owner", f"{rep.owner.org} (verified)" if rep.owner else "not a registered sender number")
-    head.add_row("appeals", str(len(rep.appeals)))
-    console.print(head)
-    if rep.scores:
-        scores = Table(title="evidence per label")
-        for column in ("label", "名称", "weight", "share"):
-            scores.add_column(column)
-        for s in rep.scores:
-            scores.add_row(s.label, s.name, f"{s.weight:.3f}", f"{s.share:.0%}")
-        console.print(scores)
-    if rep.signals:
-        table = Table(title=f"{rep.owner.org if rep.owner else ''}'s own traffic (harassment evidence)")
-        for column in ("signal", "value", "reference", "weight", "contribution", "detail"):
-            table.add_column(column)
-        for s in rep.signals:
-            table.add_row(s.name, "-" if s.value is None else f"{s.value:.4f}", f"{s.reference:g}", f"{s.weight:g}",
-                          f"{s.contribution:.3f}", s.detail)
-        console.print(table)
-    for a in rep.appeals:
-        console.print(f"appeal #{a.id} by {a.org} against {a.label or 'every label'} ({a.at}): {a.reason}")
-    model = Table(title="model (policy \\[reputation])")
-    for column in ("parameter", "value", "meaning"):
-        model.add_column(column)
-    for p in rep.model:
-        model.add_row(p.name, f"{p.value:g}", p.meaning)
-    console.print(model)
+    show(rep)
 
 
 @app.command()
@@ -183,7 +142,9 @@ def report(
     store = _store(db)
     try:
         if file is not None:
-            _load(store, file, weights)
+            from reachguard.cli.reputation_run import load_file
+
+            load_file(store, file, weights)
             return
         if to is None or label is None or reporter is None:
             raise typer.BadParameter("give --to, --label and --reporter (or --file)")
@@ -198,49 +159,6 @@ def report(
         typer.echo(f"reported {number} as {label}")
     finally:
         store.close()
-
-
-def _load(store: Store, file: str, weights: reputation.ReputationPolicy) -> None:
-    """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
-    Loaded through BulkIngest: lookups see the reports at each fold (every _FOLD_EVERY) and when the load ends."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from reachguard import reputation
-    from reachguard.events import EventError, decode_event, error_line, iter_lines
-    from reachguard.model import Report
-    from reachguard.numbers import InvalidNumber
-    from reachguard.reputation.ports import reportable
-
-    try:
-        source = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="--file") from exc
-    out = sys.stdout.buffer
-    batch: list[Report] = []
-    stored = 0
-    with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=Console(stderr=True), disable=file == "-") as bar, \
-            reputation.BulkIngest(store, policy=weights, fold_every=_FOLD_EVERY) as bulk:
-        task = bar.add_task("reports", total=None)
-        for number, line in iter_lines(source):
-            try:
-                event = decode_event(line)
-                if not isinstance(event, Report):
-                    raise EventError("WRONG_EVENT_TYPE", f"expected a `report` event, got {event.__struct_config__.tag!r}")
-                reportable(event.to)
-            except (EventError, InvalidNumber) as exc:
-                code, message = (exc.code, exc.message) if isinstance(exc, EventError) else ("INVALID_NUMBER", str(exc))
-                out.write(error_line(code, message, number) + b"\n")
-                continue
-            batch.append(event)
-            if len(batch) >= _BATCH:
-                stored += bulk.add(batch)
-                batch.clear()
-                bar.update(task, completed=stored)
-        stored += bulk.add(batch)
-        bar.update(task, completed=stored)
-    typer.echo(f"stored {stored} reports", err=True)
 
 
 @reputation_app.command("rebuild")
