@@ -98,3 +98,20 @@ def test_the_text_backslash_u0000_is_not_a_nul() -> None:
           b'"content": "path C:\\\\u0000x", "at": "2026-11-22T10:00:00+08:00"}'
     event = decode_event(raw)
     assert isinstance(event, Attempt) and event.content == "path C:\\u0000x"
+
+
+@pytest.mark.parametrize(
+    ("raw", "surrogate"),
+    [
+        (b'{"type": "attempt", "org": "acme", "content": "hi \\ud800"}', True),  # alone: msgspec says "truncated"
+        (b'{"type": "attempt", "org": "acme", "content": "\\uD83Dx"}', True),  # no low surrogate after it
+        (b'{"type": "attempt", "org": "acme", "content": "\\\\ud800', False),  # literal text, really truncated
+        (b'{"type": "attempt", "org": "acme", "content": "\\ud83d\\ude00', False),  # a pair, really truncated
+    ],
+)
+def test_a_lone_surrogate_escape_is_named_not_called_truncated(raw: bytes, surrogate: bool) -> None:
+    with pytest.raises(EventError) as caught:
+        decode_event(raw)
+    assert caught.value.code == "MALFORMED_JSON"
+    assert ("lone surrogate" in caught.value.message) is surrogate
+    assert ("truncated" in caught.value.message) is not surrogate

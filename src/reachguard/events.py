@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Iterator
 
 import msgspec
@@ -34,11 +35,30 @@ def decode_event(raw: bytes | str) -> Event:
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
         raise EventError(validation_code(str(exc)), str(exc)) from exc
     except msgspec.DecodeError as exc:
-        raise EventError("MALFORMED_JSON", str(exc)) from exc
+        raise EventError("MALFORMED_JSON", json_error_message(exc, raw)) from exc
     where = nul_field(event, raw)
     if where is not None:
         raise EventError("INVALID_FIELD", nul_message(where))
     return event
+
+
+# A high-surrogate escape (\\uD800-\\uDBFF) not followed by a low one, with an even number of
+# backslashes before it (an odd one would make it literal text).
+_LONE_HIGH_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def json_error_message(exc: msgspec.DecodeError, raw: bytes | str) -> str:
+    """msgspec's message, except where it misleads: a lone high-surrogate escape (`"\\ud800"`)
+    is reported as "Input data was truncated" — say what is really wrong."""
+    message = str(exc)
+    if message == "Input data was truncated":
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        found = _LONE_HIGH_SURROGATE.search(data)
+        if found is not None:
+            at = found.end() - 6
+            return (f"JSON is malformed: the escape {data[at:found.end()].decode()} at byte {at} is a lone surrogate "
+                    "(a high surrogate with no low surrogate after it), which is not valid Unicode")
+    return message
 
 
 # Fields holding phone numbers: a NUL there makes the number unusable (INVALID_NUMBER), as any

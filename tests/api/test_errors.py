@@ -128,3 +128,15 @@ def test_a_nul_in_one_attempt_of_a_batch_names_it_and_decides_nothing(api) -> No
     assert response.json()["error"] == {"code": "INVALID_FIELD", "details": None,
                                          "message": "Expected text without NUL characters (\\u0000) - at `$[2].subject`"}
     assert api.get("/v1/decisions").json() == before  # nothing decided, nothing stored
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/v1/decisions:batch", "/v1/classify"])
+def test_a_lone_surrogate_escape_is_named(api: Api, path: str) -> None:
+    body = b'{"type":"attempt","org":"acme","channel":"sms","purpose":"marketing","to":"13800138000",' \
+           b'"at":"2026-11-23T10:00:00+08:00","content":"\\ud800"}'
+    if path != "/v1/decisions":
+        body = b"[" + body + b"]"
+    response = api.post(path, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "MALFORMED_JSON" and "lone surrogate" in error["message"], error

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import msgspec
 import typer
 
+from reachguard.events import json_error_message
 from reachguard.model import MAX_TEXT_CHARS
 from reachguard.protect.classifier import Classifier
 
@@ -59,7 +60,7 @@ def parse_line(raw: bytes, number: int) -> tuple[Any, str]:
                 code = "INVALID_FIELD"
             raise InputError(code, text) from exc
         except msgspec.DecodeError as exc:
-            raise InputError("MALFORMED_JSON", f"not a JSON object: {exc}") from exc
+            raise InputError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
         item_id: Any = item.id if item.id is not None else number
         text_value = item.text
     else:

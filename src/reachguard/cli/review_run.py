@@ -12,6 +12,7 @@ import msgspec
 import typer
 
 from reachguard.content import OrgLexicon, ReviewResult, blocking, review
+from reachguard.events import json_error_message
 from reachguard.model import MAX_TEXT_CHARS, Channel, Purpose, Relation
 
 if TYPE_CHECKING:  # rich and the policy (pydantic) load only for the human report
@@ -62,7 +63,7 @@ def _parse_line(raw: bytes, purpose: str | None, relation: str | None, channel: 
         code = "UNKNOWN_FIELD" if "unknown field" in text else "INVALID_FIELD"
         raise InputError(code, text) from exc
     except msgspec.DecodeError as exc:
-        raise InputError("MALFORMED_JSON", f"not a JSON object: {exc}") from exc
+        raise InputError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
     if len(item.text) > MAX_TEXT_CHARS:
         raise InputError("TEXT_TOO_LONG", f"text has {len(item.text)} characters; the limit is {MAX_TEXT_CHARS}")
     use_purpose = item.purpose or purpose

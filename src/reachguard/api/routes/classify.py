@@ -21,6 +21,7 @@ from reachguard.api.deps import ADMIN, AUDITOR, COMPLIANCE, SENDER, require
 from reachguard.api.errors import ApiError
 from reachguard.api.routes.common import json_response
 from reachguard.api.service import Principal
+from reachguard.events import json_error_message
 from reachguard.model import MAX_TEXT_CHARS
 
 router = APIRouter(tags=["classify"])
@@ -96,7 +97,7 @@ async def classify(request: Request, principal: Principal = Depends(require(SEND
     except UnicodeDecodeError as exc:
         raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except msgspec.DecodeError as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+        raise ApiError(400, "MALFORMED_JSON", json_error_message(exc, body)) from None
     if not isinstance(items, list):
         raise ApiError(400, "NOT_AN_OBJECT", "the body must be a JSON array of messages")
     if not items:

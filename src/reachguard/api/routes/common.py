@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from reachguard.api.errors import ApiError
 from reachguard.api.service import STORE_ERRORS, Service, Unavailable
-from reachguard.events import nul_field, nul_message, validation_code
+from reachguard.events import json_error_message, nul_field, nul_message, validation_code
 from reachguard.model import AwareTime
 from reachguard.numbers import try_normalize
 
@@ -91,7 +91,7 @@ def decode_body(decoder: msgspec.json.Decoder, body: bytes, expected: str = "obj
             raise ApiError(400, "NOT_AN_OBJECT", f"the body must be {shape}") from None
         raise ApiError(422, validation_code(message), message) from None
     except msgspec.DecodeError as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+        raise ApiError(400, "MALFORMED_JSON", json_error_message(exc, body)) from None
     where = nul_field(value, body)
     if where is not None:
         raise ApiError(422, "INVALID_FIELD", nul_message(where))
