@@ -62,9 +62,10 @@ class TemplateRegistry:
     def submit(self, org: str, template_id: str, text: str, author: str, at: float) -> TemplateVersion:
         if not text.strip():
             raise TemplateError("a template needs text")
-        bad = next((i for i, ch in enumerate(text) if 0xD800 <= ord(ch) <= 0xDFFF), None)
-        if bad is not None:  # no store can keep it (UTF-8); argv holds one for bytes not UTF-8
-            raise TemplateError(f"the template text is not valid UTF-8 (a lone surrogate at character {bad})")
+        try:  # no store can keep a lone surrogate (UTF-8); argv holds one for bytes not UTF-8
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise TemplateError(f"the template text is not valid UTF-8 (a lone surrogate at character {exc.start})") from None
         version = self.store.template_add_version(org, template_id, text, author, at)
         return TemplateVersion(org, template_id, version, text, author, at)
 

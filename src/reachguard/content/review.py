@@ -105,7 +105,7 @@ def review(
     """
     spans = _spans(text, (purpose, relation, channel), org_lexicon, None)
     findings = [_finding(text, s, e, c) for s, e, c in spans]
-    chars, segments = sms_length(_replace_surrogates(text))
+    chars, segments = sms_length(text)
     return ReviewResult(findings=findings, chars=chars, segments=segments)
 
 
@@ -157,8 +157,9 @@ def _spans(
 def _replace_surrogates(text: str) -> str:
     """``text`` with each lone surrogate as U+FFFD, one character for one (so offsets hold).
 
-    Why: the SMS length encodes the text as UTF-16, which refuses lone surrogates, and a library
-    caller's str may hold them; U+FFFD is what such a character turns into on the wire.
+    Why: the matching stages encode the text (UTF-8), which refuses lone surrogates, and a
+    library caller's str may hold them; U+FFFD is what such a character turns into on the wire.
+    (The SMS length counts a lone surrogate as one UTF-16 unit by itself: content/sms.py.)
     """
     if _SURROGATE.search(text) is None:
         return text

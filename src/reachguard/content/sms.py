@@ -49,5 +49,5 @@ def sms_length(text: str) -> tuple[int, int]:
     septets = _gsm7_septets(text)
     if septets is not None:
         return chars, _segments(septets, 160, 153)
-    units = len(text.encode("utf-16-le")) // 2
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2  # a lone surrogate is one unit too
     return chars, _segments(units, 70, 67)
