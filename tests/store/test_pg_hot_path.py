@@ -209,3 +209,19 @@ def test_an_interrupted_release_aborts_the_transaction(pg_url: str, redis_prefix
     finally:
         store.counters.clear()
         store.close()
+
+
+def test_a_denied_decision_releases_its_lock_after_the_script_cache_was_flushed(new_store) -> None:
+    """A restarted (or flushed) Redis has no scripts: ACQUIRE reloads its own, and RELEASE,
+    sent while PostgreSQL commits, must too — not leave the lock to expire, which stalled the
+    next decision for the number a whole lease (10 s)."""
+    store = new_store("postgres+redis")
+    gateway = Gateway(store, secret=b"t")
+    lock = store.counters.lock_of(store.counters.number_key("acme", NUMBER))
+    store.counters.client.script_flush()
+    assert gateway.decide(_attempt(0)).verdict == "deny"  # no consent: nothing to append
+    assert not store.counters.client.exists(lock)
+    store.counters.client.script_flush()
+    assert [d.verdict for d in gateway.decide_many([_attempt(1), _attempt(2)])] == ["deny", "deny"]
+    assert not store.counters.client.exists(lock)
+    assert [e.tag for e in store.ledger_entries("acme")] == ["deny"] * 3

@@ -284,12 +284,12 @@ class RedisCounters:
 
     def _eval(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         wire = self._wire()
-        sha, text = self._scripts[name]
-        command = ["EVALSHA", sha, len(keys), *keys, *args]
+        command = ["EVALSHA", self._scripts[name][0], len(keys), *keys, *args]
         try:
             return wire.call(command)
-        except _NoScript:  # a restarted (or flushed) Redis: load the script and go on
-            wire.call(["SCRIPT", "LOAD", text])
+        except _NoScript:  # a restarted (or flushed) Redis: load every script and go on
+            for _, script in self._scripts.values():
+                wire.call(["SCRIPT", "LOAD", script])
             return wire.call(command)
 
     # key names: contacts per (org, number) and per (org, debt), and their locks
@@ -391,9 +391,14 @@ class RedisCounters:
         if command is None:
             return
         try:
-            self._wire().receive(command)
-        except _NoScript:  # a restarted Redis: the locks went with it, nothing to release
-            pass
+            try:
+                self._wire().receive(command)
+            except _NoScript:
+                # The script cache is empty (a restarted or flushed Redis) yet the locks can be
+                # live, taken by this very transaction: left to expire, they would stall the
+                # next decision for these numbers a whole lease. Load the scripts and release.
+                count = command[2]
+                self.release(command[3 + count], command[3:3 + count])
         except Exception:  # noqa: BLE001 - PostgreSQL has committed; a lease left behind expires
             pass
 
