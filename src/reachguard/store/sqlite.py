@@ -26,6 +26,7 @@ from reachguard.state import (
     RecipientState,
 )
 from reachguard.ledger.chain import GENESIS, LedgerEntry, entry_hash
+from reachguard.store.sqlite_gate import WriteGate
 from reachguard.store.base import (
     ComplaintCase,
     AggregateRow,
@@ -175,6 +176,7 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._gate = WriteGate(self.path) if self.path != ":memory:" else None  # see sqlite_gate.py
         self._depth = 0
         self._heads: dict[str, tuple[int, str]] = {}  # org -> (seq, hash) within this transaction
         db = self._db
@@ -206,17 +208,22 @@ class SQLiteStore(Store):
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._heads.clear()  # ledger heads are only known while we hold the write lock
-            self._depth = 1
+            gated = self._gate is not None and self._gate.acquire()
             try:
-                yield
-            except BaseException:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._heads.clear()  # ledger heads are only known while we hold the write lock
+                self._depth = 1
+                try:
+                    yield
+                except BaseException:
+                    self._depth = 0
+                    self._db.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+                self._db.execute("COMMIT")
+            finally:
+                if gated:
+                    self._gate.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -465,6 +472,8 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._gate is not None:
+                self._gate.close()
 
     # --- service (keys, checkpoints, reads) ---------------------------------------------
 

@@ -1,0 +1,79 @@
+"""A cross-process gate in front of SQLite's write lock, so waiting writers queue promptly.
+
+Why: when two processes (`reachguard serve --workers 2`, or a server and a CLI import) write
+to one SQLite file, the loser of `BEGIN IMMEDIATE` waits in SQLite's busy handler, which
+sleeps 1, 2, 5, 10 … up to 100 ms between tries and so keeps missing the short gaps between
+the winner's transactions: single decisions waited up to 1.5 s (p99) with two server workers.
+Here a writer first takes an exclusive `flock` on a sidecar file (`<db>-writer`) and only then
+begins; a waiter re-tries the flock every few hundred microseconds, so it gets in within about
+a millisecond of the holder's commit. The gate is an optimisation only: SQLite's own lock still
+guarantees one writer, so a writer that does not use the gate (the scrub's snapshot, another
+tool) stays correct — it just waits the old way.
+
+Where `fcntl` does not exist (Windows) or the sidecar cannot be created, there is no gate.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+_FIRST_PAUSE = 0.00005
+_LONGEST_PAUSE = 0.0005
+
+
+class WriteGate:
+    """Exclusive across processes; the store's own thread lock orders threads within one."""
+
+    def __init__(self, db_path: str, timeout: float = 60.0):
+        self.path = db_path + "-writer"
+        self.timeout = timeout
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _descriptor(self) -> int | None:
+        # Reopened in a forked child: a flock belongs to the open file description, which a
+        # child shares with its parent — both would "hold" the same lock.
+        if fcntl is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                return None
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> bool:
+        """Take the gate (True), or find there is none (False); raise after `timeout` seconds
+        the way SQLite does when its busy timeout runs out."""
+        fd = self._descriptor()
+        if fd is None:
+            return False
+        deadline = time.monotonic() + self.timeout
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: another process held {self.path} for {self.timeout:.0f} s") from None
+                time.sleep(pause)
+                pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def release(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
