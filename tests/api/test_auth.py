@@ -104,3 +104,23 @@ def test_api_rate_limit_per_key() -> None:
             assert limited.headers["retry-after"] and limited.json()["error"]["code"] == "RATE_LIMITED"
     finally:
         gen.close()
+
+
+@pytest.mark.parametrize("body, status, code", [
+    (b'{"role":"sender","label":"\\ud800"}', 400, "MALFORMED_JSON"),  # a lone surrogate escape, named
+    (b'{"role":"sender","label":"\xff"}', 400, "INVALID_UTF8"),
+    (b'[{"role":"sender"}]', 400, "NOT_AN_OBJECT"),
+    (b'{"role":"sender","scope":"all"}', 422, "UNKNOWN_FIELD"),
+    (b'{"label":"x"}', 422, "MISSING_FIELD"),
+    (b'{"role":"sender","label":"a\\u0000b"}', 422, "INVALID_FIELD"),
+])
+def test_a_bad_key_request_gets_the_common_error_codes_and_creates_nothing(api: Api, body: bytes, status: int,
+                                                                          code: str) -> None:
+    before = api.get("/v1/keys", role="admin").json()
+    response = api.post("/v1/keys", body, role="admin")
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    if code == "MALFORMED_JSON":
+        assert "lone surrogate" in error["message"]
+    assert api.get("/v1/keys", role="admin").json() == before

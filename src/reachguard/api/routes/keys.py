@@ -12,7 +12,7 @@ from starlette.responses import Response
 from reachguard.api import schemas
 from reachguard.api.deps import ADMIN, check_org, require
 from reachguard.api.errors import ApiError
-from reachguard.api.routes.common import iso, json_response, read
+from reachguard.api.routes.common import decode_body, iso, json_response, read
 from reachguard.api.service import Principal, Service
 from reachguard.core.keys import create_key
 
@@ -62,13 +62,7 @@ def _view(record) -> KeyView:
     responses={**schemas.answer(_SCHEMAS[1], "The new key: `key` is shown this once", 201), **schemas.errors(400, 401, 403, 413, 422, 429, 503)},
 )
 async def create(request: Request, principal: Principal = Depends(require(ADMIN))) -> Response:
-    try:
-        body = _decoder.decode(await request.body())
-    except msgspec.ValidationError as exc:
-        code = "UNKNOWN_FIELD" if "unknown field" in str(exc) else ("MISSING_FIELD" if "missing required" in str(exc) else "INVALID_FIELD")
-        raise ApiError(422, code, str(exc)) from None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "MALFORMED_JSON", str(exc)) from None
+    body = decode_body(_decoder, await request.body())  # the same error codes as every other body
     check_org(principal, body.org)
     if body.label is not None and len(body.label) > 200:
         raise ApiError(422, "INVALID_FIELD", "label is over 200 characters")
