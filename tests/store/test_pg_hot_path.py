@@ -225,3 +225,39 @@ def test_a_denied_decision_releases_its_lock_after_the_script_cache_was_flushed(
     assert [d.verdict for d in gateway.decide_many([_attempt(1), _attempt(2)])] == ["deny", "deny"]
     assert not store.counters.client.exists(lock)
     assert [e.tag for e in store.ledger_entries("acme")] == ["deny"] * 3
+
+
+def test_a_release_that_meets_an_empty_script_cache_still_releases(new_store, monkeypatch) -> None:
+    """The flush lands between ACQUIRE (which loaded the scripts) and the RELEASE sent while
+    PostgreSQL commits: the NOSCRIPT answer there must load and release, not be swallowed."""
+    store = new_store("postgres+redis")
+    gateway = Gateway(store, secret=b"t")
+    counters = store.counters
+    lock = counters.lock_of(counters.number_key("acme", NUMBER))
+    send = counters.release_send
+    flushed: list[bool] = []
+
+    def flush_then_send(token, locks):
+        counters.client.script_flush()
+        flushed.append(True)
+        return send(token, locks)
+
+    monkeypatch.setattr(counters, "release_send", flush_then_send)
+    assert gateway.decide(_attempt(0)).verdict == "deny"
+    assert flushed and not counters.client.exists(lock)
+    assert [e.tag for e in store.ledger_entries("acme")] == ["deny"]
+
+
+def test_a_script_missing_twice_is_redis_unavailable(new_store, monkeypatch) -> None:
+    """NOSCRIPT again after loading (a flush in between, a proxy that loses scripts) is reported
+    like any Redis failure — StoreUnavailable, the PostgreSQL transaction rolled back — never
+    an internal exception that skips the rollback."""
+    store = new_store("postgres+redis")
+    gateway = Gateway(store, secret=b"t")
+    counters = store.counters
+    monkeypatch.setitem(counters._scripts, "acquire", ("0" * 40, "return 1"))  # SCRIPT LOAD gives another sha
+    with pytest.raises(StoreUnavailable):
+        gateway.decide(_attempt(0))
+    monkeypatch.undo()
+    assert gateway.decide(_attempt(1)).verdict == "deny"  # the session is usable again
+    assert [e.tag for e in store.ledger_entries("acme")] == ["deny"]

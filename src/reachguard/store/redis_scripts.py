@@ -99,8 +99,9 @@ _REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError
                  OSError)
 
 
-class _NoScript(Exception):
-    pass
+class _NoScript(redis.exceptions.ResponseError):
+    """NOSCRIPT: the script cache is empty (a restarted or flushed Redis). A ResponseError, so
+    that where a retry meets it again it is reported as Redis being unavailable, like the rest."""
 
 
 class _Wire:
