@@ -105,3 +105,50 @@ def test_a_forked_child_does_not_share_its_parents_hold(tmp_path: Path) -> None:
     gate.release()
     gate.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_store_dropped_without_close_gives_its_descriptor_back(tmp_path: Path) -> None:
+    import gc
+
+    db = str(tmp_path / "store.db")
+    SQLiteStore(db).close()
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    if fds is None:
+        pytest.skip("no /proc/self/fd")
+    for _ in range(20):
+        store = SQLiteStore(db)
+        with store.transaction():
+            pass
+        del store
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= fds + 1
+
+
+def test_an_unnamed_temporary_store_has_no_gate(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore("")  # SQLite's private temporary database
+    with store.transaction():
+        pass
+    store.close()
+    assert not (tmp_path / "-writer").exists()
+
+
+def test_a_scrub_snapshot_waits_at_the_gate(tmp_path: Path, monkeypatch) -> None:
+    """The scrub's moment of holding writers off (snapshot._writers_held) queues at the gate too."""
+    from reachguard.scrub import snapshot
+
+    db = tmp_path / "store.db"
+    SQLiteStore(str(db)).close()
+    holder = _Holder(db)
+    try:
+        original = WriteGate.__init__
+        monkeypatch.setattr(WriteGate, "__init__", lambda self, path, timeout=60.0: original(self, path, 0.3))
+        with pytest.raises(sqlite3.OperationalError, match="store.db-writer"):
+            with snapshot._writers_held(str(db)):
+                pass
+        monkeypatch.undo()
+        holder.release()
+        with snapshot._writers_held(str(db)):
+            pass
+    finally:
+        holder.stop()

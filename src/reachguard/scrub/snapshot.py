@@ -24,6 +24,7 @@ from reachguard.scrub.source import ScrubInputError
 from reachguard.state import AccountRecord, RecipientState
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.store.base import NewContact, PendingEntry
+from reachguard.store.sqlite_gate import WriteGate
 
 if TYPE_CHECKING:
     from reachguard.scrub.export_child import ExportChild
@@ -114,16 +115,25 @@ class Pin(Protocol):
 
 @contextmanager
 def _writers_held(path: str) -> Iterator[None]:
-    """No writer can commit inside the block (a second connection holds the write lock)."""
-    con = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+    """No writer can commit inside the block (a second connection holds the write lock). It
+    queues at the stores' write gate first, as their writers do: waiting in SQLite's busy
+    handler instead, it could starve behind writers that hand the lock on within a millisecond."""
+    gate = WriteGate(path)
+    gated = gate.acquire()
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con = sqlite3.connect(path, isolation_level=None, timeout=60.0)
         try:
-            yield
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                con.execute("ROLLBACK")
         finally:
-            con.execute("ROLLBACK")
+            con.close()
     finally:
-        con.close()
+        if gated:
+            gate.release()
+        gate.close()
 
 
 @contextmanager

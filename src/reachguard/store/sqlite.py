@@ -176,7 +176,7 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._gate = WriteGate(self.path) if self.path != ":memory:" else None  # see sqlite_gate.py
+        self._gate = WriteGate(self.path) if self.path not in (":memory:", "") else None  # see sqlite_gate.py
         self._depth = 0
         self._heads: dict[str, tuple[int, str]] = {}  # org -> (seq, hash) within this transaction
         db = self._db

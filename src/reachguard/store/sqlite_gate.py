@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import weakref
 
 try:
     import fcntl
@@ -28,6 +29,23 @@ _FIRST_PAUSE = 0.00005
 _LONGEST_PAUSE = 0.0005
 
 
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _open(path: str) -> int | None:
+    # Read-only is enough for flock: a sidecar another user created stays usable.
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(path, flags | os.O_CLOEXEC, 0o644)
+        except OSError:
+            continue
+    return None
+
+
 class WriteGate:
     """Exclusive across processes; the store's own thread lock orders threads within one."""
 
@@ -36,18 +54,24 @@ class WriteGate:
         self.timeout = timeout
         self._fd: int | None = None
         self._pid = 0
+        self._closer: weakref.finalize | None = None
 
     def _descriptor(self) -> int | None:
-        # Reopened in a forked child: a flock belongs to the open file description, which a
-        # child shares with its parent — both would "hold" the same lock.
         if fcntl is None:
             return None
-        if self._fd is None or self._pid != os.getpid():
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError:
+        if self._fd is not None and self._pid != os.getpid():
+            # A forked child: a flock belongs to the open file description, which the child
+            # shares with its parent. Drop the inherited copy (closing it releases nothing the
+            # parent holds) and open a description of our own.
+            self._closer.detach()
+            _close_quietly(self._fd)
+            self._fd = None
+        if self._fd is None:
+            fd = _open(self.path)
+            if fd is None:
                 return None
-            self._pid = os.getpid()
+            self._fd, self._pid = fd, os.getpid()
+            self._closer = weakref.finalize(self, _close_quietly, fd)  # a store dropped unclosed
         return self._fd
 
     def acquire(self) -> bool:
@@ -65,7 +89,7 @@ class WriteGate:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise sqlite3.OperationalError(
-                        f"database is locked: another process held {self.path} for {self.timeout:.0f} s") from None
+                        f"database is locked: another writer held {self.path} for {self.timeout:.0f} s") from None
                 time.sleep(pause)
                 pause = min(pause * 2, _LONGEST_PAUSE)
 
@@ -74,6 +98,6 @@ class WriteGate:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        if self._closer is not None:
+            self._closer()  # closes the descriptor once, whoever calls first
+        self._fd = self._closer = None
