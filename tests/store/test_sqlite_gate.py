@@ -152,3 +152,48 @@ def test_a_scrub_snapshot_waits_at_the_gate(tmp_path: Path, monkeypatch) -> None
             pass
     finally:
         holder.stop()
+
+
+def test_a_waiting_writer_goes_on_when_the_holder_lets_go(tmp_path: Path) -> None:
+    import threading
+
+    db = tmp_path / "store.db"
+    store = SQLiteStore(str(db))
+    before = _count(store)
+    holder = _Holder(db)
+    done = threading.Event()
+
+    def write() -> None:
+        with store.transaction(), store.read() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('gate-wait', '1')")
+        done.set()
+
+    try:
+        thread = threading.Thread(target=write)
+        thread.start()
+        assert not done.wait(0.2)  # blocked at the gate while the other process holds it
+        holder.release()
+        thread.join(10)
+        assert done.is_set() and _count(store) == before + 1
+    finally:
+        holder.stop()
+        store.close()
+
+
+def test_a_writer_that_gave_up_leaves_no_hold_behind(tmp_path: Path) -> None:
+    """The helper still blocked in flock when its caller gave up takes the lock later and must
+    let it go at once, or the file would stay locked for good."""
+    db = tmp_path / "store.db"
+    quitter = WriteGate(str(db), timeout=0.2)
+    holder = _Holder(db)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            quitter.acquire()
+        holder.release()
+        other = WriteGate(str(db), timeout=5)
+        assert other.acquire()
+        other.release()
+        other.close()
+    finally:
+        holder.stop()
+        quitter.close()
