@@ -3,13 +3,16 @@
 Why: when two processes (`reachguard serve --workers 2`, or a server and a CLI import) write
 to one SQLite file, the loser of `BEGIN IMMEDIATE` waits in SQLite's busy handler, which
 sleeps 1, 2, 5, 10 … up to 100 ms between tries and so keeps missing the short gaps between
-the winner's transactions: single decisions waited up to 1.5 s (p99) with two server workers.
+the winner's transactions: single decisions waited up to 1.1 s (p99) with two server workers.
 Here a writer first takes an exclusive `flock` on a sidecar file (`<db>-writer`) and only then
-begins; a waiter blocks in the kernel on the flock, so it is woken the moment the holder commits. The gate is an optimisation only: SQLite's own lock still
-guarantees one writer, so a writer that does not use the gate (the scrub's snapshot, another
-tool) stays correct — it just waits the old way.
+begins; a waiter blocks in the kernel on the flock, so it is woken the moment the holder lets
+go. The gate is an optimisation only: SQLite's own lock still guarantees one writer, so a
+writer that does not use the gate (an older release, another tool) stays correct — it just
+waits the old way. For the same reason a rare race is harmless: a helper that gave up (below)
+and then wins the flock lets go of it, and if its store had meanwhile taken the gate again
+through the same descriptor, that transaction runs on SQLite's lock alone.
 
-Where `fcntl` does not exist (Windows) or the sidecar cannot be created, there is no gate.
+Where `fcntl` does not exist (Windows) or the sidecar cannot be opened, there is no gate.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
-
 
 
 def _wait_for(fd: int, timeout: float) -> bool:
