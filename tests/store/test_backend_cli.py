@@ -125,3 +125,23 @@ def test_text_with_nul_is_refused_alike_on_every_store_and_stores_nothing(db_url
     assert [d[1] for d in _decisions(production.stdout)[len(NUL_LINES):]] == ["allow"]  # the consent applied, the attempt allowed
     again = runner.invoke(app, ["replay", str(stream), "--no-progress", "--db", db_url])
     assert _decisions(again.stdout)[-1][1] == "defer"  # only the clean attempt was recorded as a contact
+
+
+@pytest.mark.parametrize("query, message", [
+    ("synchronous_commit=maybe", "synchronous_commit='maybe': expected one of on, off"),
+    ("synchronous_commit=off&synchronous_commit=on", "synchronous_commit is given 2 times"),
+    ("pool_size=abc", "pool_size='abc': expected a whole number from 1 to 1000"),
+    ("pool_size=0", "pool_size='0'"),
+    ("writers=x", "writers='x': expected a whole number from 1 to 16"),
+    ("schema=a%20b", "schema='a b': expected a plain identifier"),
+    ("schema=s1&schema=s2", "schema is given 2 times"),
+])
+def test_a_bad_parameter_in_the_database_url_is_named_not_a_traceback(pg_server_url: str, query: str,
+                                                                     message: str) -> None:
+    """Our URL parameters go into the server's start-up options (split on spaces) or int(): a
+    bad one used to give a traceback (pool_size, writers) or the server's complaint about a
+    mangled option (a tuple for a repeated parameter, a schema with a space)."""
+    sep = "&" if "?" in pg_server_url else "?"
+    out = runner.invoke(app, ["keys", "list", "--db", f"{pg_server_url}{sep}{query}"])
+    assert out.exit_code == 2, out.stderr
+    assert "bad database URL: " + message in out.stderr and "Traceback" not in out.stderr

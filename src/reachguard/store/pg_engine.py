@@ -8,6 +8,7 @@ shares its pool. Migrations run one upgrader at a time per database (an advisory
 from __future__ import annotations
 
 import os
+import re
 import threading
 import weakref
 from pathlib import Path
@@ -41,9 +42,39 @@ def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     parsed = make_url(url)
-    ours = {k: str(parsed.query[k]) for k in _OUR_PARAMS if k in parsed.query}
+    ours: dict[str, str] = {}
+    for key in _OUR_PARAMS:
+        if key in parsed.query:
+            value = parsed.query[key]
+            if not isinstance(value, str):  # given twice: SQLAlchemy hands a tuple
+                raise BadDatabaseUrl(f"bad database URL: {key} is given {len(value)} times")
+            ours[key] = _checked(key, value)
     parsed = parsed.difference_update_query(_OUR_PARAMS).set(drivername="postgresql+psycopg")
     return parsed, ours
+
+
+class BadDatabaseUrl(StoreUnavailable, ValueError):
+    """A parameter of the database URL is wrong: the commands report it as they report a store
+    they cannot open; library callers may catch it as the ValueError it also is."""
+
+
+_SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
+_SCHEMA_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
+
+
+def _checked(key: str, value: str) -> str:
+    """Our URL parameters end up in the server's start-up options (`-c name=value`, split on
+    spaces) or in int(): refuse a bad one here, with a message naming it, rather than as a
+    traceback or the server's puzzling complaint about a mangled option."""
+    if key == "synchronous_commit" and value not in _SYNCHRONOUS_COMMIT:
+        raise BadDatabaseUrl(f"bad database URL: synchronous_commit={value!r}: expected one of {', '.join(_SYNCHRONOUS_COMMIT)}")
+    if key == "schema" and not _SCHEMA_RE.fullmatch(value):
+        raise BadDatabaseUrl(f"bad database URL: schema={value!r}: expected a plain identifier (letters, digits, _; at most 63)")
+    if key == "pool_size" and not (value.isdigit() and 1 <= int(value) <= 1000):
+        raise BadDatabaseUrl(f"bad database URL: pool_size={value!r}: expected a whole number from 1 to 1000")
+    if key == "writers" and not (value.isdigit() and 1 <= int(value) <= 16):
+        raise BadDatabaseUrl(f"bad database URL: writers={value!r}: expected a whole number from 1 to 16")
+    return value
 
 
 _ENGINES: dict[tuple, Engine] = {}

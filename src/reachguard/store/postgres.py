@@ -87,10 +87,8 @@ class PostgresStore(PgLedger, PgRecords, Store):
     ):
         self.url = url
         self.engine, self.schema = engine_for(url, schema=schema, synchronous_commit=synchronous_commit, pool_size=pool_size)
-        writers = parse_url(url)[1].get("writers")
+        writers = parse_url(url)[1].get("writers")  # checked there: 1 to 16
         if writers is not None:
-            if not writers.isdigit() or not 1 <= int(writers) <= 16:
-                raise ValueError(f"writers={writers!r} in the database URL: expected a number from 1 to 16")
             self.writer_threads = int(writers)
         if upgrade is None:
             upgrade = os.environ.get("REACHGUARD_DB_AUTO_UPGRADE", "1") not in ("0", "false", "no")
