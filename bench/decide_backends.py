@@ -19,7 +19,8 @@ PostgreSQL server with the same number of worker processes.
 
 Run: .venv/bin/python bench/decide.py --backend postgres+redis     (or this file directly)
      [--db postgresql://…] [--redis redis://…] [--numbers N] [--decisions N] [--workers 1,4,16]
-Add `?synchronous_commit=off` to --db to measure without waiting for the WAL flush.
+`--synchronous-commit off` measures without waiting for the WAL flush (it replaces a
+synchronous_commit given in --db).
 """
 
 from __future__ import annotations
@@ -325,9 +326,13 @@ def server_info(url: str, redis_url: str, backends: list[str]) -> str:
 
 
 def _url_with(url: str, **params: str) -> str:
-    for key, value in params.items():
-        url += ("&" if "?" in url else "?") + f"{key}={value}"
-    return url
+    """The URL with these query parameters set (replaced if --db already had them: a URL
+    parameter given twice is refused by the store)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode(query + list(params.items()))))
 
 
 def main() -> None:
