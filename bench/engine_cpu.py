@@ -7,7 +7,8 @@ Two workloads, both on a fresh SQLite file:
 * `decide`: bench/decide.py's population (`--numbers`, 30 % with history) and attempt mix.
 
 It prints CPU seconds (user+sys of this process, time.process_time) per decision for each of
-`--repeats` rounds and their median: on a shared machine CPU time moves much less than wall
+`--repeats` rounds and their median, and the median share spent inside the store's write
+lock (the part that `serve --workers N` processes cannot overlap): on a shared machine CPU time moves much less than wall
 time. `--profile` prints a cProfile (CPU timer) of one round. For an A/B of two checkouts run
 both side by side: `PYTHONPATH=/tmp/old/src .venv/bin/python bench/engine_cpu.py`.
 
@@ -17,6 +18,7 @@ Run: .venv/bin/python bench/engine_cpu.py [--workload http,decide] [--groups 20]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib.util
 import json
@@ -54,17 +56,43 @@ def groups_http(count: int, rng: random.Random, start: int) -> list[list[Attempt
     return [decode(json.dumps(make(start + g * GROUP, GROUP, rng)).encode()) for g in range(count)]
 
 
-def measure(gateway: Gateway, groups: list[list[Attempt]], profiler=None) -> float:
-    """CPU µs per decision over the groups."""
+class LockClock:
+    """CPU time spent inside the store's outermost transaction, i.e. holding SQLite's write
+    lock: the part of a batch that `serve --workers N` processes cannot overlap."""
+
+    def __init__(self, store: SQLiteStore):
+        self.seconds = 0.0
+        self._depth = 0
+        self._transaction = store.transaction
+        store.transaction = self._timed  # type: ignore[method-assign]
+
+    @contextlib.contextmanager
+    def _timed(self, *args, **kwargs):
+        self._depth += 1
+        start = time.process_time()
+        try:
+            with self._transaction(*args, **kwargs):
+                yield
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self.seconds += time.process_time() - start
+
+
+def measure(gateway: Gateway, groups: list[list[Attempt]], profiler=None, clock: LockClock | None = None) -> tuple[float, float]:
+    """CPU µs per decision over the groups, and of it the µs inside the write lock."""
     gc.collect()
     cpu = time.process_time()
+    locked = clock.seconds if clock is not None else 0.0
     if profiler is not None:
         profiler.enable()
     for group in groups:
         gateway.decide_many(group)
     if profiler is not None:
         profiler.disable()
-    return (time.process_time() - cpu) / sum(len(g) for g in groups) * 1e6
+    count = sum(len(g) for g in groups)
+    inside = (clock.seconds - locked) if clock is not None else 0.0
+    return (time.process_time() - cpu) / count * 1e6, inside / count * 1e6
 
 
 def main() -> None:
@@ -89,10 +117,15 @@ def main() -> None:
                 make = lambda r: [decide_attempts(GROUP, args.numbers, accounts, rng) for _ in range(args.groups)]  # noqa: E731
             else:
                 raise SystemExit(f"unknown workload {workload!r}")
+            clock = LockClock(store)
             measure(gateway, make(-1)[:3])  # warm up
-            figures = [measure(gateway, make(r)) for r in range(args.repeats)]
+            runs = [measure(gateway, make(r), clock=clock) for r in range(args.repeats)]
+            figures = [total for total, _ in runs]
             print(f"{workload:7s} decide_many x{GROUP}: CPU per decision µs "
                   f"{' '.join(f'{f:.1f}' for f in figures)}  median {statistics.median(figures):.1f}")
+            inside = statistics.median(locked for _, locked in runs)
+            print(f"{'':7s} of which inside the write lock: median {inside:.1f} µs "
+                  f"({inside / statistics.median(figures):.0%}; serve --workers N cannot overlap this part)")
             if args.profile:
                 import cProfile
                 import pstats
