@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Iterable, Iterator
 
@@ -115,6 +116,11 @@ def validation_code(message: str) -> str:
 
 def error_line(code: str, message: str, line: int | None) -> bytes:
     return _encoder.encode(ErrorLine(ErrorBody(code, message, line)))
+
+
+def error_text_line(code: str, message: str, line: int | None) -> str:
+    """The same error as text, as `review` and `classify` print it (spaced separators)."""
+    return json.dumps({"error": {"code": code, "message": message, "line": line}}, ensure_ascii=False)
 
 
 def iter_lines(stream: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import msgspec
 import typer
 
-from reachguard.events import json_error_message
+from reachguard.events import EventError, error_text_line, json_error_message, validation_code
 from reachguard.model import MAX_TEXT_CHARS
 from reachguard.protect.classifier import Classifier
 
@@ -32,46 +32,26 @@ class ClassifyLine(msgspec.Struct, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(ClassifyLine)
 
 
-class InputError(ValueError):
-    """A rejected input line, reported as an error line."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def parse_line(raw: bytes, number: int) -> tuple[Any, str]:
     """One input line → (id, text). Plain lines get their line number as id."""
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
+        raise EventError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
     if decoded.lstrip().startswith("{"):
         try:
             item = _DECODER.decode(raw)
         except msgspec.ValidationError as exc:
-            text = str(exc)
-            if "unknown field" in text:
-                code = "UNKNOWN_FIELD"
-            elif "missing required field" in text:
-                code = "MISSING_FIELD"
-            else:
-                code = "INVALID_FIELD"
-            raise InputError(code, text) from exc
+            raise EventError(validation_code(str(exc)), str(exc)) from exc
         except msgspec.DecodeError as exc:
-            raise InputError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
+            raise EventError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
         item_id: Any = item.id if item.id is not None else number
         text_value = item.text
     else:
         item_id, text_value = number, decoded
     if len(text_value) > MAX_TEXT_CHARS:
-        raise InputError("TEXT_TOO_LONG", f"text has {len(text_value)} characters; the limit is {MAX_TEXT_CHARS}")
+        raise EventError("TEXT_TOO_LONG", f"text has {len(text_value)} characters; the limit is {MAX_TEXT_CHARS}")
     return item_id, text_value
-
-
-def error_line(code: str, message: str, line: int | None) -> str:
-    return json.dumps({"error": {"code": code, "message": message, "line": line}}, ensure_ascii=False)
 
 
 def _read_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -127,7 +107,7 @@ def run(file: str, as_json: bool) -> None:
 
         console = Console(highlight=False, soft_wrap=False)
     failed = False
-    pending: list[tuple[int, Any, str | None, InputError | None]] = []
+    pending: list[tuple[int, Any, str | None, EventError | None]] = []
 
     def flush() -> None:
         texts = [t for _, _, t, e in pending if e is None and t is not None]
@@ -136,7 +116,7 @@ def run(file: str, as_json: bool) -> None:
         for number, item_id, text, err in pending:
             if err is not None:
                 if as_json:
-                    out.write(error_line(err.code, err.message, number) + "\n")
+                    out.write(error_text_line(err.code, err.message, number) + "\n")
                 else:
                     rows.append((f"line {number}", "", {"error": {"code": err.code, "message": err.message}}))
                 continue
@@ -157,7 +137,7 @@ def run(file: str, as_json: bool) -> None:
             try:
                 item_id, text = parse_line(raw, number)
                 pending.append((number, item_id, text, None))
-            except InputError as exc:
+            except EventError as exc:
                 failed = True
                 pending.append((number, None, None, exc))
             if len(pending) >= BATCH:

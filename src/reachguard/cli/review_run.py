@@ -12,7 +12,7 @@ import msgspec
 import typer
 
 from reachguard.content import OrgLexicon, ReviewResult, blocking, review
-from reachguard.events import json_error_message
+from reachguard.events import EventError, error_text_line, json_error_message
 from reachguard.model import MAX_TEXT_CHARS, Channel, Purpose, Relation
 
 if TYPE_CHECKING:  # rich and the policy (pydantic) load only for the human report
@@ -33,21 +33,8 @@ _DECODER = msgspec.json.Decoder(ReviewLine)
 _ENCODER = msgspec.json.Encoder()
 
 
-class InputError(ValueError):
-    """A rejected input, carried to the output as an error line."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def _default_relation(purpose: str) -> str:
     return "prospect" if purpose == "marketing" else "borrower"
-
-
-def _error_line(code: str, message: str, line: int | None) -> str:
-    return json.dumps({"error": {"code": code, "message": message, "line": line}}, ensure_ascii=False)
 
 
 def _parse_line(raw: bytes, purpose: str | None, relation: str | None, channel: str) -> tuple[Any, str, str, str, str]:
@@ -55,20 +42,20 @@ def _parse_line(raw: bytes, purpose: str | None, relation: str | None, channel: 
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
+        raise EventError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
     try:
         item = _DECODER.decode(raw)
     except msgspec.ValidationError as exc:
         text = str(exc)
         code = "UNKNOWN_FIELD" if "unknown field" in text else "INVALID_FIELD"
-        raise InputError(code, text) from exc
+        raise EventError(code, text) from exc
     except msgspec.DecodeError as exc:
-        raise InputError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
+        raise EventError("MALFORMED_JSON", f"not a JSON object: {json_error_message(exc, raw)}") from exc
     if len(item.text) > MAX_TEXT_CHARS:
-        raise InputError("TEXT_TOO_LONG", f"text has {len(item.text)} characters; the limit is {MAX_TEXT_CHARS}")
+        raise EventError("TEXT_TOO_LONG", f"text has {len(item.text)} characters; the limit is {MAX_TEXT_CHARS}")
     use_purpose = item.purpose or purpose
     if use_purpose is None:
-        raise InputError("MISSING_FIELD", "no purpose: give it on the line or with --purpose")
+        raise EventError("MISSING_FIELD", "no purpose: give it on the line or with --purpose")
     use_relation = item.relation or relation or _default_relation(use_purpose)
     return item.id, item.text, use_purpose, use_relation, item.channel or channel
 
@@ -170,10 +157,10 @@ def run(text: str, purpose: str | None, relation: str | None, channel: str, as_j
             raise typer.BadParameter("required for a single text", param_hint="--purpose")
         bad = _undecodable_at(text)
         if bad is not None:  # the shell passed bytes that are not UTF-8 (surrogateescape)
-            out.write(_error_line("INVALID_UTF8", f"the text is not valid UTF-8 (byte {bad})", None) + "\n")
+            out.write(error_text_line("INVALID_UTF8", f"the text is not valid UTF-8 (byte {bad})", None) + "\n")
             raise typer.Exit(1)
         if len(text) > MAX_TEXT_CHARS:
-            out.write(_error_line("TEXT_TOO_LONG", f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}", None) + "\n")
+            out.write(error_text_line("TEXT_TOO_LONG", f"text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}", None) + "\n")
             raise typer.Exit(1)
         emit(None, text, purpose, relation or _default_relation(purpose), channel)
         return
@@ -185,9 +172,9 @@ def run(text: str, purpose: str | None, relation: str | None, channel: str, as_j
             continue
         try:
             item_id, body, p, r, c = _parse_line(raw, purpose, relation, channel)
-        except InputError as exc:
+        except EventError as exc:
             failed = True
-            out.write(_error_line(exc.code, exc.message, number) + "\n")
+            out.write(error_text_line(exc.code, exc.message, number) + "\n")
             continue
         emit(item_id, body, p, r, c)
         out.flush()

@@ -108,25 +108,18 @@ def collect(text: str, folded: str, use_content_review: bool = True, fast: bool 
     hand over is the fraud, not the reassurance). ``fast=False`` takes the content review's
     plain path (full ``review()``), the reference the fast path is tested against.
     """
-    content: list[Signal] = []
-    review = content_review() if use_content_review else None
-    if review is not None:
-        pair = _fast_review() if fast else None
-        if pair is not None and pair[0] is review:  # the real review, not a stand-in
-            content = content_signals_fast(text, pair[1])
-        else:
-            content = content_signals(text, review)
-    return _combine(content, own_signals(folded))
+    return collect_many([text], [folded], use_content_review, fast)[0]
 
 
-def collect_many(texts: list[str], folded: list[str], use_content_review: bool = True) -> list[list[Signal]]:
+def collect_many(texts: list[str], folded: list[str], use_content_review: bool = True,
+                 fast: bool = True) -> list[list[Signal]]:
     """:func:`collect` for a batch, same lists: the content review is looked up once per batch
     rather than per message (the batch path of ``Classifier.classify_many``)."""
     review = content_review() if use_content_review else None
     if review is None:
         return [_combine([], own_signals(f)) for f in folded]
-    pair = _fast_review()
-    if pair is None or pair[0] is not review:
+    pair = _fast_review() if fast else None
+    if pair is None or pair[0] is not review:  # no fast path, or a stand-in review
         return [_combine(content_signals(t, review), own_signals(f)) for t, f in zip(texts, folded, strict=True)]
     spans = pair[1]
     return [_combine(content_signals_fast(t, spans), own_signals(f)) for t, f in zip(texts, folded, strict=True)]

@@ -256,8 +256,10 @@ def own_signals(folded: str, gated: bool = True) -> list[Signal]:
 
 
 def _own_signals_ungated(folded: str) -> list[Signal]:
+    """The reference the gated path is tested against: no gates, and the readable spellings
+    of the patterns (_PATTERNS), not the literal-first ones the gated path searches."""
     out: list[Signal] = []
-    for name, pattern, _gate in _DETECTORS:
+    for name, pattern in _PATTERNS.items():
         m = pattern.search(folded)
         if m is not None:
             spec = SPECS[name]

@@ -72,15 +72,10 @@ def fold(columns: Sequence[Sequence], distinct_numbers: int, distinct_reporters:
     if len(first) != distinct_numbers:
         return None
     firsts = [numbers[i] for i in first.tolist()]
-    if ordered is None:
-        by_number = sorted(range(len(firsts)), key=firsts.__getitem__)
-        page_numbers = [firsts[i] for i in by_number]
-        rank = np.empty(len(by_number), np.int64)
-        rank[by_number] = np.arange(len(by_number))
-    else:  # the groups are distinct numbers (checked above), so each is in `ordered` exactly once
-        page_numbers = list(ordered)
-        where = {number: i for i, number in enumerate(page_numbers)}
-        rank = np.fromiter(map(where.__getitem__, firsts), np.int64, len(firsts))
+    # The groups are distinct numbers (checked above), so each is in the page exactly once.
+    page_numbers = sorted(firsts) if ordered is None else list(ordered)
+    where = {number: i for i, number in enumerate(page_numbers)}
+    rank = np.fromiter(map(where.__getitem__, firsts), np.int64, len(firsts))
     num = rank[by_num.ids]
     by_num.renumber(rank)
     kinds = np.fromiter(map(hash, names), np.int64, n)

@@ -376,7 +376,7 @@ class RedisCounters:
         except _REDIS_ERRORS:
             pass  # the leases expire by themselves
 
-    def release_send(self, token: str, locks: Sequence[str]) -> list | None:
+    def release_send(self, token: str, locks: Sequence[str]) -> tuple | None:
         """Send RELEASE without waiting (the caller commits PostgreSQL meanwhile); the caller
         must then call `release_receive` with what this returned."""
         if not locks:
@@ -386,11 +386,12 @@ class RedisCounters:
             self._wire().send(command)
         except _REDIS_ERRORS:
             return None  # the leases expire by themselves
-        return command
+        return (token, locks, command)
 
-    def release_receive(self, command: list | None) -> None:
-        if command is None:
+    def release_receive(self, sent: tuple | None) -> None:
+        if sent is None:
             return
+        token, locks, command = sent
         try:
             try:
                 self._wire().receive(command)
@@ -398,8 +399,7 @@ class RedisCounters:
                 # The script cache is empty (a restarted or flushed Redis) yet the locks can be
                 # live, taken by this very transaction: left to expire, they would stall the
                 # next decision for these numbers a whole lease. Load the scripts and release.
-                count = command[2]
-                self.release(command[3 + count], command[3:3 + count])
+                self.release(token, locks)
         except Exception:  # noqa: BLE001 - PostgreSQL has committed; a lease left behind expires
             pass
 
