@@ -23,6 +23,7 @@ reports must do — and an indexed SELECT of one number's rows. The raw insert r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sqlite3
@@ -134,6 +135,36 @@ class Phases:
                   f"CPU {cpu:8.1f} s ({cpu / total * 1e6:5.1f} µs/report)")
 
 
+class LockHolds:
+    """How long each outermost store transaction held the write lock: the longest is how long a
+    decision arriving meanwhile (`serve` on the same file) would wait for it."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.holds: list[float] = []
+        self._depth = 0
+        inner = store.transaction
+
+        @contextlib.contextmanager
+        def timed(*args, **kwargs):
+            outermost = not self._depth
+            self._depth += 1
+            began = 0.0
+            try:
+                with inner(*args, **kwargs):  # the hold: from BEGIN IMMEDIATE until COMMIT returns
+                    began = time.perf_counter()
+                    yield
+            finally:
+                self._depth -= 1
+                if outermost and began:
+                    self.holds.append(time.perf_counter() - began)
+        store.transaction = timed  # type: ignore[method-assign]
+
+    def report(self) -> None:
+        holds = sorted(self.holds)
+        print(f"write lock: {len(holds):,} transactions, longest {holds[-1]:.2f} s, "
+              f"p99 {percentile(holds, 99):.2f} s, median {median(holds) * 1e3:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", type=int, default=10_000_000)
@@ -165,6 +196,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
         store = SQLiteStore(os.path.join(folder, "reputation.db"))
         reputation.reporter_key(store)
+        holds = LockHolds(store)
         phases = Phases() if args.phases else None
         if phases:
             phases.install(store)
@@ -196,6 +228,7 @@ def main() -> None:
         print(f"ingest: {total / spent:,.0f} reports/s overall (median batch {median(rates):,.0f}/s, "
               f"slowest batch {min(rates):,.0f}/s), {spent:.1f} s, database {size / 1e6:,.0f} MB; "
               f"CPU time {total / cpu:,.0f} reports/s")
+        holds.report()
         if phases:
             phases.report(total)
         probe = random.Random(args.seed + 1)
