@@ -33,6 +33,8 @@ def test_good_attempt_decodes_with_defaults() -> None:
         (_line(org=None), "MISSING_FIELD"),
         (_line(at="2026-11-22T20:59:00"), "TIME_WITHOUT_OFFSET"),
         (_line(at="yesterday"), "INVALID_TIME"),
+        (_line(at="9999-12-31T23:00:00+08:00"), "INVALID_TIME"),
+        (_line(at="1969-12-31T23:59:59Z"), "INVALID_TIME"),
         (_line(channel="fax"), "INVALID_FIELD"),
         (_line(purpose=3), "INVALID_FIELD"),
         (_line(type="teleport"), "UNKNOWN_EVENT_TYPE"),

@@ -77,3 +77,12 @@ def test_sms_port_keys_are_ascii() -> None:
 
     assert try_reportable("10690000123") == "10690000123"
     assert try_reportable("106٩0000123") in (None, "10690000123")
+
+
+@pytest.mark.parametrize("raw", ["13800138000\x00", "\x0013800138000", "1380013\x008000", "+1 212 555 0100\x00"])
+def test_a_nul_anywhere_makes_the_number_invalid(raw: str) -> None:
+    """The contract: a NUL in a number is that number being unusable. phonenumbers strips a NUL
+    at either end, so these were accepted as the number without it."""
+    assert try_normalize(raw) is None
+    with pytest.raises(InvalidNumber):
+        normalize(raw)

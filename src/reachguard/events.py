@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Iterable, Iterator
 
 import msgspec
 
-from reachguard.model import ErrorBody, ErrorLine, Event
+from reachguard.model import AwareTime, ErrorBody, ErrorLine, Event
+from reachguard.timeutil import OUT_OF_RANGE, range_problem
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: far above any real event, small enough to never hurt
 
@@ -25,12 +27,22 @@ class EventError(ValueError):
         self.message = message
 
 
+def decode_json(decoder: msgspec.json.Decoder, raw: bytes | str) -> Any:
+    """`decoder.decode(raw)`, with JSON nested deeper than the interpreter's recursion limit (about
+    a thousand levels of `[` or `{`) raised as the msgspec.DecodeError it is — malformed input —
+    instead of a RecursionError that every caller would let through as a crash."""
+    try:
+        return decoder.decode(raw)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON is malformed: nested too deeply (over about 1,000 levels of arrays or objects)") from None
+
+
 def decode_event(raw: bytes | str) -> Event:
     """Decode one event; raise EventError with a stable code for anything malformed."""
     if len(raw) > MAX_LINE_BYTES:
         raise EventError("TOO_LARGE", f"event is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
     try:
-        event = _decoder.decode(raw)
+        event = decode_json(_decoder, raw)
     except UnicodeDecodeError as exc:
         raise EventError("INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
@@ -105,6 +117,8 @@ def validation_code(message: str) -> str:
         return "MISSING_FIELD"
     if "timezone" in message:
         return "TIME_WITHOUT_OFFSET"
+    if message.startswith(OUT_OF_RANGE):
+        return "INVALID_TIME"
     if "datetime" in message:
         return "INVALID_TIME"
     if "`$.type`" in message:
@@ -112,6 +126,22 @@ def validation_code(message: str) -> str:
     if "Expected `object`" in message and "at `" not in message:
         return "NOT_AN_OBJECT"
     return "INVALID_FIELD"
+
+
+def parse_time(text: str, name: str = "time") -> datetime:
+    """An ISO-8601 time with an offset inside the contract's range, from a query parameter or a
+    command-line option: the same rules as an event's `at`. Raises EventError
+    (TIME_WITHOUT_OFFSET or INVALID_TIME)."""
+    try:
+        moment = msgspec.convert(text, AwareTime)
+    except msgspec.ValidationError as exc:
+        if "timezone" in str(exc):
+            raise EventError("TIME_WITHOUT_OFFSET", f"`{name}` needs a UTC offset, e.g. 2026-11-22T20:59:00+08:00") from None
+        raise EventError("INVALID_TIME", f"`{name}` is not an ISO-8601 time with an offset, e.g. 2026-11-22T20:59:00+08:00") from None
+    problem = range_problem(moment, name)
+    if problem is not None:
+        raise EventError("INVALID_TIME", problem)
+    return moment
 
 
 def error_line(code: str, message: str, line: int | None) -> bytes:

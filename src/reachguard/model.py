@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Union
 
 import msgspec
 
+from reachguard.timeutil import range_problem
+
 # --- field types -------------------------------------------------------------------------
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -39,7 +41,13 @@ VOICE_CHANNELS: frozenset[str] = frozenset({"call", "robocall"})
 
 
 class _Event(msgspec.Struct, forbid_unknown_fields=True, tag_field="type", kw_only=True):
-    """Base of every event: closed field set, tagged by `type`."""
+    """Base of every event: closed field set, tagged by `type`, a time inside the range the
+    engine can compute with (timeutil.EARLIEST..LATEST; decode reports INVALID_TIME)."""
+
+    def __post_init__(self) -> None:
+        problem = range_problem(self.at, "at")  # type: ignore[attr-defined]  # every event has `at`
+        if problem is not None:
+            raise ValueError(problem)
 
 
 # --- state-changing events -----------------------------------------------------------------
@@ -53,6 +61,12 @@ class Consent(_Event, tag="consent"):
     channels: list[Channel] | None = None
     expires_at: AwareTime | None = None
     evidence: Text | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        problem = None if self.expires_at is None else range_problem(self.expires_at, "expires_at")
+        if problem is not None:
+            raise ValueError(f"{problem}; leave `expires_at` out for a consent that does not expire")
 
 
 class ConsentWithdrawn(_Event, tag="consent_withdrawn"):

@@ -47,7 +47,7 @@ is_cn_e164 = re.compile(r"\+861[3-9][0-9]{9}").fullmatch
 
 @lru_cache(maxsize=1 << 16)
 def _normalize_cached(raw: str, region: str) -> str | None:
-    if not raw or len(raw) > _MAX_RAW_LENGTH:
+    if not raw or len(raw) > _MAX_RAW_LENGTH or "\x00" in raw:  # phonenumbers strips a NUL at either end
         return None
     compact = _SEPARATORS.sub("", raw.translate(_FULLWIDTH))
     match = _CN_MOBILE.fullmatch(compact)

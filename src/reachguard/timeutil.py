@@ -8,6 +8,23 @@ from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+"""Every time the contract accepts lies in [EARLIEST, LATEST). Python's datetime ends at year
+9999 (and starts at year 1) in every zone: a time near either end passed decode, then overflowed
+in the rules (a cooldown, the end of a quiet-hours window, local time in +14:00) or, once stored,
+in every later read of that number. Contacts, consents and their expiry all fall well inside."""
+OUT_OF_RANGE = "Time out of range"
+"""The start of the message for a time outside the range (events.validation_code maps it to INVALID_TIME)."""
+
+
+def range_problem(moment: datetime, name: str = "time") -> str | None:
+    """Why an aware time cannot be used, or None when it can."""
+    if EARLIEST <= moment < LATEST:
+        return None
+    return (f"{OUT_OF_RANGE}: `{name}` is {moment.isoformat()}; times must lie between "
+            f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+
 
 def to_ts(moment: datetime) -> float:
     return moment.timestamp()

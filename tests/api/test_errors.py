@@ -47,6 +47,8 @@ def test_invalid_utf8_inside_a_string(api: Api) -> None:
         ({"chanel": "sms"}, "UNKNOWN_FIELD"),
         ({"at": "2026-11-23T10:00:00"}, "TIME_WITHOUT_OFFSET"),
         ({"at": "23/11/2026 10:00"}, "INVALID_TIME"),
+        ({"at": "9999-12-31T23:00:00+08:00"}, "INVALID_TIME"),  # a 500 (date overflow in the rules) before
+        ({"at": "0001-01-01T00:00:00+14:00"}, "INVALID_TIME"),
         ({"channel": "fax"}, "INVALID_FIELD"),
         ({"content": "x" * 10_001}, "INVALID_FIELD"),
         ({"type": "nonsense"}, "UNKNOWN_EVENT_TYPE"),
@@ -140,3 +142,27 @@ def test_a_lone_surrogate_escape_is_named(api: Api, path: str) -> None:
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "MALFORMED_JSON" and "lone surrogate" in error["message"], error
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "9999-12-31T22:00:00Z"])
+def test_a_time_past_the_range_is_refused_and_reads_keep_working(api: Api, at: str) -> None:
+    """Such a time was allowed and recorded; every later read of the number (and of the org's
+    decisions) then failed with a 500 converting it back to a date."""
+    assert_error(api.post("/v1/decisions", attempt(purpose="service", at=at)), 422, "INVALID_TIME")
+    assert_error(api.post("/v1/events", {**CONSENT, "at": at}, role="compliance"), 422, "INVALID_TIME")
+    assert_error(api.post("/v1/events", {**CONSENT, "expires_at": at}, role="compliance"), 422, "INVALID_TIME")
+    assert api.post("/v1/decisions", attempt(purpose="service")).status_code == 200
+    assert api.get(f"/v1/numbers/{NUMBER}", role="compliance").status_code == 200
+    assert api.get("/v1/decisions", role="compliance").status_code == 200
+    error = assert_error(api.get(f"/v1/numbers/{NUMBER}/reputation?at={at.replace('+', '%2B')}"), 422, "INVALID_TIME")
+    assert error["details"] == {"parameter": "at"}
+
+
+@pytest.mark.parametrize("to", ["13800138000\u0000", "\u000013800138000"])
+def test_a_nul_at_either_end_of_a_number_makes_it_invalid(api: Api, to: str) -> None:
+    body = json.dumps(attempt(to=to)).encode()  # json.dumps writes the NUL as the escape \u0000
+    decision = api.post("/v1/decisions", body).json()
+    assert decision["verdict"] == "deny" and [r["code"] for r in decision["reasons"]] == ["INVALID_NUMBER"]
+    report = api.post("/v1/import/consents", f"to,at\n{to.replace(chr(0), '')}\x00,{CONSENT['at']}\n".encode(),
+                      role="compliance", headers={"content-type": "text/csv"}).json()
+    assert report["accepted"] == 0 and report["errors"][0]["code"] == "INVALID_NUMBER", report

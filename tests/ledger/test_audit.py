@@ -157,3 +157,5 @@ def test_export_of_nothing_and_bad_times(db: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no ledger entries" in result.output
     result = runner.invoke(app, ["audit", "export", "--org", "acme", "--from", "2026-11-23", "--db", str(db)])
     assert result.exit_code == 2
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--to", "0001-01-01T00:00:00+14:00", "--db", str(db)])
+    assert result.exit_code == 2 and "Time out of range" in result.output

@@ -58,6 +58,10 @@ def test_report_lookup_appeal_commands(tmp_path) -> None:
     naive = runner.invoke(app, ["report", "--to", "13800138000", "--label", "fraud", "--reporter", "r9", "--db", db,
                                 "--at", "2026-11-01T10:00:00"])
     assert naive.exit_code == 2
+    for command in (["report", "--to", "13800138000", "--label", "fraud", "--reporter", "r9"], ["lookup", "13800138000"],
+                    ["appeal", "13800138000", "--org", "acme", "--reason", "ours"]):
+        far = runner.invoke(app, [*command, "--db", db, "--at", "9999-12-31T23:59:59-14:00"])  # a traceback before
+        assert far.exit_code == 2 and "Time out of range" in far.output, far.output
     refused = runner.invoke(app, ["appeal", "13800138000", "--org", "acme", "--reason", "ours", "--db", db])
     assert refused.exit_code == 1
     assert runner.invoke(app, ["sender-numbers", "add", "13800138000", "--org", "acme", "--db", db]).exit_code == 0

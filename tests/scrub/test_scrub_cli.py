@@ -113,7 +113,8 @@ def test_missing_named_column(db: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "tel" in result.output and "MISSING_COLUMN" in result.output
 
 
-@pytest.mark.parametrize("at,message", [("2026-11-23T10:00:00", "no offset"), ("tomorrow", "not an ISO-8601")])
+@pytest.mark.parametrize("at,message", [("2026-11-23T10:00:00", "needs a UTC offset"), ("tomorrow", "not an ISO-8601"),
+                                        ("9999-12-31T23:00:00+08:00", "Time out of range")])
 def test_bad_at(db: Path, tmp_path: Path, at: str, message: str) -> None:
     source = write(tmp_path / "list.csv", "phone\n13800138000\n")
     result = runner.invoke(app, ["scrub", str(source), "--db", str(db), "--org", "acme", "--purpose", "marketing",

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import typer
 
+from reachguard.cli.common import Utf8Group
+
 app = typer.Typer(
+    cls=Utf8Group,
     name="reachguard",
     help="ReachGuard: decide, review, classify and audit loan marketing and collection contacts.",
     no_args_is_help=True,

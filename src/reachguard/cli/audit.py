@@ -8,8 +8,10 @@ from typing import Optional
 import typer
 
 from reachguard.cli import app
+from reachguard.cli.common import Utf8Group, time_option
 
 audit_app = typer.Typer(
+    cls=Utf8Group,
     name="audit",
     help="Check and export the tamper-evident ledger.\n\n"
     "Example: reachguard audit verify --db ./reachguard.db",
@@ -86,21 +88,11 @@ def export(
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """
-    import msgspec
-
     from reachguard.ledger.checkpoint import Signer
     from reachguard.ledger.export import ExportError, export_ledger
-    from reachguard.model import AwareTime
 
-    def when(value: str | None, name: str):
-        if value is None:
-            return None
-        try:
-            return msgspec.convert(value, AwareTime)
-        except msgspec.ValidationError as exc:
-            raise typer.BadParameter(f"{value!r} is not an ISO-8601 time with an offset", param_hint=name) from exc
-
-    start, end = when(from_, "--from"), when(to, "--to")
+    start = None if from_ is None else time_option(from_, "--from")
+    end = None if to is None else time_option(to, "--to")
     settings, store = _open(db)
     try:
         signer = Signer.open(store, settings.signing_key_path())

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import msgspec
 import typer
 
-from reachguard.events import EventError, error_text_line, json_error_message, validation_code
+from reachguard.events import EventError, decode_json, error_text_line, json_error_message, validation_code
 from reachguard.model import MAX_TEXT_CHARS
 from reachguard.protect.classifier import Classifier
 
@@ -40,7 +40,7 @@ def parse_line(raw: bytes, number: int) -> tuple[Any, str]:
         raise EventError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
     if decoded.lstrip().startswith("{"):
         try:
-            item = _DECODER.decode(raw)
+            item = decode_json(_DECODER, raw)
         except msgspec.ValidationError as exc:
             raise EventError(validation_code(str(exc)), str(exc)) from exc
         except msgspec.DecodeError as exc:

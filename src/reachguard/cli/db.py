@@ -6,9 +6,12 @@ from typing import Optional
 
 import typer
 
+from reachguard.cli.common import Utf8Group
+
 from reachguard.cli import app
 
 db_app = typer.Typer(
+    cls=Utf8Group,
     name="db",
     help="The store's schema: run the migrations before starting new replicas.\n\n"
     "Example: reachguard db upgrade --db postgresql://reachguard@db.internal/reachguard",

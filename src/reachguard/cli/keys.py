@@ -8,10 +8,13 @@ from typing import Optional
 
 import typer
 
+from reachguard.cli.common import Utf8Group
+
 from reachguard.cli import app
 from reachguard.core.roles import ROLES
 
 keys_app = typer.Typer(
+    cls=Utf8Group,
     name="keys",
     help="Manage API keys: each key acts for one org with one role (sender, compliance, auditor, admin).\n\n"
     "Example: reachguard keys create --org acme --role sender --db ./reachguard.db",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from reachguard.cli import app
-from reachguard.cli.common import load_policies
+from reachguard.cli.common import Utf8Group, load_policies, time_option
 
 if TYPE_CHECKING:  # reputation (numpy), the store, phonenumbers and rich load when a command runs
     from reachguard import reputation
@@ -23,11 +23,11 @@ PROFILE = typer.Option("cn", "--profile", help="Policy profile (gives the reputa
 POLICY = typer.Option(None, "--policy", help="TOML/YAML policy file (overrides --profile; see its [reputation]).")
 AT = typer.Option(None, "--at", help="ISO-8601 time with offset (default: now).")
 
-reputation_app = typer.Typer(help="Maintenance of the reputation data derived from the reports log.",
+reputation_app = typer.Typer(cls=Utf8Group, help="Maintenance of the reputation data derived from the reports log.",
                              no_args_is_help=True)
 app.add_typer(reputation_app, name="reputation")
 
-numbers_app = typer.Typer(help="Numbers an org sends from: registered numbers show as that org (verified).",
+numbers_app = typer.Typer(cls=Utf8Group, help="Numbers an org sends from: registered numbers show as that org (verified).",
                           no_args_is_help=True)
 app.add_typer(numbers_app, name="sender-numbers")
 
@@ -44,17 +44,9 @@ def _store(db: str) -> Store:
 
 def _time(text: str | None) -> datetime:
     """--at: an ISO-8601 time with an offset, as every time of the contract (default: now)."""
-    import msgspec
-
-    from reachguard.model import AwareTime
-
     if text is None:
         return datetime.now(timezone.utc).astimezone()
-    try:
-        return msgspec.convert(text, AwareTime)
-    except msgspec.ValidationError as exc:
-        problem = "needs an offset, e.g. 2026-11-22T20:59:00+08:00" if "timezone" in str(exc) else "is not an ISO-8601 time"
-        raise typer.BadParameter(f"{text[:40]!r} {problem}", param_hint="--at") from None
+    return time_option(text, "--at")
 
 
 def _fail(code: str, message: str, as_json: bool = False, exit_code: int = 1) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from reachguard.cli import app
+from reachguard.cli.common import own_utf8_check
 
 _HELP = """Review a draft SMS, push message or call script: every finding code with the span in the
 original text, the evidence, a plain explanation and the citation, plus length and SMS segments.
@@ -34,6 +35,7 @@ Exit status: 0 when every input was reviewed, 1 when the TEXT or some input line
 
 
 @app.command(name="review", help=_HELP)
+@own_utf8_check("text")
 def review_command(
     text: Annotated[str, typer.Argument(help="The text to review, or - to read JSON Lines from stdin.")],
     purpose: Annotated[str | None, typer.Option("--purpose", help="marketing | collection | service")] = None,

@@ -12,7 +12,7 @@ import msgspec
 import typer
 
 from reachguard.content import OrgLexicon, ReviewResult, blocking, review
-from reachguard.events import EventError, error_text_line, json_error_message
+from reachguard.events import EventError, decode_json, error_text_line, json_error_message
 from reachguard.model import MAX_TEXT_CHARS, Channel, Purpose, Relation
 
 if TYPE_CHECKING:  # rich and the policy (pydantic) load only for the human report
@@ -44,7 +44,7 @@ def _parse_line(raw: bytes, purpose: str | None, relation: str | None, channel: 
     except UnicodeDecodeError as exc:
         raise EventError("INVALID_UTF8", f"the line is not valid UTF-8 (byte {exc.start})") from exc
     try:
-        item = _DECODER.decode(raw)
+        item = decode_json(_DECODER, raw)
     except msgspec.ValidationError as exc:
         text = str(exc)
         code = "UNKNOWN_FIELD" if "unknown field" in text else "INVALID_FIELD"

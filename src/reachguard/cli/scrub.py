@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from reachguard.cli import app
-from reachguard.cli.common import load_policies
+from reachguard.cli.common import load_policies, time_option
 
 _STAGE_NAMES = {"read": "reading the list", "numbers": "normalising numbers", "state": "reading the store",
                 "judge": "judging", "write": "writing results"}
@@ -77,13 +77,7 @@ def scrub(
 
 
 def _parse_at(text: str) -> datetime:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not an ISO-8601 time", param_hint="--at") from exc
-    if when.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no offset; write e.g. 2026-11-23T10:00:00+08:00", param_hint="--at")
-    return when
+    return time_option(text, "--at")
 
 
 def _store(db: str | None) -> Any:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from reachguard.cli import app
-from reachguard.cli.common import load_policies
+from reachguard.cli.common import Utf8Group, load_policies, own_utf8_check
 
 if TYPE_CHECKING:  # the store and the registry load when a command runs (start-up cost)
     from reachguard.templates import TemplateError, TemplateRegistry
 
-templates_app = typer.Typer(help="Message templates: submit, review level by level, inspect.", no_args_is_help=True)
+templates_app = typer.Typer(cls=Utf8Group, help="Message templates: submit, review level by level, inspect.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
 
 DB = typer.Option("reachguard.db", "--db", envvar="REACHGUARD_DB_URL", help="Store: a SQLite path or a database URL.")
@@ -41,6 +41,7 @@ def _fail(exc: TemplateError) -> None:
 
 
 @templates_app.command("submit")
+@own_utf8_check("text")  # the registry refuses it by name (exit 1), as it does for library callers
 def submit(
     template_id: str = typer.Argument(..., help="Template id, e.g. overdue-reminder."),
     text: str = typer.Argument(..., help="Template text with {placeholders}."),

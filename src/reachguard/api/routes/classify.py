@@ -21,7 +21,7 @@ from reachguard.api.deps import ADMIN, AUDITOR, COMPLIANCE, SENDER, require
 from reachguard.api.errors import ApiError
 from reachguard.api.routes.common import json_response
 from reachguard.api.service import Principal
-from reachguard.events import json_error_message
+from reachguard.events import decode_json, json_error_message
 from reachguard.model import MAX_TEXT_CHARS
 
 router = APIRouter(tags=["classify"])
@@ -93,7 +93,7 @@ def classify_items(items: list[Any]) -> list[dict]:
 async def classify(request: Request, principal: Principal = Depends(require(SENDER, COMPLIANCE, AUDITOR, ADMIN))) -> Response:
     body = await request.body()
     try:
-        items = _json.decode(body)
+        items = decode_json(_json, body)
     except UnicodeDecodeError as exc:
         raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except msgspec.DecodeError as exc:

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from reachguard.api.errors import ApiError
 from reachguard.api.service import STORE_ERRORS, Service, Unavailable
+from reachguard import events
 from reachguard.events import json_error_message, nul_field, nul_message, validation_code
-from reachguard.model import AwareTime
 from reachguard.numbers import try_normalize
 
 _encode = msgspec.json.Encoder().encode
@@ -30,15 +30,13 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
-    """An ISO-8601 query parameter with an offset (as every time of the contract)."""
+    """An ISO-8601 query parameter with an offset, in the contract's range (as every time of the contract)."""
     if value is None:
         return None
     try:
-        return msgspec.convert(value, AwareTime)
-    except msgspec.ValidationError as exc:
-        code = "TIME_WITHOUT_OFFSET" if "timezone" in str(exc) else "INVALID_TIME"
-        raise ApiError(422, code, f"`{name}` must be an ISO-8601 time with an offset, e.g. 2026-11-22T20:59:00+08:00",
-                       {"parameter": name}) from None
+        return events.parse_time(value, name)
+    except events.EventError as exc:
+        raise ApiError(422, exc.code, exc.message, {"parameter": name}) from None
 
 
 def number_or_422(raw: str, name: str = "number") -> str:
@@ -82,7 +80,7 @@ def decode_body(decoder: msgspec.json.Decoder, body: bytes, expected: str = "obj
     """Decode a request body with a typed decoder and the event stream's error codes:
     400 for what is not JSON of the expected shape, 422 (by field) for what is."""
     try:
-        value = decoder.decode(body)
+        value = events.decode_json(decoder, body)
     except UnicodeDecodeError as exc:
         raise ApiError(400, "INVALID_UTF8", f"input is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except msgspec.ValidationError as exc:
