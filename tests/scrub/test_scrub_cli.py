@@ -164,3 +164,15 @@ def test_out_may_not_overwrite_the_list(db: Path, tmp_path: Path) -> None:
     result = scrub(db, source, "--out", str(source))
     assert result.exit_code == 2 and "overwrite" in result.output
     assert source.read_text() == "phone\n13800138000\n"
+
+
+@pytest.mark.parametrize("option", ["--out", "--rejected"])
+def test_an_output_that_is_a_directory_is_refused_before_scrubbing(db: Path, tmp_path: Path, option: str) -> None:
+    source = write(tmp_path / "list.csv", "phone\n13800138000\n")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    before = db.read_bytes()
+    result = scrub(db, source, option, str(folder), "--reserve")
+    assert result.exit_code == 2 and "INVALID_OPTION" in result.output and "directory" in result.output, result.output
+    assert list(folder.iterdir()) == [] and not (tmp_path / "allowed.csv").exists()
+    assert db.read_bytes() == before  # --reserve recorded nothing: refused before the scrub ran
