@@ -78,3 +78,13 @@ def test_overlong_line_is_one_error(api: Api) -> None:
     body = f"to,at,evidence\n{NUMBER},{AT},{'x' * ((1 << 20) + 1)}\n{NUMBER},{AT},ok\n"
     report = _import(api, "/v1/import/consents", body, CSV)
     assert report["accepted"] == 1 and report["errors"][0] == {"line": 2, "code": "TOO_LARGE", "message": report["errors"][0]["message"]}
+
+
+def test_csv_header_naming_a_column_twice_is_refused(api: Api) -> None:
+    """The last `to` used to win silently; a scrub refuses the same header with BAD_HEADER."""
+    for path, header in (("/v1/import/consents", "to,at,TO"), ("/v1/import/lists/acme", "to,to,at")):
+        body = f"{header}\n{NUMBER},{AT},13900139000\n"
+        response = api.post(path, body, role="compliance", headers={"content-type": CSV})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "BAD_HEADER" and "to" in response.json()["error"]["message"]
+    assert api.get(f"/v1/numbers/{NUMBER}").json()["summary"]["lists"] == []

@@ -122,10 +122,26 @@ def test_org_lexicon_from_yaml(tmp_path: Path) -> None:
     assert [f.code for f in review(text, "collection", "borrower", org_lexicon=org).findings] == ["INSULT"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("phrase: {}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match="phrase: unknown key"):
         OrgLexicon.from_yaml(bad)
     with pytest.raises(ValueError, match="unknown finding code"):
         review("x", "service", "borrower", org_lexicon=OrgLexicon.of(phrases={"NOT_A_CODE": ["x"]}))
+
+
+@pytest.mark.parametrize("text,message", [
+    ("phrases: [1, 2]\n", "phrases: Input should be a valid dictionary"),
+    ("phrases: {THREAT: [1]}\n", "phrases.THREAT.0: Input should be a valid string"),
+    ("phrases: {THREAT: null}\n", "phrases.THREAT: Input should be a valid list"),
+    ("allowed_domains: anxinjie.com\n", "allowed_domains: Input should be a valid list"),
+    ("[phrases]\n", "(top)"),
+    ("{{{{\n", "not valid YAML"),
+])
+def test_org_lexicon_of_the_wrong_shape_is_a_value_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        OrgLexicon.from_yaml(path)
+    assert message in str(caught.value)
 
 
 def test_org_automaton_is_cached() -> None:

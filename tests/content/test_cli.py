@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from reachguard.cli import app
@@ -102,6 +103,15 @@ def test_org_lexicon_option(tmp_path) -> None:
     assert [f["code"] for f in _lines(result.output)[0]["findings"]] == ["THREAT"]
     bad = runner.invoke(app, ["review", "--purpose", "collection", "--lexicon", str(tmp_path / "nope.yaml"), text])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("content", ["phrases: [1,2]\n", "phrases: {THREAT: [1]}\n", "{{{{\n"])
+def test_malformed_lexicon_is_a_clean_error(tmp_path, content: str) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(content, encoding="utf-8")
+    result = runner.invoke(app, ["review", "--purpose", "collection", "--lexicon", str(path), CLEAN])
+    assert result.exit_code == 2, result.output
+    assert f"error: cannot load lexicon {path}: " in result.output and "Traceback" not in result.output
 
 
 def test_single_text_that_is_not_utf8_is_an_error_line() -> None:

@@ -75,5 +75,17 @@ def test_report_lookup_appeal_commands(tmp_path) -> None:
     args = ["lookup", "13800138000", "--json", "--db", db, "--at", "2026-11-02T10:00:00+08:00"]
     before = json.loads(runner.invoke(app, args).stdout)["reporters"]
     loaded = runner.invoke(app, ["report", "--file", str(bulk), "--db", db])
-    assert loaded.exit_code == 0 and json.loads(loaded.stdout)["error"]["line"] == 2
+    assert loaded.exit_code == 1 and json.loads(loaded.stdout)["error"]["line"] == 2  # as classify and review
     assert json.loads(runner.invoke(app, args).stdout)["reporters"] == before + 1  # folded when the load ends
+
+
+def test_report_file_exit_status_is_that_of_classify_and_review(tmp_path) -> None:
+    """0 when every line was stored, 1 when some (here: every) line was rejected."""
+    db = str(tmp_path / "r.db")
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_text(_report() + "\n", encoding="utf-8")
+    bad.write_text(_report(label="oops") + "\n" + _report(to="12") + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["report", "--file", str(good), "--db", db]).exit_code == 0
+    rejected = runner.invoke(app, ["report", "--file", str(bad), "--db", db])
+    assert rejected.exit_code == 1, rejected.output
+    assert [json.loads(line)["error"]["line"] for line in rejected.stdout.splitlines()] == [1, 2]

@@ -84,3 +84,37 @@ def test_bad_uploads(api: Api) -> None:
     assert missing["error"]["code"] == "MISSING_COLUMN"
     assert_error(api.get("/v1/scrubs/nope"), 404, "NOT_FOUND")
     assert api.decide(to=NUMBER)["verdict"] == "deny"  # the service goes on
+
+
+def test_the_uploaded_lists_are_deleted_when_the_app_stops(tmp_path: Path) -> None:
+    """The lists hold phone numbers: the end of the app's lifespan (SIGTERM to `serve`) removes them."""
+    import warnings
+
+    with warnings.catch_warnings():  # as tests/web/webkit.py: starlette's httpx deprecation notice
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from reachguard.api.main import create_app
+    from reachguard.core.config import load_settings
+    from reachguard.core.keys import create_key
+
+    app = create_app(load_settings(db_url=str(tmp_path / "api.db"), access_log=False, checkpoint_interval_seconds=0,
+                                   log_level="warning"))
+    key = create_key(app.state.service.store, "acme", "compliance")[1]
+    try:
+        with TestClient(app) as client:
+            response = client.post("/v1/scrubs", data={"purpose": "marketing", "channel": "sms", "at": AT},
+                                   files={"file": ("campaign.csv", LIST.encode(), "text/csv")},
+                                   headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 202, response.text
+            root = app.state.scrub_jobs.root
+            assert (root / response.json()["id"] / "list.csv").is_file()
+        assert not root.exists()
+        with TestClient(app) as client:  # a new lifespan of the same app scrubs again (a fresh job queue)
+            again = client.post("/v1/scrubs", data={"purpose": "marketing", "channel": "sms", "at": AT},
+                                files={"file": ("campaign.csv", LIST.encode(), "text/csv")},
+                                headers={"Authorization": f"Bearer {key}"})
+            assert again.status_code == 202, again.text
+            assert app.state.scrub_jobs.root != root
+    finally:
+        app.state.service.store.close()

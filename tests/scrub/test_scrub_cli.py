@@ -108,6 +108,29 @@ def test_bad_lists_fail_clearly_and_write_nothing(db: Path, tmp_path: Path, cont
     assert db.read_bytes() == before
 
 
+@pytest.fixture
+def default_csv_field_limit() -> object:
+    """The csv module's stock 128 KiB field limit, whatever an earlier import (the API's) set it to."""
+    old = csv.field_size_limit(128 * 1024)
+    yield
+    csv.field_size_limit(old)
+
+
+def test_header_over_the_csv_modules_field_limit_is_read(db: Path, tmp_path: Path, default_csv_field_limit: object) -> None:
+    long_name = "x" * 140_000
+    source = write(tmp_path / "list.csv", f"phone,{long_name}\n13800138000,a\n")
+    result = scrub(db, source)
+    assert result.exit_code == 0, result.output
+    assert rows(tmp_path / "allowed.csv") == [{"phone": "13800138000", long_name: "a"}]
+
+
+def test_header_over_one_mib_is_refused(db: Path, tmp_path: Path) -> None:
+    source = write(tmp_path / "list.csv", "phone," + "x" * (1 << 20) + "\n13800138000,a\n")
+    result = scrub(db, source)
+    assert result.exit_code == 2 and "BAD_HEADER" in result.output, result.output
+    assert not (tmp_path / "allowed.csv").exists()
+
+
 def test_missing_named_column(db: Path, tmp_path: Path) -> None:
     result = scrub(db, write(tmp_path / "list.csv", "phone\n13800138000\n"), "--column", "tel")
     assert result.exit_code == 2 and "tel" in result.output and "MISSING_COLUMN" in result.output
@@ -142,3 +165,15 @@ def test_out_may_not_overwrite_the_list(db: Path, tmp_path: Path) -> None:
     result = scrub(db, source, "--out", str(source))
     assert result.exit_code == 2 and "overwrite" in result.output
     assert source.read_text() == "phone\n13800138000\n"
+
+
+@pytest.mark.parametrize("option", ["--out", "--rejected"])
+def test_an_output_that_is_a_directory_is_refused_before_scrubbing(db: Path, tmp_path: Path, option: str) -> None:
+    source = write(tmp_path / "list.csv", "phone\n13800138000\n")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    before = db.read_bytes()
+    result = scrub(db, source, option, str(folder), "--reserve")
+    assert result.exit_code == 2 and "INVALID_OPTION" in result.output and "directory" in result.output, result.output
+    assert list(folder.iterdir()) == [] and not (tmp_path / "allowed.csv").exists()
+    assert db.read_bytes() == before  # --reserve recorded nothing: refused before the scrub ran

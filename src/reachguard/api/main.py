@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         try:
             yield
         finally:
+            scrubs.close_jobs(app)  # before the service stops: a running scrub may still reserve
             service.stop()  # the store stays open: `reachguard serve` closes it when uvicorn returns
 
     app = FastAPI(

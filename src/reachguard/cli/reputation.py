@@ -123,7 +123,13 @@ def report(
 ) -> None:
     """Report a number, or load many reports (--file) in batches.
 
+    With --file, a bad line gets an error line {"error": {"code","message","line"}} on stdout and
+    the other lines are still stored.
+
     Example: reachguard report --to 13800138000 --label collection --reporter user-42 --text "您已逾期…"
+
+    Exit status: 0 when the report (or every --file line) was stored, 1 when it or some line was
+    rejected, 2 on usage errors.
     """
     from reachguard import reputation
     from reachguard.events import EventError
@@ -136,7 +142,8 @@ def report(
         if file is not None:
             from reachguard.cli.reputation_run import load_file
 
-            load_file(store, file, weights)
+            if load_file(store, file, weights):
+                raise typer.Exit(1)
             return
         if to is None or label is None or reporter is None:
             raise typer.BadParameter("give --to, --label and --reporter (or --file)")

@@ -59,9 +59,10 @@ def show(rep: Reputation) -> None:
     console.print(model)
 
 
-def load_file(store: Store, file: str, weights: ReputationPolicy) -> None:
+def load_file(store: Store, file: str, weights: ReputationPolicy) -> int:
     """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
-    Loaded through BulkIngest: lookups see the reports at each fold (every FOLD_EVERY) and when the load ends."""
+    Loaded through BulkIngest: lookups see the reports at each fold (every FOLD_EVERY) and when the load ends.
+    Returns the number of rejected lines, so the caller can exit 1 as classify and review do."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -77,7 +78,7 @@ def load_file(store: Store, file: str, weights: ReputationPolicy) -> None:
         raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="--file") from exc
     out = sys.stdout.buffer
     batch: list[Report] = []
-    stored = 0
+    stored = rejected = 0
     with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=Console(stderr=True), disable=file == "-") as bar, \
             reputation.BulkIngest(store, policy=weights, fold_every=FOLD_EVERY) as bulk:
@@ -91,6 +92,7 @@ def load_file(store: Store, file: str, weights: ReputationPolicy) -> None:
             except (EventError, InvalidNumber) as exc:
                 code, message = (exc.code, exc.message) if isinstance(exc, EventError) else ("INVALID_NUMBER", str(exc))
                 out.write(error_line(code, message, number) + b"\n")
+                rejected += 1
                 continue
             batch.append(event)
             if len(batch) >= BATCH:
@@ -99,4 +101,5 @@ def load_file(store: Store, file: str, weights: ReputationPolicy) -> None:
                 bar.update(task, completed=stored)
         stored += bulk.add(batch)
         bar.update(task, completed=stored)
-    typer.echo(f"stored {stored} reports", err=True)
+    typer.echo(f"stored {stored} reports" + (f", rejected {rejected} lines" if rejected else ""), err=True)
+    return rejected

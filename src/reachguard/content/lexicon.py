@@ -79,13 +79,19 @@ class OrgLexicon:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "OrgLexicon":
-        """Load ``{phrases: {CODE: [...]}, allow: {CODE: [...]}, allowed_domains: [...]}``."""
+        """Load ``{phrases: {CODE: [...]}, allow: {CODE: [...]}, allowed_domains: [...]}``.
+
+        Raises OSError if unreadable and ValueError for anything else wrong with it (not YAML,
+        not UTF-8, wrong shape), so a caller reports one clean error instead of a traceback."""
+        from reachguard.content.lexicon_schema import parse
+
         with Path(path).open(encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
-        unknown = set(raw) - {"phrases", "allow", "allowed_domains"}
-        if unknown:
-            raise ValueError(f"unknown keys in org lexicon {path}: {sorted(unknown)}")
-        return cls.of(raw.get("phrases"), raw.get("allow"), raw.get("allowed_domains") or ())
+            try:
+                raw = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(f"not valid YAML: {exc}") from None
+        spec = parse(raw)
+        return cls.of(spec.phrases, spec.allow, spec.allowed_domains or ())
 
 
 def _opt_set(value: Any) -> frozenset[str] | None:

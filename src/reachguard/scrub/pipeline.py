@@ -318,9 +318,12 @@ def _check_options(org: str, purpose: str, channel: str, at: datetime) -> None:
 
 
 def _check_paths(src: Path, out: Path, rejected: Path) -> None:
+    """Refuse output paths that could only fail (or destroy the input) after the whole scrub ran."""
     resolved = {"--out": out.resolve(), "--rejected": rejected.resolve()}
     if resolved["--out"] == resolved["--rejected"]:
         raise ScrubInputError("INVALID_OPTION", "--out and --rejected must be different files")
     for name, path in resolved.items():
         if src.exists() and path == src.resolve():
             raise ScrubInputError("INVALID_OPTION", f"{name} would overwrite the input list {src}")
+        if path.is_dir():
+            raise ScrubInputError("INVALID_OPTION", f"{name} {path} is a directory; name a file in it")

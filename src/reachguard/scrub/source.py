@@ -123,8 +123,10 @@ def _columns_or_fail(path: Path, columns: list[str], column: str | None) -> tupl
 def read_header(path: Path) -> tuple[list[str], str]:
     """Column names and delimiter from the first line (UTF-8, BOM allowed)."""
     with open(path, "rb") as handle:
-        head = handle.read(_HEADER_LIMIT)
+        head = handle.read(_HEADER_LIMIT + 1)
     line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if len(line) > _HEADER_LIMIT:
+        raise ScrubInputError("BAD_HEADER", f"{path}: the header line is over {_HEADER_LIMIT} bytes")
     try:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -135,12 +137,7 @@ def read_header(path: Path) -> tuple[list[str], str]:
         ) from exc
     if not text.strip():
         raise ScrubInputError("EMPTY_FILE", f"{path}: the first line is blank; expected a header line naming the columns")
-    best: list[str] = []
-    best_delim = ","
-    for delim in _DELIMITERS:
-        fields = next(csv.reader(io.StringIO(text), delimiter=delim, quotechar='"', doublequote=True))
-        if len(fields) > len(best):
-            best, best_delim = fields, delim
+    best, best_delim = _split_header(path, text)
     names = [name.strip() for name in best]
     if any(not name for name in names):
         raise ScrubInputError("BAD_HEADER", f"{path}: the header has an empty column name: {text[:200]!r}")
@@ -150,6 +147,25 @@ def read_header(path: Path) -> tuple[list[str], str]:
             raise ScrubInputError("BAD_HEADER", f"{path}: the column {name!r} appears twice in the header")
         seen.add(name.casefold())
     return names, best_delim
+
+
+def _split_header(path: Path, text: str) -> tuple[list[str], str]:
+    """The header's fields under the delimiter that yields the most of them.
+
+    The csv module's field limit is process-wide (128 KiB by default); it is raised here, where
+    it is needed, so that a header up to _HEADER_LIMIT parses whatever else was imported."""
+    if csv.field_size_limit() < _HEADER_LIMIT:
+        csv.field_size_limit(_HEADER_LIMIT)
+    best: list[str] = []
+    best_delim = ","
+    for delim in _DELIMITERS:
+        try:
+            fields = next(csv.reader(io.StringIO(text), delimiter=delim, quotechar='"', doublequote=True))
+        except csv.Error as exc:
+            raise ScrubInputError("MALFORMED_CSV", f"{path}: the header line is not valid CSV: {exc}") from exc
+        if len(fields) > len(best):
+            best, best_delim = fields, delim
+    return best, best_delim
 
 
 def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select) -> Source:

@@ -169,6 +169,27 @@ def _apply_chunk(svc: Service, lines: list[tuple[int, bytes | None, str]], kind:
     return errors
 
 
+def _csv_header(raw: bytes | None, kind: str) -> list[str]:
+    """The CSV header's column names (stripped, lower case); ApiError 422 if unusable.
+
+    A column named twice is refused (BAD_HEADER, as a scrub refuses it): otherwise the last
+    one would silently win and the other's values be dropped."""
+    if raw is None:
+        raise ApiError(422, "INVALID_FIELD", "the CSV header line is over 1 MiB")
+    try:
+        header = [h.strip().lower() for h in next(csv.reader([raw.decode("utf-8-sig")]))]
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise ApiError(422, "INVALID_FIELD", "the first line must be a CSV header (e.g. to,at,channels)") from None
+    allowed = _CSV_COLUMNS[kind]
+    unknown = [h for h in header if h not in allowed]
+    if unknown:
+        raise ApiError(422, "UNKNOWN_FIELD", f"unknown CSV column(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise ApiError(422, "BAD_HEADER", f"the CSV column(s) {', '.join(twice)} appear twice in the header")
+    return header
+
+
 async def _import(request: Request, principal: Principal, kind: str, list_name: str | None) -> Response:
     fmt = _body_format(request)
     svc: Service = request.app.state.service
@@ -193,16 +214,7 @@ async def _import(request: Request, principal: Principal, kind: str, list_name: 
         if raw is not None and not raw.strip():
             continue
         if fmt == "csv" and header is None:
-            if raw is None:
-                raise ApiError(422, "INVALID_FIELD", "the CSV header line is over 1 MiB")
-            try:
-                header = [h.strip().lower() for h in next(csv.reader([raw.decode("utf-8-sig")]))]
-            except (UnicodeDecodeError, csv.Error, StopIteration):
-                raise ApiError(422, "INVALID_FIELD", "the first line must be a CSV header (e.g. to,at,channels)") from None
-            allowed = _CSV_COLUMNS[kind]
-            unknown = [h for h in header if h not in allowed]
-            if unknown:
-                raise ApiError(422, "UNKNOWN_FIELD", f"unknown CSV column(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+            header = _csv_header(raw, kind)
             continue
         total += 1
         chunk.append((number, raw, ""))

@@ -90,6 +90,18 @@ def jobs_for(request: Request) -> ScrubJobs:
     return jobs
 
 
+def close_jobs(app: Any) -> None:
+    """Stop the app's job queue (if any) and delete its folder: the uploaded lists hold phone numbers.
+
+    Called when the app's lifespan ends; the next request after a restart of the lifespan gets
+    a fresh queue. Waits for a running scrub; queued ones are dropped."""
+    with _JOBS_LOCK:
+        jobs: ScrubJobs | None = getattr(app.state, "scrub_jobs", None)
+        app.state.scrub_jobs = None
+    if jobs is not None:
+        jobs.close()
+
+
 def _text(form: Any, name: str, required: bool = True) -> str | None:
     value = form.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
