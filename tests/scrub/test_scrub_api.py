@@ -82,6 +82,8 @@ def test_bad_uploads(api: Api) -> None:
     assert_error(api.get(f"/v1/scrubs/{failed['id']}/allowed"), 409, "NOT_READY")
     missing = wait(api, upload(api, "name\nx\n").json()["id"])
     assert missing["error"]["code"] == "MISSING_COLUMN"
+    for job in (failed, missing):  # the server's paths stay on the server
+        assert job["error"]["message"].startswith("the uploaded list: ") and "/" not in job["error"]["message"], job
     assert_error(api.get("/v1/scrubs/nope"), 404, "NOT_FOUND")
     assert api.decide(to=NUMBER)["verdict"] == "deny"  # the service goes on
 

@@ -129,11 +129,12 @@ class ScrubJobs:
             )
             job.status, job.stage, job.progress = "done", "done", 1.0
         except ScrubInputError as exc:
-            job.status, job.error = "failed", {"code": exc.code, "message": exc.message}
+            job.status, job.error = "failed", {"code": exc.code, "message": _for_caller(exc.message, job)}
         except StoreUnavailable as exc:  # the store failed mid-scrub (the CLI's exit 3)
             job.status, job.error = "failed", {"code": "UNAVAILABLE", "message": f"the store failed: {exc}"}
         except Exception as exc:  # reported to the caller; the service goes on
-            job.status, job.error = "failed", {"code": "INTERNAL", "message": f"the scrub failed: {type(exc).__name__}: {exc}"}
+            message = _for_caller(f"the scrub failed: {type(exc).__name__}: {exc}", job)
+            job.status, job.error = "failed", {"code": "INTERNAL", "message": message}
         finally:
             job.finished_at = time.time()
             try:
@@ -147,3 +148,9 @@ class ScrubJobs:
             for job in finished[: max(0, len(finished) - self.keep)]:
                 del self._jobs[job.id]
                 shutil.rmtree(job.folder, ignore_errors=True)
+
+
+def _for_caller(message: str, job: ScrubJob) -> str:
+    """The scrub's message with the server's paths taken out: the caller sent a file, not a path,
+    and the job folder's location is the server's business."""
+    return message.replace(str(job.source), "the uploaded list").replace(str(job.folder), "the job folder")
