@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from reachguard.store.base import StoreUnavailable
+from reachguard.store.base import BadDatabaseUrl, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The migrations in store/migrations/versions, oldest first; the last is the head. Why here: the
@@ -51,11 +51,6 @@ def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
             ours[key] = _checked(key, value)
     parsed = parsed.difference_update_query(_OUR_PARAMS).set(drivername="postgresql+psycopg")
     return parsed, ours
-
-
-class BadDatabaseUrl(StoreUnavailable, ValueError):
-    """A parameter of the database URL is wrong: the commands report it as they report a store
-    they cannot open; library callers may catch it as the ValueError it also is."""
 
 
 _SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
