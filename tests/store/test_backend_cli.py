@@ -145,3 +145,46 @@ def test_a_bad_parameter_in_the_database_url_is_named_not_a_traceback(pg_server_
     out = runner.invoke(app, ["keys", "list", "--db", f"{pg_server_url}{sep}{query}"])
     assert out.exit_code == 2, out.stderr
     assert "bad database URL: " + message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://h:abc/x", "cannot read its host and port"),
+    ("postgresql://user:secret@[::1/x", "cannot read its host and port"),
+    ("postgresql://127.0.0.1:1/x?bogus=1", "unknown parameter bogus (known: schema, synchronous_commit, pool_size, writers"),
+    ("postgresql://127.0.0.1:1/x?sslmode=disable&Schema=s&ssl_mode=x", "unknown parameter Schema, ssl_mode"),
+])
+@pytest.mark.parametrize("command", [["keys", "list"], ["db", "upgrade"], ["db", "current"]])
+def test_a_database_url_that_does_not_parse_is_refused_before_connecting(url: str, message: str,
+                                                                        command: list[str]) -> None:
+    """A port that is not a number raised int()'s ValueError; an unknown parameter reached
+    psycopg, whose ProgrammingError was a traceback; `db upgrade|current` did not catch either."""
+    out = runner.invoke(app, [*command, "--db", url])
+    assert out.exit_code == 2, out.output
+    assert "bad database URL: " + message in out.stderr
+    assert out.exception is None or isinstance(out.exception, SystemExit)
+    assert "secret" not in out.stderr  # the URL (and its password) is not repeated
+
+
+def test_replay_refuses_a_bad_database_url_as_a_usage_error(tmp_path: Path) -> None:
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text(json.dumps(STREAM[0]) + "\n")
+    out = runner.invoke(app, ["replay", str(stream), "--no-progress", "--db", "postgresql://127.0.0.1:1/x?bogus=1"])
+    assert out.exit_code == 2 and "bad database URL: unknown parameter bogus" in out.stderr, out.output
+
+
+def test_libpq_parameters_in_the_url_reach_the_connection(pg_url: str) -> None:
+    """libpq's own parameters pass; connect_timeout, application_name and options used to be
+    overridden by the engine's defaults without a word."""
+    from reachguard.store.pg_engine import engine_for
+
+    url = f"{pg_url}&sslmode=disable&application_name=rg-test&connect_timeout=7&options=-c%20statement_timeout%3D4321"
+    engine, _ = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW application_name").scalar() == "rg-test"
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"  # ours kept
+            assert conn.connection.driver_connection.info.get_parameters()["connect_timeout"] == "7"
+    finally:
+        engine.dispose()
+    assert runner.invoke(app, ["keys", "list", "--db", url]).exit_code == 0

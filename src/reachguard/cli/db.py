@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from reachguard.cli.common import Utf8Group
 
 from reachguard.cli import app
+
+if TYPE_CHECKING:  # SQLAlchemy loads only when a PostgreSQL command runs
+    from sqlalchemy.engine import Engine
 
 db_app = typer.Typer(
     cls=Utf8Group,
@@ -40,6 +43,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _engine(url: str) -> tuple[Engine, str | None]:
+    """The PostgreSQL engine; a bad URL (BadDatabaseUrl) exits 2 instead of a traceback."""
+    from reachguard.store import StoreUnavailable
+    from reachguard.store.postgres import engine_for
+
+    try:
+        return engine_for(url)
+    except StoreUnavailable as exc:
+        _fail(str(exc))
+
+
 @db_app.command("upgrade")
 def upgrade(
     db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
@@ -53,7 +67,7 @@ def upgrade(
     """
     url = _url(db)
     from reachguard.store import StoreUnavailable
-    from reachguard.store.postgres import engine_for, is_postgres_url, upgrade as run_upgrade
+    from reachguard.store.postgres import is_postgres_url, upgrade as run_upgrade
 
     if not is_postgres_url(url):
         from reachguard.store import SQLiteStore
@@ -66,7 +80,7 @@ def upgrade(
         return
     import sqlalchemy as sa
 
-    engine, schema = engine_for(url)
+    engine, schema = _engine(url)
     try:
         before, after = run_upgrade(engine, schema, revision)
     except sa.exc.OperationalError as exc:
@@ -103,14 +117,14 @@ def current(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> No
     Example: reachguard db current --db postgresql://postgres@127.0.0.1:5432/test
     """
     url = _url(db)
-    from reachguard.store.postgres import current_revision, engine_for, head_revision, is_postgres_url
+    from reachguard.store.postgres import current_revision, head_revision, is_postgres_url
 
     if not is_postgres_url(url):
         typer.echo("SQLite: the schema is created and kept current when the store is opened")
         return
     import sqlalchemy as sa
 
-    engine, schema = engine_for(url)
+    engine, schema = _engine(url)
     try:
         have = current_revision(engine, schema)
     except sa.exc.OperationalError as exc:

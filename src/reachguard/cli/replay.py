@@ -39,7 +39,7 @@ def replay(
     Example: reachguard replay examples/events.jsonl
     """
     from reachguard.engine import Gateway
-    from reachguard.store import StoreUnavailable
+    from reachguard.store import BadDatabaseUrl, StoreUnavailable
 
     policies = load_policies(profile, policy)
     try:
@@ -48,6 +48,9 @@ def replay(
             source = sys.stdin.buffer if file == "-" else _open_input(file)
             total = None if file == "-" else os.path.getsize(file)
             _run(gateway, source, sys.stdout.buffer, total, progress and total is not None)
+    except BadDatabaseUrl as exc:  # a usage error (exit 2), raised before anything is read
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except StoreUnavailable as exc:
         # Fail closed: lines are printed only for committed chunks; what follows the last
         # printed line was not recorded. Replay the rest once the store is back.
@@ -64,7 +67,10 @@ def _open_input(file: str) -> BinaryIO:
 
 
 class _open_store:
-    """--db: that store, with its own secret. Otherwise: a throw-away file (bounded memory)."""
+    """--db: that store, with its own secret. Otherwise: a throw-away file (bounded memory).
+
+    An explicit but empty --db (an unset shell variable) goes to open_store, which refuses it:
+    it used to mean the throw-away store, so the replay's writes were silently dropped."""
 
     def __init__(self, db: str | None):
         self.db = db
@@ -73,7 +79,7 @@ class _open_store:
     def __enter__(self) -> tuple[Store, bytes | None]:
         from reachguard.store import SQLiteStore, open_store
 
-        if self.db:
+        if self.db is not None:
             self.store = open_store(self.db)
             return self.store, None
         self.tmp = tempfile.TemporaryDirectory(prefix="reachguard-replay-")

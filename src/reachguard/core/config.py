@@ -30,6 +30,9 @@ MiB = 1 << 20
 _config_file: ContextVar[Path | None] = ContextVar("reachguard_config_file", default=None)
 
 
+_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message says which setting and why."""
 
@@ -155,6 +158,10 @@ class Settings(BaseSettings):
     def _db(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        if not value.startswith(_POSTGRES_SCHEMES):
+            from reachguard.store.sqlite import sqlite_path
+
+            sqlite_path(value)  # a malformed sqlite: URL is refused here, with the commands' message
         return value
 
     @model_validator(mode="after")
@@ -193,13 +200,14 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return not self.db_url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
+        return not self.db_url.startswith(_POSTGRES_SCHEMES)
 
     def sqlite_file(self) -> Path | None:
+        from reachguard.store.sqlite import sqlite_path
+
         if not self.is_sqlite or self.is_memory_db:
             return None
-        url = self.db_url
-        return Path(url[len("sqlite:///"):] if url.startswith("sqlite:///") else url)
+        return Path(sqlite_path(self.db_url))
 
     def signing_key_path(self) -> Path | None:
         """Where the checkpoint key lives (None: an in-memory store keeps an in-memory key)."""

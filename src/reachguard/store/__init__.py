@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from reachguard.store.base import StateQuery, Store, StoreUnavailable
+from reachguard.store.base import BadDatabaseUrl, StateQuery, Store, StoreUnavailable
 from reachguard.store.sqlite import SQLiteStore
 
-__all__ = ["SQLiteStore", "StateQuery", "Store", "StoreUnavailable", "open_store"]
+__all__ = ["BadDatabaseUrl", "SQLiteStore", "StateQuery", "Store", "StoreUnavailable", "open_store"]
 
 
 def open_store(url: str | None = None, *, redis_url: str | None = None) -> Store:
     """The store a URL names; the same setting for every command (`--db` or REACHGUARD_DB_URL).
 
-    * a file path, `:memory:` or `sqlite:///…` → SQLite (the embedded default);
+    * a file path, `:memory:`, `sqlite:///rel.db`, `sqlite:////abs.db` or `sqlite://` (in memory)
+      → SQLite (the embedded default); another `sqlite:` form, or an empty URL, is refused;
     * `postgresql://…` (or `postgres://`, `postgresql+psycopg://`) → PostgreSQL;
     * PostgreSQL plus `redis_url` (or env REACHGUARD_REDIS_URL) → PostgreSQL with the frequency
       counters and their locks in Redis (docs/deploy.md).
@@ -21,6 +22,9 @@ def open_store(url: str | None = None, *, redis_url: str | None = None) -> Store
 
     if url is None:
         url = os.environ.get("REACHGUARD_DB_URL") or "reachguard.db"
+    if not url.strip():
+        # SQLite would open an unnamed temporary database: every write lost when it closes.
+        raise BadDatabaseUrl("bad database URL: it is empty (name a file, sqlite:///…, :memory: or postgresql://…)")
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
         redis_url = redis_url or os.environ.get("REACHGUARD_REDIS_URL") or None
         if redis_url:

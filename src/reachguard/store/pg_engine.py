@@ -12,12 +12,12 @@ import re
 import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from reachguard.store.base import StoreUnavailable
+from reachguard.store.base import BadDatabaseUrl, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The migrations in store/migrations/versions, oldest first; the last is the head. Why here: the
@@ -38,10 +38,15 @@ def is_postgres_url(url: str) -> bool:
 
 
 def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
-    """SQLAlchemy URL for psycopg 3, and our own parameters taken out of the query string."""
+    """SQLAlchemy URL for psycopg 3, and our own parameters taken out of the query string.
+
+    Refused here, before any connection, as BadDatabaseUrl: a host:port that does not parse,
+    and a parameter neither ours nor libpq's (psycopg raised ProgrammingError when connecting).
+    """
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
-    parsed = make_url(url)
+    parsed = _sa_url(url)
+    _check_known(parsed.query)
     ours: dict[str, str] = {}
     for key in _OUR_PARAMS:
         if key in parsed.query:
@@ -53,9 +58,29 @@ def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
     return parsed, ours
 
 
-class BadDatabaseUrl(StoreUnavailable, ValueError):
-    """A parameter of the database URL is wrong: the commands report it as they report a store
-    they cannot open; library callers may catch it as the ValueError it also is."""
+def _sa_url(url: str) -> sa.URL:
+    """make_url, whose int() of the port (`h:abc`, an unclosed `[::1`) raised a bare ValueError.
+    The message does not repeat the URL: it may hold a password."""
+    try:
+        return make_url(url)
+    except (ValueError, sa.exc.ArgumentError) as exc:
+        raise BadDatabaseUrl("bad database URL: cannot read its host and port "
+                             "(expected host, host:PORT with a number, or [IPv6 address]:PORT)") from exc
+
+
+def _libpq_params() -> tuple[str, ...]:
+    """The connection parameters the linked libpq knows: psycopg passes these through."""
+    from psycopg import pq
+
+    return tuple(option.keyword.decode() for option in pq.Conninfo.get_defaults())
+
+
+def _check_known(query: Mapping[str, Any]) -> None:
+    libpq = _libpq_params()
+    unknown = [key for key in query if key not in _OUR_PARAMS and key not in libpq]
+    if unknown:
+        raise BadDatabaseUrl(f"bad database URL: unknown parameter {', '.join(unknown)} (known: {', '.join(_OUR_PARAMS)}, "
+                             "and libpq's connection parameters such as sslmode, connect_timeout, application_name)")
 
 
 _SYNCHRONOUS_COMMIT = ("on", "off", "local", "remote_write", "remote_apply")
@@ -100,8 +125,7 @@ def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str |
                 options.append(f"-c search_path={schema}")
             if synchronous_commit:
                 options.append(f"-c synchronous_commit={synchronous_commit}")
-            connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": "reachguard"}
-            connect_args["options"] = " ".join(options)
+            connect_args = _connect_args(sa_url.query, options)
             engine = sa.create_engine(
                 sa_url, pool_size=size, max_overflow=size, pool_timeout=30, pool_pre_ping=False, pool_use_lifo=True,
                 pool_reset_on_return=None,  # a session returns its connection only outside any transaction
@@ -109,6 +133,20 @@ def engine_for(url: str, *, schema: str | None = None, synchronous_commit: str |
             )
             _ENGINES[key] = engine
     return engine, schema
+
+
+_CONNECT_DEFAULTS = {"connect_timeout": 5, "application_name": "reachguard"}
+
+
+def _connect_args(query: Mapping[str, Any], options: list[str]) -> dict[str, Any]:
+    """psycopg's connect arguments. SQLAlchemy lets connect_args override the URL's query, so
+    the defaults go in only where the URL says nothing (a `?connect_timeout=` or
+    `?application_name=` was silently ignored), and the URL's own `options` come before ours
+    (ours, later, win for the settings the URL names as schema= and synchronous_commit=)."""
+    args: dict[str, Any] = {key: value for key, value in _CONNECT_DEFAULTS.items() if key not in query}
+    given = query.get("options", ())
+    args["options"] = " ".join([*((given,) if isinstance(given, str) else given), *options])
+    return args
 
 
 def _alembic_config(connection: sa.Connection | None = None):

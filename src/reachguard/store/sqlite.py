@@ -40,6 +40,7 @@ from reachguard.store.base import (
     StateQuery,
     Store,
     StoreUnavailable,
+    BadDatabaseUrl,
     LEDGER_PAGE,
     and_where,
     paged_ledger_range,
@@ -157,13 +158,27 @@ def _add_row(state: RecipientState, state_org: str, kind: int, org: str | None, 
         state.outcomes.append(OutcomeRecord(row[3], row[4], row[5]))
 
 
+_SQLITE_URL_FORMS = ("sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+                     "or sqlite:// (an in-memory store)")
+
+
 def sqlite_path(url_or_path: str) -> str:
-    """Accept a plain path, `:memory:` or a `sqlite:///path` URL."""
-    if url_or_path.startswith("sqlite:///"):
-        return url_or_path[len("sqlite:///"):] or ":memory:"
-    if url_or_path.startswith("sqlite://"):
+    """A plain path or `:memory:` as given; a `sqlite:` URL read as SQLAlchemy reads it.
+
+    `sqlite:///rel.db` is rel.db, `sqlite:////abs.db` is /abs.db and a bare `sqlite://` is an
+    in-memory store. Any other `sqlite:` form is refused: `sqlite://rel.db` (a host where the
+    path should be) or `sqlite:///` (no path) used to open a throw-away in-memory store, and
+    every write made through it was lost without a word.
+    """
+    if not url_or_path.startswith("sqlite:"):
+        return url_or_path
+    if url_or_path == "sqlite://":
         return ":memory:"
-    return url_or_path
+    path = url_or_path[len("sqlite:///"):] if url_or_path.startswith("sqlite:///") else ""
+    if not path or "?" in path:
+        raise BadDatabaseUrl(f"bad database URL: {url_or_path!r}: expected {_SQLITE_URL_FORMS}"
+                             + (", with no parameters" if "?" in path else ""))
+    return path
 
 
 class SQLiteStore(Store):
@@ -174,11 +189,24 @@ class SQLiteStore(Store):
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+            raise self._unavailable(exc) from exc
         self._lock = threading.RLock()
         self._gate = WriteGate(self.path) if self.path not in (":memory:", "") else None  # see sqlite_gate.py
         self._depth = 0
         self._heads: dict[str, tuple[int, str]] = {}  # org -> (seq, hash) within this transaction
+        try:
+            self._prepare(synchronous)
+        except sqlite3.DatabaseError as exc:
+            # connect() reads nothing: a file that is not a database (or is damaged) only fails
+            # here, and was a traceback in every command instead of the store-unavailable error.
+            self.close()
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        return StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}")
+
+    def _prepare(self, synchronous: str) -> None:
+        """Connection settings, then the schema (created, or brought up to date)."""
         db = self._db
         db.execute("PRAGMA busy_timeout = 60000")
         if self.path != ":memory:":
