@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reachguard.schema_errors import describe
+
 
 class OrgLexiconFile(BaseModel):
     """``{phrases: {CODE: [...]}, allow: {CODE: [...]}, allowed_domains: [...]}``; every key optional.
@@ -27,9 +29,4 @@ def parse(raw: Any) -> OrgLexiconFile:
     try:
         return OrgLexiconFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: "
-            + ("unknown key" if err["type"] == "extra_forbidden" else err["msg"])
-            for err in exc.errors()
-        )
-        raise ValueError(f"not an org lexicon: {problems}") from None
+        raise ValueError(f"not an org lexicon: {describe(exc)}") from None

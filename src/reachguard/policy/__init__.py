@@ -24,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from reachguard.policy.schema import Cap, Policy, QuietHours
+from reachguard.schema_errors import describe
 
 __all__ = ["Cap", "Policy", "PolicyBook", "PolicyError", "QuietHours", "load_profile", "load_policy_file"]
 
@@ -102,7 +103,4 @@ def _validate(data: dict[str, Any], where: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise PolicyError(f"invalid {where}: {problems}") from exc
+        raise PolicyError(f"invalid {where}: {describe(exc)}") from exc
