@@ -114,3 +114,36 @@ def test_a_lone_surrogate_is_a_clear_value_error_and_records_nothing(world: Worl
     assert store.report_aggregates([PROSPECT]) == {}  # the report was not recorded
     ok = msgspec.structs.replace(event, content=None)
     assert world.gateway.decide(ok).verdict == "allow"  # no contact was counted by the failed ones
+
+
+def test_events_of_one_transaction_keep_their_order(world: World) -> None:
+    """A consent and its withdrawal at the same time, applied in one transaction (an import's or
+    a replay's chunk): the withdrawal, sent second, wins on every store, and the ledger lists
+    both in the order sent. PostgreSQL used to run the transaction's inserts, merged into one
+    statement, last first: the withdrawal got the lower seq and the SMS was allowed."""
+    store = world.gateway.store
+    before = len(list(store.ledger_entries("acme")))
+    with store.transaction():
+        world.consent(at="2026-11-23T10:00:00+08:00")
+        world.send(type="consent_withdrawn", org="acme", to=PROSPECT, at="2026-11-23T10:00:00+08:00")
+    decision = world.attempt("2026-11-23T11:00:00+08:00")
+    assert decision.verdict == "deny" and codes(decision) == ["CONSENT_WITHDRAWN"]
+    kinds = [entry.kind for entry in list(store.ledger_entries("acme"))[before:]]
+    assert kinds == ["consent", "consent_withdrawn", "decision"]
+
+
+def test_a_nul_in_a_number_is_invalid_number_on_every_store(world: World) -> None:
+    """PostgreSQL cannot store NUL: an attempt to "1069\\u0000" was a 503 there (the whole batch
+    with it) and a deny on SQLite. The ledger's number column is empty for an unusable number;
+    the entry's body keeps `to` as sent. An inbound SMS to such a port is refused alike."""
+    good = decode_event(json.dumps({"type": "attempt", "org": "acme", "channel": "sms", "purpose": "service",
+                                    "to": PROSPECT, "at": "2026-11-23T10:00:00+08:00"}).encode())
+    bad = decode_event(json.dumps({"type": "attempt", "org": "acme", "channel": "sms", "purpose": "service",
+                                   "to": "1069\u0000", "at": "2026-11-23T10:00:00+08:00"}).encode())
+    assert codes(world.gateway.decide(bad)) == ["INVALID_NUMBER"]
+    assert [d.verdict for d in world.gateway.decide_many([good, bad, good])] == ["allow", "deny", "allow"]
+    entries = list(world.gateway.store.ledger_entries("acme"))
+    assert [e.number for e in entries] == [None, PROSPECT, None, PROSPECT]
+    assert json.loads(entries[0].body)["attempt"]["to"] == "1069\u0000"
+    with pytest.raises(InvalidNumber):
+        world.send(type="inbound_sms", **{"from": PROSPECT}, to="1069\u0000", text="T", at="2026-11-23T10:00:00+08:00")

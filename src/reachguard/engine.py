@@ -126,6 +126,8 @@ class Gateway:
 
     def _apply_reply(self, event: InboundSms, at: float) -> str:
         sender = normalize(event.sender)
+        if "\x00" in event.to:  # kept as written when not E.164 (below): a NUL no store can hold
+            raise InvalidNumber(f"not a valid phone number: {event.to[:40]!r}")
         recipient = try_normalize(event.to) or event.to  # SMS ports (106xxxx) are not E.164
         with self.store.transaction():
             self.store.add_inbound(sender, recipient, event.org, event.text, at)
@@ -392,7 +394,10 @@ def _decision_entry(attempt: Attempt, decision: Decision, ts: float | None = Non
     {"attempt", "decision"} either way (tests/ledger/test_chain_bytes.py).
     """
     body = b"".join((b'{"attempt":', canonical(attempt) if asked is None else asked, b',"decision":', canonical(decision), b"}"))
-    return (attempt.org, "decision", attempt.at.timestamp() if ts is None else ts, decision.to, decision.verdict, body)
+    # The number column indexes a number's history; an unusable number (INVALID_NUMBER: `to` as
+    # written, NUL included, which PostgreSQL cannot store) has none. The body keeps it as sent.
+    number = None if decision.reasons and decision.reasons[0].code == "INVALID_NUMBER" else decision.to
+    return (attempt.org, "decision", attempt.at.timestamp() if ts is None else ts, number, decision.verdict, body)
 
 
 def _invalid(attempt: Attempt, policy: Policy) -> Decision:

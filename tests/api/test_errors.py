@@ -166,3 +166,15 @@ def test_a_nul_at_either_end_of_a_number_makes_it_invalid(api: Api, to: str) -> 
     report = api.post("/v1/import/consents", f"to,at\n{to.replace(chr(0), '')}\x00,{CONSENT['at']}\n".encode(),
                       role="compliance", headers={"content-type": "text/csv"}).json()
     assert report["accepted"] == 0 and report["errors"][0]["code"] == "INVALID_NUMBER", report
+
+
+@pytest.mark.parametrize("method, path, role", [
+    ("DELETE", "/v1/keys/%00", "admin"),
+    ("GET", "/v1/decisions?reason=%00", "compliance"),
+    ("GET", "/v1/numbers/13800138000%00", "compliance"),
+    ("GET", "/console/templates/a%00b", "compliance"),
+])
+def test_a_nul_in_the_url_is_400_on_every_store(api: Api, method: str, path: str, role: str) -> None:
+    """PostgreSQL cannot compare text with NUL: these were 503 (store unavailable) there, 404 on SQLite."""
+    response = api.client.request(method, path, headers=api.headers("acme", role))
+    assert_error(response, 400, "INVALID_FIELD")

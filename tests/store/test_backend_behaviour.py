@@ -408,3 +408,21 @@ def test_api_answers_503_while_redis_is_down_then_recovers(pg_url: str, new_stor
         assert decided == [f"c{i}" for i in range(4)] + [f"u{i}" for i in range(3)]  # the refused left nothing
     finally:
         store.close()
+
+
+def test_a_schema_written_in_capitals_is_the_lower_case_schema_everywhere(empty_schema) -> None:
+    """PostgreSQL folds the unquoted search_path to lower case; the schema was created quoted (an
+    empty "Rg_…" beside the tables) and `db upgrade` of a new one failed with a traceback."""
+    from reachguard.cli import app
+    from reachguard.store.postgres import PostgresStore
+
+    url, name = empty_schema
+    shouted = url.replace(f"schema={name}", f"schema={name.upper()}")
+    upgraded = CliRunner().invoke(app, ["db", "upgrade", "--db", shouted])
+    assert upgraded.exit_code == 0, upgraded.output
+    store = PostgresStore(shouted)
+    store.set_meta("k", "v")
+    assert PostgresStore(url).get_meta("k") == "v"  # one schema, whichever way it is written
+    with store.read() as conn:
+        schemas = [row[0] for row in conn.execute("SELECT nspname FROM pg_namespace WHERE lower(nspname) = %s", (name,))]
+    assert schemas == [name]

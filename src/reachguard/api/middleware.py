@@ -93,6 +93,11 @@ class ServiceMiddleware:
             await send({"type": "http.response.body", "body": body})
 
         try:
+            if "\x00" in path or b"%00" in scope.get("query_string", b""):
+                # No id, name or time holds NUL; PostgreSQL cannot even compare with one (a 503
+                # there, a 404 on SQLite): the same 400 on every store, before any route.
+                await simple(400, error_bytes("INVALID_FIELD", "the URL holds a NUL character (%00)"))
+                return
             if length is not None:
                 try:
                     declared = int(length)

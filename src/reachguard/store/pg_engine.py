@@ -99,6 +99,11 @@ def _checked(key: str, value: str) -> str:
         raise BadDatabaseUrl(f"bad database URL: pool_size={value!r}: expected a whole number from 1 to 1000")
     if key == "writers" and not (value.isdigit() and 1 <= int(value) <= 16):
         raise BadDatabaseUrl(f"bad database URL: writers={value!r}: expected a whole number from 1 to 16")
+    if key == "schema":
+        # PostgreSQL folds an unquoted identifier to lower case, and search_path names the schema
+        # unquoted: `schema=Rg` used the tables of `rg` but created (quoted) an empty "Rg" and took
+        # the Redis prefix rg:Rg: — replicas whose URLs differed in case shared tables, not counters.
+        return value.lower()
     return value
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -45,9 +46,14 @@ def _lock_sql(count: int) -> str:
 
 
 def _merge_inserts(stmts: list[tuple]) -> tuple | None:
-    """Several single-row INSERTs (no ON CONFLICT) as one statement of data-modifying CTEs,
-    or None when they cannot be merged. Plain inserts neither read nor touch each other's
-    rows, so running them in one statement (one snapshot) changes nothing but the cost."""
+    """Several single-row INSERTs (no ON CONFLICT), each into a different table, as one statement
+    of data-modifying CTEs, or None when they cannot be merged. Plain inserts neither read nor
+    touch each other's rows, so running them in one statement (one snapshot) changes nothing
+    but the cost — except order: PostgreSQL runs the CTEs in no set order (in practice last
+    first), so two inserts into one table took their identity values (a consent's seq, a
+    ledger entry's id) in reverse, and a withdrawal sent after a consent came out before it.
+    One insert per table keeps every table's order; a transaction that inserts into one table
+    twice is sent statement by statement, in order."""
     if not stmts or len(stmts) > 16:
         return None
     if len(stmts) == 1:
@@ -56,10 +62,14 @@ def _merge_inserts(stmts: list[tuple]) -> tuple | None:
     sqls = tuple(stmt[0] for stmt in stmts)
     merged = _MERGED.get(sqls)
     if merged is None:
-        parts = []
+        parts, tables = [], set()
         for index, (sql, params, many) in enumerate(stmts):
             if many is not None or not sql.startswith("INSERT ") or " ON CONFLICT " in sql or "%(" in sql:
                 return None
+            table = _INSERT_TABLE.match(sql)
+            if table is None or table.group(1) in tables:
+                return None
+            tables.add(table.group(1))
             parts.append(f"w{index} AS ({sql})")
         merged = "WITH " + ", ".join(parts) + " SELECT 1"
         if len(_MERGED) > 256:
@@ -71,6 +81,9 @@ def _merge_inserts(stmts: list[tuple]) -> tuple | None:
     for _, params, _ in stmts:
         values.extend(params)
     return (merged, tuple(values), None)
+
+
+_INSERT_TABLE = re.compile(r"INSERT INTO\s+([^\s(]+)")
 
 
 # The merged statement of each combination of inserts, built once: the same str object each
