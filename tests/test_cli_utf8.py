@@ -46,3 +46,11 @@ def test_a_path_may_hold_any_bytes_the_file_system_takes(tmp_path: Path) -> None
                                   "to": "13800138000", "at": "2026-11-23T10:00:00+08:00"}) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["replay", str(events), "--no-progress"])
     assert result.exit_code == 0 and json.loads(result.stdout)["verdict"] == "allow", result.output
+
+
+def test_text_that_happens_to_name_a_file_is_still_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only parameters that name files (--db, FILE, --file) may hold a legacy-encoded file name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / BAD).write_text("x")
+    result = runner.invoke(app, ["keys", "create", "--org", "acme", "--role", "sender", "--label", BAD, "--db", "k.db"])
+    assert result.exit_code == 2 and "is not valid UTF-8" in result.output, (result.output, result.exception)

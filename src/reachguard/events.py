@@ -136,8 +136,8 @@ def parse_time(text: str, name: str = "time") -> datetime:
         moment = msgspec.convert(text, AwareTime)
     except msgspec.ValidationError as exc:
         if "timezone" in str(exc):
-            raise EventError("TIME_WITHOUT_OFFSET", f"`{name}` needs a UTC offset, e.g. 2026-11-22T20:59:00+08:00") from None
-        raise EventError("INVALID_TIME", f"`{name}` is not an ISO-8601 time with an offset, e.g. 2026-11-22T20:59:00+08:00") from None
+            raise EventError("TIME_WITHOUT_OFFSET", f"{text[:40]!r} needs a UTC offset, e.g. 2026-11-22T20:59:00+08:00") from None
+        raise EventError("INVALID_TIME", f"{text[:40]!r} is not an ISO-8601 time with an offset, e.g. 2026-11-22T20:59:00+08:00") from None
     problem = range_problem(moment, name)
     if problem is not None:
         raise EventError("INVALID_TIME", problem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -177,3 +178,18 @@ def test_an_output_that_is_a_directory_is_refused_before_scrubbing(db: Path, tmp
     assert result.exit_code == 2 and "INVALID_OPTION" in result.output and "directory" in result.output, result.output
     assert list(folder.iterdir()) == [] and not (tmp_path / "allowed.csv").exists()
     assert db.read_bytes() == before  # --reserve recorded nothing: refused before the scrub ran
+
+
+def test_a_library_caller_gets_invalid_option_for_a_time_out_of_range(db: Path, tmp_path: Path) -> None:
+    """The CLI and the API check --at; run_scrub itself overflowed (OverflowError) for year 9999."""
+    from datetime import timezone
+
+    from reachguard.scrub import run_scrub
+    from reachguard.scrub.source import ScrubInputError
+
+    source = write(tmp_path / "list.csv", "phone\n13800138000\n")
+    with pytest.raises(ScrubInputError) as caught:
+        run_scrub(source, store=str(db), org="acme", purpose="marketing", channel="sms",
+                  at=datetime(9999, 12, 31, 23, tzinfo=timezone.utc), out=tmp_path / "a.csv")
+    assert caught.value.code == "INVALID_OPTION" and "Time out of range" in caught.value.message
+    assert not (tmp_path / "a.csv").exists()

@@ -99,3 +99,14 @@ def test_every_command_reports_a_file_that_is_not_a_database(command: list[str],
     assert out.exit_code == code, out.output
     assert f"cannot open SQLite store {notdb}: file is not a database" in out.stderr
     assert out.exception is None or isinstance(out.exception, SystemExit)
+
+
+@pytest.mark.parametrize("args", [["keys", "create", "--org", "acme", "--role", "sender"], ["keys", "list"],
+                                  ["db", "upgrade"], ["db", "current"]])
+def test_keys_and_db_refuse_an_explicit_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    """They took `--db ''` for "not given" and made ./reachguard.db (a key in it, for keys create)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REACHGUARD_DB_URL", raising=False)
+    out = runner.invoke(app, [*args, "--db", ""])
+    assert out.exit_code == 2 and "bad database URL" in out.output, out.output
+    assert list(tmp_path.iterdir()) == []

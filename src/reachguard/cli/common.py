@@ -37,7 +37,7 @@ def time_option(text: str, option: str) -> datetime:
     try:
         return parse_time(text, option)
     except EventError as exc:
-        raise typer.BadParameter(f"{text[:40]!r}: {exc.message}", param_hint=option) from None
+        raise typer.BadParameter(exc.message, param_hint=option) from None
 
 
 class Utf8Group(TyperGroup):
@@ -71,6 +71,10 @@ def own_utf8_check(*names: str) -> Callable[[F], F]:
     return mark
 
 
+_FILE_PARAMS = frozenset({"db", "file"})
+"""Text parameters that name a file (text, not Path, because they also take `-` or a URL)."""
+
+
 def _refuse_undecodable(command: Any, ctx: typer.Context) -> None:
     """A usage error (exit 2) naming the first text parameter holding an undecodable byte."""
     own = getattr(command.callback, "_own_utf8", frozenset())
@@ -84,7 +88,7 @@ def _refuse_undecodable(command: Any, ctx: typer.Context) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError as exc:
-                if os.path.lexists(item):  # text naming a file that exists: a file name in a legacy encoding
+                if param.name in _FILE_PARAMS and os.path.lexists(item):  # a file name in a legacy encoding
                     continue
                 raise typer.BadParameter(f"is not valid UTF-8 (an undecodable byte at character {exc.start})",
                                          ctx=ctx, param=param) from None

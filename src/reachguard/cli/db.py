@@ -26,7 +26,9 @@ _DB_HELP = "Store path or URL: a file, sqlite:///…, or postgresql://… (defau
 
 
 def _url(db: str | None) -> str:
-    if db:
+    if db is not None:
+        if not db:  # not taken for "not given" (the default store): refused, as every command does
+            _fail("bad database URL: it is empty")
         return db
     try:
         from reachguard.core.config import load_settings

@@ -30,7 +30,7 @@ def _store(db: str | None):
     from reachguard.store import StoreUnavailable, open_store
 
     try:
-        return open_store(db or _configured_db_url())
+        return open_store(db if db is not None else _configured_db_url())  # an empty --db is refused, not the default
     except StoreUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -38,6 +38,7 @@ from reachguard.scrub.snapshot_pg import PG_SCHEMES, is_pg_store, open_pg, open_
 from reachguard.scrub.source import Source, ScrubInputError, text_sql
 from reachguard.store import SQLiteStore, Store
 from reachguard.store.sqlite import sqlite_path
+from reachguard.timeutil import range_problem
 
 Progress = Callable[[str, float], None]
 """progress(stage, fraction of the whole scrub done, 0..1); stages: read, numbers, state, judge, write."""
@@ -315,6 +316,9 @@ def _check_options(org: str, purpose: str, channel: str, at: datetime) -> None:
         raise ScrubInputError("INVALID_OPTION", f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
     if at.tzinfo is None or at.utcoffset() is None:
         raise ScrubInputError("INVALID_OPTION", "--at needs an offset, e.g. 2026-11-23T10:00:00+08:00")
+    problem = range_problem(at, "--at")  # the CLI and the API check it too; a library caller may not
+    if problem is not None:
+        raise ScrubInputError("INVALID_OPTION", problem)
 
 
 def _check_paths(src: Path, out: Path, rejected: Path) -> None:
