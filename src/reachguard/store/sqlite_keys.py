@@ -30,7 +30,7 @@ import sqlite3
 
 from reachguard.state import CHANNEL_BITS
 
-VERSION = 2  # the store schema version that added these tables (sqlite.SCHEMA_VERSION >= this)
+VERSION = 2  # the store schema version that added these tables (sqlite_schema.SCHEMA_VERSION >= this)
 
 
 def key_sql(number: str) -> str:
