@@ -193,3 +193,17 @@ def test_a_library_caller_gets_invalid_option_for_a_time_out_of_range(db: Path, 
                   at=datetime(9999, 12, 31, 23, tzinfo=timezone.utc), out=tmp_path / "a.csv")
     assert caught.value.code == "INVALID_OPTION" and "Time out of range" in caught.value.message
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_a_library_caller_naming_a_missing_store_by_url_gets_no_store(tmp_path: Path) -> None:
+    """run_scrub(store="sqlite:///missing.db") skipped the existence check (it only looked at plain
+    paths), created an empty store and scrubbed against it: no opt-out, no list, all allowed."""
+    from reachguard.scrub import run_scrub
+    from reachguard.scrub.source import ScrubInputError
+
+    source = write(tmp_path / "list.csv", "phone\n13800138000\n")
+    missing = tmp_path / "missing.db"
+    with pytest.raises(ScrubInputError) as caught:
+        run_scrub(source, store=f"sqlite:///{missing}", org="acme", purpose="marketing", channel="sms",
+                  at=datetime.fromisoformat("2026-11-23T10:00:00+08:00"), out=tmp_path / "a.csv")
+    assert caught.value.code == "NO_STORE" and not missing.exists() and not (tmp_path / "a.csv").exists()

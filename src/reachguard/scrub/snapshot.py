@@ -25,6 +25,7 @@ from reachguard.state import AccountRecord, RecipientState
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.store.base import NewContact, PendingEntry
 from reachguard.store.sqlite_gate import WriteGate
+from reachguard.store.sqlite import sqlite_path
 
 if TYPE_CHECKING:
     from reachguard.scrub.export_child import ExportChild
@@ -153,9 +154,9 @@ def open_snapshot(store: str | Path | SQLiteStore, *, reserve: bool,
         path = store.path
     else:
         target = None
-        path = str(store)
+        path = sqlite_path(str(store))  # a sqlite:/// URL from a library caller: the file it names
     if target is None:
-        if path != ":memory:" and not path.startswith("sqlite://") and not Path(path).is_file():
+        if path != ":memory:" and not Path(path).is_file():
             raise ScrubInputError("NO_STORE", f"no store at {path}: pass the --db of the gateway (it is never created by a scrub)")
         try:
             own = target = SQLiteStore(path)
