@@ -150,6 +150,8 @@ def test_a_bad_parameter_in_the_database_url_is_named_not_a_traceback(pg_server_
 @pytest.mark.parametrize("url, message", [
     ("postgresql://h:abc/x", "cannot read its host and port"),
     ("postgresql://user:secret@[::1/x", "cannot read its host and port"),
+    ("postgresql://user:secret@h:99999/x", "port 99999 is not a TCP port"),
+    ("postgresql://user:secret@h:0/x", "port 0 is not a TCP port"),
     ("postgresql://127.0.0.1:1/x?bogus=1", "unknown parameter bogus (known: schema, synchronous_commit, pool_size, writers"),
     ("postgresql://127.0.0.1:1/x?sslmode=disable&Schema=s&ssl_mode=x", "unknown parameter Schema, ssl_mode"),
 ])

@@ -62,10 +62,13 @@ def _sa_url(url: str) -> sa.URL:
     """make_url, whose int() of the port (`h:abc`, an unclosed `[::1`) raised a bare ValueError.
     The message does not repeat the URL: it may hold a password."""
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except (ValueError, sa.exc.ArgumentError) as exc:
         raise BadDatabaseUrl("bad database URL: cannot read its host and port "
                              "(expected host, host:PORT with a number, or [IPv6 address]:PORT)") from exc
+    if parsed.port is not None and not 0 < parsed.port < 65536:  # else "cannot reach PostgreSQL", as if it were down
+        raise BadDatabaseUrl(f"bad database URL: port {parsed.port} is not a TCP port (1-65535)")
+    return parsed
 
 
 def _libpq_params() -> tuple[str, ...]:
