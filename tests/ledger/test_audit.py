@@ -56,6 +56,16 @@ def test_edit_is_reported_with_the_first_broken_entry(db: Path) -> None:
     assert "BROKEN  acme: first broken entry seq 4" in result.output and "ok      xinghe" in result.output
 
 
+@pytest.mark.parametrize("column, value", [("tag", "allow"), ("number", "+8613900000009"), ("tag", None)])
+def test_an_edited_verdict_or_number_column_is_reported(db: Path, column: str, value: str | None) -> None:
+    """The hashes cover the body, not these columns, which drive /v1/decisions?verdict= and a
+    number's history: an UPDATE of either used to pass audit verify (and the API's verify)."""
+    _sql(db, f"UPDATE ledger SET {column} = ? WHERE org='acme' AND seq=4", value)
+    result = _verify(db)
+    assert result.exit_code == 1, result.output
+    assert "BROKEN  acme: first broken entry seq 4" in result.output and "the column was changed" in result.output
+
+
 def test_deletion_is_detected(db: Path) -> None:
     _sql(db, "DELETE FROM ledger WHERE org='acme' AND seq=3")
     result = _verify(db)
@@ -78,9 +88,10 @@ def _rewrite_chain(db: Path, org: str) -> None:
         prev = GENESIS
         for e in entries:
             body = e.body.replace('"defer"', '"allow"').encode()
-            new = make_entry(e.org, e.seq, e.kind, e.at, e.number, e.tag, body, prev)
-            conn.execute("UPDATE ledger SET body=?, body_hash=?, prev_hash=?, entry_hash=? WHERE org=? AND seq=?",
-                         (new.body, new.body_hash, new.prev_hash, new.entry_hash, org, e.seq))
+            tag = "allow" if e.tag == "defer" else e.tag  # the verdict column too, as the body now says
+            new = make_entry(e.org, e.seq, e.kind, e.at, e.number, tag, body, prev)
+            conn.execute("UPDATE ledger SET body=?, body_hash=?, prev_hash=?, entry_hash=?, tag=? WHERE org=? AND seq=?",
+                         (new.body, new.body_hash, new.prev_hash, new.entry_hash, tag, org, e.seq))
             prev = new.entry_hash
     store.close()
 
@@ -131,7 +142,7 @@ def test_export_verifies_without_reachguard(db: Path, tmp_path: Path) -> None:
     assert json.loads((out / "public_keys.json").read_text()).popitem()[1]["pem"].strip() in public.output
 
 
-@pytest.mark.parametrize("tamper", ["edit", "delete", "swap"])
+@pytest.mark.parametrize("tamper", ["edit", "delete", "swap", "tag", "number"])
 def test_tampered_export_is_detected_by_the_standalone_script(db: Path, tmp_path: Path, tamper: str) -> None:
     out = tmp_path / "export"
     _export(db, out)
@@ -141,8 +152,13 @@ def test_tampered_export_is_detected_by_the_standalone_script(db: Path, tmp_path
         lines[2] = lines[2].replace("defer", "allow")
     elif tamper == "delete":
         del lines[3]
-    else:
+    elif tamper == "swap":
         lines[2], lines[3] = lines[3], lines[2]
+    else:  # a column the hashes do not cover: the body stays as it was
+        entry = json.loads(lines[2])
+        assert entry["kind"] == "decision"
+        entry[tamper] = {"tag": "deny" if entry["tag"] == "allow" else "allow", "number": "+8613900000009"}[tamper]
+        lines[2] = json.dumps(entry, ensure_ascii=False)
     data = ("\n".join(lines) + "\n").encode()
     path.write_bytes(data)
     manifest = json.loads((out / "manifest.json").read_text())  # a careful forger also fixes the manifest's digest

@@ -74,8 +74,8 @@ def test_one_append_of_interleaved_orgs_chains_each_org() -> None:
     store = SQLiteStore(":memory:")
     for _ in range(2):
         with store.transaction():
-            store.ledger_append([(org, "decision", float(i), None, "allow", b'{"i":%d}' % i) for i, org in enumerate("ABABAAB")])
-            store.ledger_append([("B", "decision", 9.0, None, "allow", b"{}")])
+            store.ledger_append([(org, "note", float(i), None, None, b'{"i":%d}' % i) for i, org in enumerate("ABABAAB")])
+            store.ledger_append([("B", "note", 9.0, None, None, b"{}")])
     for org, count in (("A", 8), ("B", 8)):
         entries = list(store.ledger_entries(org))
         assert [e.seq for e in entries] == list(range(1, count + 1))

@@ -8,6 +8,7 @@ every hash after it; an external auditor needs only this function and the entrie
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import msgspec
@@ -55,3 +56,28 @@ def make_entry(org: str, seq: int, kind: str, at: float, number: str | None, tag
     digest = hashlib.sha256(body).hexdigest()
     return LedgerEntry(org, seq, kind, at, number, tag, body.decode("utf-8"), digest, prev_hash,
                        entry_hash(org, seq, kind, at, prev_hash, digest))
+
+
+def columns_problem(kind: str, body: str, tag: str | None, number: str | None) -> str | None:
+    """Why an entry's `tag` and `number` columns disagree with its body, or None.
+
+    The hashes cover the body, not these two columns, yet they drive the decision listings
+    (`verdict=`) and a number's history: an edit of either passed every hash. A decision's tag
+    is its verdict and its number the decided `to` (none for INVALID_NUMBER; releases before
+    2026-12-07 stored the number as written there); other kinds carry no tag. A state event's
+    number is its `to` normalised, which needs the number plan, so it is not checked here.
+    The export's verify.py makes the same check (export.VERIFY_PY)."""
+    if kind != "decision":
+        return None if tag is None else f"tag is {tag!r}, but only decisions carry one"
+    try:
+        decision = json.loads(body)["decision"]
+        verdict, decided = decision["verdict"], decision["to"]
+    except (ValueError, KeyError, TypeError):
+        return "the body of a decision entry holds no decision"
+    if tag != verdict:
+        return f"tag is {tag!r}, but the body's verdict is {verdict!r}"
+    reasons = decision.get("reasons") or []
+    unusable = bool(reasons) and reasons[0].get("code") == "INVALID_NUMBER"
+    if number != decided and not (unusable and number is None):
+        return f"number is {number!r}, but the body decided {decided!r}"
+    return None

@@ -138,6 +138,9 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
    A signed checkpoint at the end of the segment makes every entry before it tamper-evident,
    even against someone who recomputed all hashes.
 5. **Files.** `manifest.json`'s `sha256` lists each file's SHA-256.
+6. **Columns.** The hashes cover `body`, not `tag` and `number`: a decision's `tag` must be its
+   body's `decision.verdict` and its `number` the body's `decision.to` (or null when the first
+   reason is `INVALID_NUMBER`); every other entry's `tag` is null.
 """
 
 
@@ -237,6 +240,25 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def columns_problem(e):
+    """Step 6: a decision's tag is its verdict, its number the decided `to` (none, or the number
+    as written, for INVALID_NUMBER); other kinds carry no tag."""
+    if e["kind"] != "decision":
+        return None if e.get("tag") is None else f"tag is {e['tag']!r}, but only decisions carry one"
+    try:
+        decision = json.loads(e["body"])["decision"]
+        verdict, decided = decision["verdict"], decision["to"]
+    except (ValueError, KeyError, TypeError):
+        return "the body of a decision entry holds no decision"
+    if e.get("tag") != verdict:
+        return f"tag is {e.get('tag')!r}, but the body's verdict is {verdict!r}"
+    reasons = decision.get("reasons") or []
+    unusable = bool(reasons) and reasons[0].get("code") == "INVALID_NUMBER"
+    if e.get("number") != decided and not (unusable and e.get("number") is None):
+        return f"number is {e.get('number')!r}, but the body decided {decided!r}"
+    return None
+
+
 def main(folder):
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -262,6 +284,9 @@ def main(folder):
             material = f"{e['org']}\n{e['seq']}\n{e['kind']}\n{float(e['at'])!r}\n{e['prev_hash']}\n{e['body_hash']}"
             if sha256(material.encode("utf-8")) != e["entry_hash"]:
                 return f"{where}: entry_hash mismatch"
+            problem = columns_problem(e)
+            if problem:
+                return f"{where}: {problem} (the column was changed)"
             hashes[e["seq"]] = e["entry_hash"]
             prev, seq, count = e["entry_hash"], seq + 1, count + 1
     if count != manifest["entries"] or seq - 1 != manifest["seq_last"]:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterable
 
-from reachguard.ledger.chain import GENESIS, LedgerEntry, entry_hash
+from reachguard.ledger.chain import GENESIS, LedgerEntry, columns_problem, entry_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,8 @@ class Break:
 
 
 def verify_chain(entries: Iterable[LedgerEntry], *, start_hash: str = GENESIS, start_seq: int = 1) -> tuple[int, Break | None]:
-    """(entries checked, first break or None). Detects edits, deletions and reorderings."""
+    """(entries checked, first break or None). Detects edits, deletions and reorderings, and a
+    `tag` or `number` column that disagrees with the body (chain.columns_problem)."""
     expected_prev, expected_seq, checked = start_hash, start_seq, 0
     for entry in entries:
         if entry.seq != expected_seq:
@@ -28,5 +29,8 @@ def verify_chain(entries: Iterable[LedgerEntry], *, start_hash: str = GENESIS, s
             return checked, Break(entry.org, entry.seq, "body was changed (body_hash mismatch)")
         if entry_hash(entry.org, entry.seq, entry.kind, entry.at, entry.prev_hash, entry.body_hash) != entry.entry_hash:
             return checked, Break(entry.org, entry.seq, "entry_hash mismatch (kind, time or hashes changed)")
+        problem = columns_problem(entry.kind, entry.body, entry.tag, entry.number)
+        if problem is not None:
+            return checked, Break(entry.org, entry.seq, f"{problem} (the column was changed)")
         expected_prev, expected_seq, checked = entry.entry_hash, entry.seq + 1, checked + 1
     return checked, None
