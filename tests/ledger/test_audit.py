@@ -124,9 +124,64 @@ def _export(db: Path, out: Path, *extra: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def _external_check(out: Path) -> subprocess.CompletedProcess:
+def _external_check(out: Path, *key_id: str) -> subprocess.CompletedProcess:
     # A bare interpreter, no ReachGuard on the path: only the exported files and the standard library.
-    return subprocess.run([sys.executable, "-S", "-I", str(out / "verify.py"), str(out)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-S", "-I", str(out / "verify.py"), str(out), *key_id],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _rewrite_export(out: Path, change) -> None:
+    """A forger's export: `change(entries)` edits the entry dicts, then every hash after the
+    first entry is recomputed and the manifest fixed to match."""
+    entries = [json.loads(line) for line in (out / "entries.jsonl").read_text().splitlines()]
+    entries = change(entries)
+    prev = entries[0]["prev_hash"]
+    for e in entries:
+        new = make_entry(e["org"], e["seq"], e["kind"], e["at"], e["number"], e["tag"], e["body"].encode(), prev)
+        e.update(body_hash=new.body_hash, prev_hash=prev, entry_hash=new.entry_hash)
+        prev = new.entry_hash
+    data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries).encode()
+    (out / "entries.jsonl").write_bytes(data)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["sha256"]["entries.jsonl"] = hashlib.sha256(data).hexdigest()
+    manifest["entries"], manifest["seq_last"] = len(entries), entries[-1]["seq"]
+    checkpoints = (out / "checkpoints.json").read_bytes()
+    manifest["sha256"]["checkpoints.json"] = hashlib.sha256(checkpoints).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _appended(entries: list[dict]) -> list[dict]:
+    extra = dict(entries[-1], seq=entries[-1]["seq"] + 1)
+    return [*entries, extra]
+
+
+def _stripped(out: Path):
+    def change(entries: list[dict]) -> list[dict]:
+        (out / "checkpoints.json").write_text("[]")
+        entries[2]["body"] = entries[2]["body"].replace('"defer"', '"allow"')
+        entries[2]["tag"] = "allow" if entries[2]["tag"] == "defer" else entries[2]["tag"]
+        return entries
+    return change
+
+
+@pytest.mark.parametrize("forgery", ["appended", "stripped"])
+def test_an_export_must_end_on_a_signed_checkpoint(db: Path, tmp_path: Path, forgery: str) -> None:
+    """A forged entry after the last checkpoint, or every checkpoint removed and the chain
+    rewritten: verify.py said OK (found by a security review). An export always ends signed."""
+    out = tmp_path / "export"
+    _export(db, out)
+    _rewrite_export(out, _appended if forgery == "appended" else _stripped(out))
+    checked = _external_check(out)
+    assert checked.returncode == 1 and "carries no signed checkpoint" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_verify_py_can_pin_the_org_key(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    _export(db, out)
+    [key_id] = json.loads((out / "public_keys.json").read_text())
+    assert _external_check(out, key_id).returncode == 0
+    other = _external_check(out, "0" * 16)
+    assert other.returncode == 1 and "not by the trusted key 0000000000000000" in other.stdout, other.stdout
 
 
 def test_export_verifies_without_reachguard(db: Path, tmp_path: Path) -> None:

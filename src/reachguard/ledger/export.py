@@ -135,8 +135,10 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
    key) over the UTF-8 message
    `"reachguard-checkpoint-v1\\n" + org + "\\n" + seq + "\\n" + entry_hash + "\\n" + signed_at + "\\n" + key_id`
    with `signed_at` written with exactly 6 decimals (`1795000000.000000`).
-   A signed checkpoint at the end of the segment makes every entry before it tamper-evident,
-   even against someone who recomputed all hashes.
+   The segment must end on a signed checkpoint (an export always does): it makes every entry
+   before it tamper-evident, even against someone who recomputed all hashes, and shows a tail
+   that was cut or extended. Give `verify.py` the key id the org gave you out of band
+   (`python3 verify.py . KEY_ID`): a forger can replace `public_keys.json` too.
 5. **Files.** `manifest.json`'s `sha256` lists each file's SHA-256.
 6. **Columns.** The hashes cover `body`, not `tag` and `number`: a decision's `tag` must be its
    body's `decision.verdict` and its `number` the body's `decision.to` (or null when the first
@@ -147,7 +149,11 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
 VERIFY_PY = r'''#!/usr/bin/env python3
 """Verify a ReachGuard ledger export with the Python standard library only.
 
-Usage: python3 verify.py EXPORT_DIR      (exit 0: valid; 1: the first problem is printed)
+Usage: python3 verify.py EXPORT_DIR [KEY_ID]      (exit 0: valid; 1: the first problem is printed)
+
+KEY_ID: the signing key's id as the org gave it to you (`reachguard audit public-key`), out of
+band. With it, every checkpoint must be signed by that key; without it, by a key listed in the
+export itself, which someone who rewrote the export could have replaced.
 """
 import dataclasses
 import hashlib
@@ -259,7 +265,7 @@ def columns_problem(e):
     return None
 
 
-def main(folder):
+def main(folder, trusted_key_id=None):
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     for name, digest in manifest["sha256"].items():
@@ -298,6 +304,8 @@ def main(folder):
         key = keys.get(c["key_id"])
         if key is None:
             return f"checkpoint seq {cseq}: unknown key {c['key_id']}"
+        if trusted_key_id is not None and c["key_id"] != trusted_key_id:
+            return f"checkpoint seq {cseq}: signed by key {c['key_id']}, not by the trusted key {trusted_key_id}"
         raw = bytes.fromhex(key["raw_hex"])
         if sha256(raw)[:16] != c["key_id"]:
             return f"checkpoint seq {cseq}: key id does not match the public key"
@@ -306,16 +314,22 @@ def main(folder):
         if c["org"] != org or not ed25519_verify(raw, message, bytes.fromhex(c["signature"])):
             return f"checkpoint seq {cseq}: bad signature"
         signed_up_to = cseq
+    if signed_up_to != manifest["seq_last"]:
+        # An export ends on a signed checkpoint: entries after the last one (added), a missing
+        # tail (cut before it) or no checkpoint at all (stripped) cannot be told from a forgery.
+        return (f"the last entry (seq {manifest['seq_last']}) carries no signed checkpoint"
+                + (f" (the last is at seq {signed_up_to})" if signed_up_to else " (none is signed)")
+                + ": entries were added, cut or re-chained after it")
     print(f"OK: {count} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}) chain correctly; "
           f"{len(checkpoints)} signed checkpoint(s) verified"
-          + (f", the last at seq {signed_up_to}" if signed_up_to else ", none: the segment is not signed"))
+          + f", the last at seq {signed_up_to}" + ("" if trusted_key_id else "; pass the org's KEY_ID to pin the key"))
     return None
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    problem = main(sys.argv[1])
+    problem = main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)
     if problem:
         print("BROKEN: " + problem)
         sys.exit(1)
