@@ -40,3 +40,20 @@ def test_rate_limited_per_client() -> None:
         assert int(limited.headers["retry-after"]) >= 1
     finally:
         gen.close()
+
+
+def test_behind_a_proxy_the_client_cannot_pick_its_address_for_the_limit() -> None:
+    """With trust_forwarded_for, the limit counted the first X-Forwarded-For entry, which the
+    client writes: a new one per request passed every per-client limit (found by a security review)."""
+    gen = make_api(verify_rate_limit=3, trust_forwarded_for=True)
+    api = next(gen)
+    try:
+        early_in_window(60, 10)
+        codes = [api.client.get("/v1/verify", params={"code": "ABCDEFGH", "to": NUMBER},
+                                headers={"x-forwarded-for": f"10.0.0.{i}, 192.0.2.7"}).status_code for i in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        other = api.client.get("/v1/verify", params={"code": "ABCDEFGH", "to": NUMBER},
+                               headers={"x-forwarded-for": "10.0.0.1, 192.0.2.8"})
+        assert other.status_code == 200  # another client behind the same proxy: its own count
+    finally:
+        gen.close()

@@ -20,10 +20,13 @@ _NOT_GENUINE = {"genuine": False, "org": None, "sent_at": None}
 
 
 def client_address(request: Request, svc: Service) -> str:
+    """The address rate limits count. Behind a trusted proxy: the last X-Forwarded-For entry,
+    the one that proxy appended. The first is whatever the client wrote: taking it let a
+    client name a new address on every request and pass every per-client limit."""
     if svc.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()[:64]
+            return forwarded.rsplit(",", 1)[-1].strip()[:64]
     return request.client.host if request.client else "unknown"
 
 
