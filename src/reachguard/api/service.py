@@ -22,7 +22,7 @@ from reachguard.api.metrics import Metrics
 from reachguard.core.config import Settings
 from reachguard.core.keys import hash_key
 from reachguard.engine import Gateway
-from reachguard.ledger.checkpoint import Signer
+from reachguard.ledger.checkpoint import Signer, TrustedKeys
 from reachguard.model import Attempt, Decision
 from reachguard.policy import PolicyBook, load_policy_file
 from reachguard.store import Store, StoreUnavailable, open_store
@@ -269,6 +269,9 @@ class Service:
                              threads=getattr(self.store, "writer_threads", 1))
         self.keys = KeyRing(self.store, settings.key_cache_seconds)
         self.signer = Signer.open(self.store, settings.signing_key_path())
+        # Ledger verification trusts only keys pinned outside the database (never the store's meta table).
+        self.trusted_keys = TrustedKeys.of([self.signer.public, *settings.ledger_trusted_keys()],
+                                           hint="the signing key, or ledger_trusted_key_files")
         self.verify_limiter = RateLimiter("verify", settings.verify_rate_limit, 60.0, settings.redis_url)
         self.api_limiter = RateLimiter("api", settings.api_rate_limit, 1.0, settings.redis_url)
         self._stop = threading.Event()

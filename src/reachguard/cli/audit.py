@@ -46,32 +46,65 @@ def _open(db: str | None):
 
 
 @audit_app.command("verify")
-def verify(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+def verify(
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+    trusted_key: list[str] = typer.Option(
+        [], "--trusted-key", metavar="FILE_OR_PEM",
+        help="An Ed25519 public key to trust besides the signing key's own: a PEM file (or PEM text) as "
+        "`reachguard audit public-key` prints it. Repeat it for several keys (earlier keys after a rotation).",
+    ),
+) -> None:
     """Re-walk every org's hash chain and check every signed checkpoint; report the first broken entry.
 
-    Exit 0 when every chain holds, 1 when one is broken (edited, deleted, reordered or rewritten entries).
+    A checkpoint counts only if it is signed by a trusted key: the public half of this ledger's signing
+    key (signing_key_file, default <db file>.signing-key.pem; read, never created, here), the keys of
+    the ledger_trusted_key_files setting, and every --trusted-key. The public keys kept in the database
+    are not trusted: whoever can rewrite the chain can add a key there and re-sign every checkpoint.
+    After a key rotation, pass the earlier keys' public halves with --trusted-key. To verify a copy of
+    the database elsewhere, pass the key that `reachguard audit public-key` printed where it was made.
 
-    Example: reachguard audit verify --db ./reachguard.db
+    Exit 0 when every chain holds, 1 when one is broken (edited, deleted, reordered or rewritten
+    entries, a bad signature, or a checkpoint signed by a key that is not trusted), 2 on usage errors
+    and when signatures were not checked because no trusted key is available (the chains are still
+    walked and reported).
+
+    Example: reachguard audit verify --db ./reachguard.db --trusted-key old-ledger-key.pub.pem
     """
     from reachguard.ledger.audit import audit_store
+    from reachguard.ledger.checkpoint import (SigningKeyError, TrustedKeyError, TrustedKeys, load_existing_key,
+                                              load_public_key)
 
-    _, store = _open(db)
+    settings, store = _open(db)
     try:
-        reports = audit_store(store)
+        try:
+            publics = [load_public_key(value) for value in trusted_key] + settings.ledger_trusted_keys()
+            own = load_existing_key(settings.signing_key_path())
+        except (TrustedKeyError, SigningKeyError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if own is not None:
+            publics.append(own.public_key())
+        reports = audit_store(store, TrustedKeys.of(publics))
     finally:
         store.close()
-    broken = False
+    broken = unchecked = False
     for r in reports:
         if r.ok:
             typer.echo(f"ok      {r.org}: {r.checked} entries, {r.checkpoints} signed checkpoint(s)")
-        else:
+        elif r.broken is not None:
             broken = True
             typer.echo(f"BROKEN  {r.org}: first broken entry seq {r.broken.seq}: {r.broken.problem} "
                        f"({r.checked} entries before it hold)")
+        else:
+            unchecked = True
+            typer.echo(f"UNCHECKED {r.org}: {r.checked} entries hold, but {r.checkpoints} checkpoint(s): {r.unchecked}")
     if not reports:
         typer.echo("the ledger is empty")
     if broken:
         raise typer.Exit(1)
+    if unchecked:
+        typer.echo("error: signatures not checked: no trusted key (pass --trusted-key)", err=True)
+        raise typer.Exit(2)
 
 
 @audit_app.command("export")

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
 
     # --- ledger ---
     checkpoint_interval_seconds: float = Field(60.0, ge=0, description="sign a checkpoint of every chain this often (0: off)")
+    ledger_trusted_key_files: list[Path] = Field(
+        default_factory=list,
+        description="Ed25519 public keys (PEM files, as `reachguard audit public-key` prints) that ledger verification "
+        "trusts besides the signing key's own: the keys of earlier signing keys after a rotation",
+    )
 
     # --- web console and public pages (docs/console.md) ---
     console_session_hours: float = Field(8.0, gt=0, le=24 * 30, description="how long a console login lasts")
@@ -184,6 +189,13 @@ class Settings(BaseSettings):
                 mode = path.stat().st_mode
                 if mode & (stat.S_IRWXG | stat.S_IRWXO):
                     raise ValueError(f"{name} {path} is readable by other users (mode {oct(mode & 0o777)}); chmod 600 it")
+        for path in self.ledger_trusted_key_files:
+            from reachguard.ledger.checkpoint import TrustedKeyError, load_public_key
+
+            try:
+                load_public_key(path)
+            except TrustedKeyError as exc:
+                raise ValueError(f"ledger_trusted_key_files: {exc}") from exc
         if self.verification_secret_file is not None:
             try:
                 secret = self.verification_secret_file.read_bytes().strip()
@@ -216,6 +228,12 @@ class Settings(BaseSettings):
             return self.signing_key_file
         db = self.sqlite_file()
         return db.with_name(db.name + ".signing-key.pem") if db is not None else None
+
+    def ledger_trusted_keys(self) -> list:
+        """The public keys of `ledger_trusted_key_files` (checked readable at load)."""
+        from reachguard.ledger.checkpoint import load_public_key
+
+        return [load_public_key(path) for path in self.ledger_trusted_key_files]
 
     def verification_secret(self) -> bytes | None:
         if self.verification_secret_file is None:

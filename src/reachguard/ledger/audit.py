@@ -1,4 +1,9 @@
-"""Audit a store: re-walk every org's chain and check every signed checkpoint against it."""
+"""Audit a store: re-walk every org's chain and check every signed checkpoint against it.
+
+A checkpoint counts only if it is signed by a trusted key (`TrustedKeys`: pinned outside the
+database). The keys registered in the store's meta table are not trusted: anyone who can
+rewrite the chain can register a key of their own and re-sign every checkpoint with it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from reachguard.ledger.chain import LedgerEntry
-from reachguard.ledger.checkpoint import public_keys, verify_checkpoint
+from reachguard.ledger.checkpoint import TrustedKeys, verify_checkpoint
 from reachguard.ledger.verify import Break, verify_chain
 from reachguard.store.base import Checkpoint, Store
 
@@ -17,18 +22,24 @@ class OrgReport:
     checked: int
     checkpoints: int
     broken: Break | None
+    unchecked: str | None = None  # the chain holds, but its checkpoints' signatures could not be checked
 
     @property
     def ok(self) -> bool:
-        return self.broken is None
+        return self.broken is None and self.unchecked is None
 
 
-def audit_org(store: Store, org: str) -> OrgReport:
-    """Walk the org's chain from genesis; every checkpoint must sign the hash found at its seq."""
+def audit_org(store: Store, org: str, trusted: TrustedKeys) -> OrgReport:
+    """Walk the org's chain from genesis; every checkpoint must sign the hash found at its seq
+    with a trusted key. With no trusted key at all the chain is still walked, but a report
+    with checkpoints is not ok: `unchecked` says their signatures were not checked."""
     checkpoints = store.checkpoints(org)
-    keys = public_keys(store, {c.key_id for c in checkpoints})
-    for checkpoint in checkpoints:
-        problem = verify_checkpoint(checkpoint, keys.get(checkpoint.key_id))
+    unchecked = trusted.missing if checkpoints and not trusted.pems else None
+    for checkpoint in checkpoints if trusted.pems else ():
+        pem = trusted.pems.get(checkpoint.key_id)
+        if pem is None:
+            return OrgReport(org, 0, len(checkpoints), Break(org, checkpoint.seq, trusted.untrusted(checkpoint)))
+        problem = verify_checkpoint(checkpoint, pem)
         if problem is not None:
             return OrgReport(org, 0, len(checkpoints), Break(org, checkpoint.seq, f"checkpoint at seq {checkpoint.seq}: {problem}"))
     by_seq = {c.seq: c for c in checkpoints}
@@ -50,11 +61,11 @@ def audit_org(store: Store, org: str) -> OrgReport:
     if broken is None and checkpoints and checkpoints[-1].seq > last_seq[0]:
         broken = Break(org, last_seq[0] + 1, f"entries missing: a checkpoint signed seq {checkpoints[-1].seq}, "
                                             f"the chain ends at {last_seq[0]} (truncated)")
-    return OrgReport(org, checked, len(checkpoints), broken)
+    return OrgReport(org, checked, len(checkpoints), broken, None if broken else unchecked)
 
 
-def audit_store(store: Store) -> list[OrgReport]:
-    return [audit_org(store, org) for org in store.ledger_orgs()]
+def audit_store(store: Store, trusted: TrustedKeys) -> list[OrgReport]:
+    return [audit_org(store, org, trusted) for org in store.ledger_orgs()]
 
 
 def checkpoint_problem(checkpoint: Checkpoint, pem: str | None) -> str | None:

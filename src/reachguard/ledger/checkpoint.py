@@ -6,6 +6,13 @@ signature. The private key is generated on first use and kept in a file (mode 60
 the database, or wherever `signing_key_file` says; every public key that ever signed is
 also kept in the store's meta table (`ledger_public_key:<key_id>`), for exports.
 
+The meta table is in the database, so it proves nothing to a verifier: whoever rewrites the
+chain can also add a key of their own there and re-sign every checkpoint. Verification
+therefore trusts only keys pinned outside the database (`TrustedKeys`): the public half of
+the signing key the process is configured with, plus public keys the operator names
+(`reachguard audit verify --trusted-key`, the `ledger_trusted_key_files` setting) - the
+keys of earlier signing keys after a rotation, or the key of a database copied elsewhere.
+
 The signed message is plain text so any Ed25519 implementation can check it:
 
     reachguard-checkpoint-v1\\n{org}\\n{seq}\\n{entry_hash}\\n{signed_at:.6f}\\n{key_id}
@@ -17,8 +24,9 @@ import hashlib
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -122,6 +130,13 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def load_existing_key(path: Path | None) -> Ed25519PrivateKey | None:
+    """The signing key at `path` if that file exists; never creates one (for verifiers)."""
+    if path is None or not Path(path).exists():
+        return None
+    return _load_key(Path(path))
+
+
 def _load_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -158,3 +173,47 @@ def verify_checkpoint(checkpoint: Checkpoint, pem: str | None) -> str | None:
     except (InvalidSignature, ValueError):
         return "bad signature"
     return None
+
+
+class TrustedKeyError(ValueError):
+    """A key named as trusted cannot be read or is not an Ed25519 public key."""
+
+
+def load_public_key(value: str | Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM text (as `reachguard audit public-key` prints) or a PEM file."""
+    text = str(value)
+    if "-----BEGIN" in text:
+        data, name = text.encode("ascii", "replace"), "the PEM text"
+    else:
+        try:
+            data, name = Path(text).read_bytes(), text
+        except OSError as exc:
+            raise TrustedKeyError(f"cannot read trusted key {text}: {exc.strerror or exc}") from exc
+    try:
+        public = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise TrustedKeyError(f"trusted key {name} is not a PEM public key: {exc}") from exc
+    if not isinstance(public, Ed25519PublicKey):
+        raise TrustedKeyError(f"trusted key {name} is not an Ed25519 public key")
+    return public
+
+
+@dataclass(frozen=True)
+class TrustedKeys:
+    """The public keys whose checkpoint signatures a verification accepts, pinned outside the store.
+
+    `hint` says, in the failure message, where trusted keys come from in this context;
+    `missing` is the message when there is none at all (signatures then go unchecked).
+    """
+
+    pems: dict[str, str] = field(default_factory=dict)  # key_id -> PEM
+    hint: str = "the signing key, or --trusted-key"
+    missing: str = "signatures not checked: no trusted key (pass --trusted-key)"
+
+    @classmethod
+    def of(cls, publics: Iterable[Ed25519PublicKey], **kwargs: str) -> "TrustedKeys":
+        return cls({key_id_of(p): public_pem(p) for p in publics}, **kwargs)
+
+    def untrusted(self, checkpoint: Checkpoint) -> str:
+        return (f"checkpoint at seq {checkpoint.seq} is signed by key {checkpoint.key_id}, "
+                f"which is not a trusted key ({self.hint})")

@@ -93,10 +93,10 @@ async def checkpoints(request: Request, principal: Principal = Depends(require(A
             responses={**schemas.answer(_SCHEMAS[2], "The result; `ok: false` names the first broken entry"), **_ERR})
 async def verify_chain(request: Request, principal: Principal = Depends(require(AUDITOR))) -> Response:
     svc: Service = request.app.state.service
-    report = await read(audit_org, svc.store, principal.org)
+    report = await read(audit_org, svc.store, principal.org, svc.trusted_keys)
     broken = report.broken
     return json_response(ChainReport(principal.org, report.ok, report.checked, report.checkpoints,
-                                     broken.seq if broken else None, broken.problem if broken else None))
+                                     broken.seq if broken else None, broken.problem if broken else report.unchecked))
 
 
 @router.get(

@@ -47,10 +47,10 @@ async def verify(request: Request, who: Officer = Depends(officer)) -> Response:
     """Re-walk the org's chain now, remember the result, show it (htmx fragment)."""
     await form(request, {})
     svc = request.app.state.service
-    report = await blocking(audit_org, svc.store, who.org)
+    report = await blocking(audit_org, svc.store, who.org, svc.trusted_keys)
     result = {"at": time.time(), "ok": report.ok, "checked": report.checked, "checkpoints": report.checkpoints,
               "seq": report.broken.seq if report.broken else None,
-              "problem": report.broken.problem if report.broken else None}
+              "problem": report.broken.problem if report.broken else report.unchecked}
     await svc.writer.call(svc.store.set_meta, _LAST + who.org, json.dumps(result))
     zone = org_zone(svc, who.org)
     return render(request, "_verify.html", last=result, when=lambda ts: (iso(ts, zone) or "")[:19].replace("T", " "))
