@@ -55,7 +55,7 @@ def test_batch_writes_store_tricky_values_verbatim(new_store) -> None:
     ]
     with store.transaction():
         store.record_contacts(contacts)
-        store.ledger_append([("acme", "decision", at + i, "+8613800000001", "allow", body.encode())
+        store.ledger_append([("acme", "note", at + i, "+8613800000001", None, body.encode())  # not decisions: any body
                              for i, body in enumerate(['{"a":"\\"q\\\\"}', '{"t":"天,{}"}', "{}"])])
     with store.read() as conn:
         rows = conn.execute("SELECT subject, attempt_id, agent, at FROM contacts ORDER BY seq").fetchall()
