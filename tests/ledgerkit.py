@@ -1,11 +1,14 @@
-"""The ledger attack the signed checkpoints exist to catch, for tests/ledger and tests/api."""
+"""Ledger test helpers for tests/ledger and tests/api: a small two-org ledger, and the attack
+the signed checkpoints exist to catch."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from worldkit import World
 from reachguard.ledger.chain import GENESIS, make_entry
 from reachguard.ledger.checkpoint import Signer
 from reachguard.store import SQLiteStore
@@ -37,3 +40,16 @@ def rewrite_and_resign(store: SQLiteStore, org: str, edit: Callable[[str], str] 
     for c in checkpoints:
         store.add_checkpoint(attacker.sign(org, c.seq, forged[c.seq], c.signed_at))
     return attacker.key_id
+
+
+def small_ledger(tmp_path: Path) -> Path:
+    """A store file with two orgs' chains: acme (a consent, six attempts), xinghe (a consent, one)."""
+    path = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(path)))
+    world.consent()
+    for hour in range(10, 16):
+        world.attempt(f"2026-11-23T{hour}:00:00+08:00")
+    world.consent(org="xinghe")
+    world.attempt("2026-11-23T10:00:00+08:00", org="xinghe")
+    world.gateway.store.close()
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from worldkit import World
+from ledgerkit import small_ledger
 from reachguard.cli import app
 from reachguard.ledger.chain import GENESIS, make_entry
 from reachguard.store import SQLiteStore
@@ -21,14 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "rg.db"
-    world = World(store=SQLiteStore(str(path)))
-    world.consent()
-    for hour in range(10, 16):
-        world.attempt(f"2026-11-23T{hour}:00:00+08:00")
-    world.consent(org="xinghe")
-    world.attempt("2026-11-23T10:00:00+08:00", org="xinghe")
-    world.gateway.store.close()
+    path = small_ledger(tmp_path)
     return path
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from worldkit import World
 from reachguard.cli import app
-from ledgerkit import rewrite_and_resign
+from ledgerkit import rewrite_and_resign, small_ledger
 from reachguard.ledger.checkpoint import key_id_of, public_pem
 from reachguard.store import SQLiteStore
 
@@ -27,14 +27,7 @@ ATTACK_HINT = "which is not a trusted key (the signing key, or --trusted-key)"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "rg.db"
-    world = World(store=SQLiteStore(str(path)))
-    world.consent()
-    for hour in range(10, 16):
-        world.attempt(f"2026-11-23T{hour}:00:00+08:00")
-    world.consent(org="xinghe")
-    world.attempt("2026-11-23T10:00:00+08:00", org="xinghe")
-    world.gateway.store.close()
+    path = small_ledger(tmp_path)
     assert runner.invoke(app, ["audit", "checkpoint", "--db", str(path)]).exit_code == 0
     return path
 
