@@ -59,6 +59,15 @@ def test_an_edited_verdict_or_number_column_is_reported(db: Path, column: str, v
     assert "BROKEN  acme: first broken entry seq 4" in result.output and "the column was changed" in result.output
 
 
+def test_an_org_whose_entries_were_all_deleted_is_still_audited(db: Path) -> None:
+    """audit verify walked only the orgs with entries: deleting all of one org's entries made it
+    vanish from the report, exit 0, though its signed checkpoints remained (security review)."""
+    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
+    _sql(db, "DELETE FROM ledger WHERE org='xinghe'")
+    result = _verify(db)
+    assert result.exit_code == 1 and "BROKEN  xinghe" in result.output and "entries missing" in result.output, result.output
+
+
 def test_deletion_is_detected(db: Path) -> None:
     _sql(db, "DELETE FROM ledger WHERE org='acme' AND seq=3")
     result = _verify(db)

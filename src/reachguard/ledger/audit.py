@@ -65,7 +65,10 @@ def audit_org(store: Store, org: str, trusted: TrustedKeys) -> OrgReport:
 
 
 def audit_store(store: Store, trusted: TrustedKeys) -> list[OrgReport]:
-    return [audit_org(store, org, trusted) for org in store.ledger_orgs()]
+    """Every org with entries or checkpoints: one whose entries were all deleted is reported
+    (its checkpoints sign entries that are gone), not left out."""
+    orgs = sorted(set(store.ledger_orgs()) | set(store.checkpoint_orgs()))
+    return [audit_org(store, org, trusted) for org in orgs]
 
 
 def checkpoint_problem(checkpoint: Checkpoint, pem: str | None) -> str | None:

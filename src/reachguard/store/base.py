@@ -186,6 +186,11 @@ class Store(ABC):
         """An org's checkpoints (optionally seq_from <= seq <= seq_to), by seq."""
 
     @abstractmethod
+    def checkpoint_orgs(self) -> list[str]:
+        """Every org with a signed checkpoint: an audit walks these as well as the orgs with
+        entries, so a chain whose entries were all deleted still shows."""
+
+    @abstractmethod
     def number_history(self, org: str, number: str, limit: int = 500) -> list[LedgerEntry]:
         """Ledger entries about `number` in the org's chain and in the global chain
         (GLOBAL_ORG), the most recent `limit`, oldest first."""

@@ -177,6 +177,9 @@ class PgLedger(PgSessions):
         self.chain_ledger()
         return [row[0] for row in self._fetch("SELECT DISTINCT org FROM ledger ORDER BY org", None)]
 
+    def checkpoint_orgs(self) -> list[str]:
+        return [row[0] for row in self._fetch("SELECT DISTINCT org FROM checkpoints ORDER BY org", None)]
+
     def ledger_head(self, org: str) -> tuple[int, str] | None:
         self.chain_ledger(org)
         rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))

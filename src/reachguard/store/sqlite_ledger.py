@@ -77,6 +77,10 @@ class SQLiteLedger(SQLiteSession):
         with self._lock:
             return [row[0] for row in self._db.execute("SELECT DISTINCT org FROM ledger ORDER BY org")]
 
+    def checkpoint_orgs(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT DISTINCT org FROM checkpoints ORDER BY org")]
+
     def ledger_head(self, org: str) -> tuple[int, str] | None:
         rows = self._rows("SELECT seq, entry_hash FROM ledger WHERE org=? ORDER BY seq DESC LIMIT 1", (org,))
         return (rows[0][0], rows[0][1]) if rows else None
