@@ -201,6 +201,28 @@ def test_ledger_export_reports_progress_then_downloads(pages: Pages) -> None:
     assert "✔" in client.get("/console/ledger").text  # the last verification is remembered
 
 
+def test_ledger_export_files_are_deleted_when_the_app_stops() -> None:
+    """The zip holds the org's ledger (numbers included); it stayed in /tmp after the server stopped."""
+    from starlette.testclient import TestClient
+
+    pages = Pages()
+    try:
+        with TestClient(pages.app, base_url="http://testserver") as client:  # runs the app's lifespan
+            token = pages.login(client, "acme", "audit")
+            _complaint(pages, "acme")
+            page = client.post("/console/ledger/export", data={"csrf": token})
+            job_id = page.text.split("/console/ledger/export/")[1].split('"')[0]
+            deadline = time.monotonic() + 60  # a bound for a loaded CI machine, not a timing assertion
+            while "/download" not in client.get(f"/console/ledger/export/{job_id}").text:
+                assert time.monotonic() < deadline, "the export job never finished"
+                time.sleep(0.02)
+            zip_file = pages.app.state.web.jobs.get(job_id, "acme").result
+            assert zip_file.exists()
+        assert not zip_file.exists()
+    finally:
+        pages.close()
+
+
 def test_auditor_reads_but_cannot_approve_templates(pages: Pages) -> None:
     client = pages.client
     token = pages.login(client, "acme", "audit")

@@ -149,4 +149,5 @@ class Pages:
 
     def close(self) -> None:
         self.client.close()
+        self.app.state.web.jobs.close()  # what the lifespan's end does (the TestClient here runs none)
         self.app.state.service.close()

@@ -49,6 +49,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             yield
         finally:
             scrubs.close_jobs(app)  # before the service stops: a running scrub may still reserve
+            web = getattr(app.state, "web", None)
+            if web is not None:
+                web.jobs.close()  # the console's ledger exports (zip files in /tmp)
             service.stop()  # the store stays open: `reachguard serve` closes it when uvicorn returns
 
     app = FastAPI(

@@ -67,6 +67,15 @@ class Jobs:
         job = self._jobs.get(job_id)
         return job if job is not None and job.org == org else None
 
+    def close(self) -> None:
+        """Delete every job's files (a ledger export holds the org's entries, phone numbers
+        included): they lived in /tmp after the server stopped. A job still running when this
+        is called writes its file afterwards; the next start cannot find it, so `serve` waits
+        for none — exports take seconds."""
+        with self._lock:
+            for job in list(self._jobs.values()):
+                self._forget(job)
+
     def _forget(self, job: Job) -> None:
         self._jobs.pop(job.id, None)
         for path in (job.result, job.cleanup):
