@@ -225,15 +225,16 @@ class Gateway:
 
     def _code(self, attempt: Attempt, number: str, ts: float) -> str | None:
         """The verification code an allowed SMS carries. A function of the attempt alone, so it is
-        made before the write lock, which serialises `serve --workers N`: a denied SMS wastes
-        ~3 µs, an allowed one (most of them) no longer spends them under the lock."""
+        made before the write lock, which serialises `serve --workers N`: a denied SMS makes a
+        code it does not use, an allowed one (most of them) no longer makes it under the lock."""
         return issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
 
     def _judge(
         self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review",
-        ts: float | None = None, kernel: Kernel | None = None, code: str | None = None,
+        ts: float, kernel: Kernel | None, code: str | None,
     ) -> tuple[Decision, NewContact | None]:
         """Apply the purpose's rules to the loaded state; the contact to record if allowed.
+        `ts`: the attempt's time, `code`: its verification code (`_code`), both made before the lock.
 
         With a kernel only the rules that can fire are called (rules/kernel.py); without, all
         of the purpose's rules: the same hits either way."""
@@ -257,8 +258,8 @@ class Gateway:
         return self._verdict(attempt, number, relation, review, hits, ts, ctx, time_checks, code)
 
     def _verdict(
-        self, attempt: Attempt, number: str, relation: str, review: "_Review", hits: list[Hit], ts: float | None,
-        ctx: Context | None, time_checks: Sequence, code: str | None = None,
+        self, attempt: Attempt, number: str, relation: str, review: "_Review", hits: list[Hit], ts: float,
+        ctx: Context | None, time_checks: Sequence, code: str | None,
     ) -> tuple[Decision, NewContact | None]:
         """The decision from the rules' hits and the review; the contact to record if allowed."""
         at = attempt.at
@@ -267,10 +268,6 @@ class Gateway:
         else:
             reasons = [hit.reason for hit in hits] + review.reasons
         if not reasons:
-            if ts is None:
-                ts = at.timestamp()
-            if code is None:  # made under the lock only when the caller did not make it before
-                code = self._code(attempt, number, ts)
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
         if (review is _NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
@@ -328,12 +325,9 @@ def _review_text(attempt: Attempt, relation: str, policy: Policy) -> _Review:
     return _Review(result.findings, reason)
 
 
-def _query(attempt: Attempt, number: str, policy: Policy, ts: float | None = None) -> StateQuery:
+def _query(attempt: Attempt, number: str, policy: Policy, ts: float) -> StateQuery:
     lookback, per_subject = _cap_reach(policy, attempt.purpose)
-    if not lookback:
-        since = float("inf")
-    else:
-        since = (attempt.at.timestamp() if ts is None else ts) - (lookback + 1) * DAY
+    since = (ts - (lookback + 1) * DAY) if lookback else _NEVER
     return StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, per_subject)
 
 

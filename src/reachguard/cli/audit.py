@@ -84,7 +84,8 @@ def verify(
             raise typer.Exit(2) from exc
         if own is not None:
             publics.append(own.public_key())
-        reports = audit_store(store, TrustedKeys.of(publics))
+        trusted = TrustedKeys.of(publics)
+        reports = audit_store(store, trusted)
     finally:
         store.close()
     broken = unchecked = False
@@ -103,7 +104,7 @@ def verify(
     if broken:
         raise typer.Exit(1)
     if unchecked:
-        typer.echo("error: signatures not checked: no trusted key (pass --trusted-key)", err=True)
+        typer.echo(f"error: {trusted.missing}", err=True)
         raise typer.Exit(2)
 
 

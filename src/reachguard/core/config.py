@@ -25,13 +25,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from reachguard.core.roles import ROLES  # noqa: F401 - re-exported (older imports name it here)
 from reachguard.schema_errors import describe
+from reachguard.store.base import is_postgres_url
 
 MiB = 1 << 20
 
 _config_file: ContextVar[Path | None] = ContextVar("reachguard_config_file", default=None)
-
-
-_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 class ConfigError(ValueError):
@@ -164,7 +162,7 @@ class Settings(BaseSettings):
     def _db(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
-        if not value.startswith(_POSTGRES_SCHEMES):
+        if not is_postgres_url(value):
             from reachguard.store.sqlite import sqlite_path
 
             sqlite_path(value)  # a malformed sqlite: URL is refused here, with the commands' message
@@ -213,7 +211,7 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return not self.db_url.startswith(_POSTGRES_SCHEMES)
+        return not is_postgres_url(self.db_url)
 
     def sqlite_file(self) -> Path | None:
         from reachguard.store.sqlite import sqlite_path

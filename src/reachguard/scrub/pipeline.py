@@ -34,9 +34,9 @@ from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
 from reachguard.scrub.snapshot import open_state
-from reachguard.scrub.snapshot_pg import PG_SCHEMES, is_pg_store, open_pg, open_pg_state
+from reachguard.scrub.snapshot_pg import is_pg_store, open_pg, open_pg_state
 from reachguard.scrub.source import Source, ScrubInputError, text_sql
-from reachguard.store import SQLiteStore, Store
+from reachguard.store import SQLiteStore, Store, is_postgres_url
 from reachguard.store.sqlite import sqlite_path
 from reachguard.timeutil import range_problem
 
@@ -90,7 +90,7 @@ def run_scrub(
         loader: _Background | None = None
         own = None
         try:
-            if isinstance(store, str) and store.startswith(PG_SCHEMES):
+            if isinstance(store, str) and is_postgres_url(store):
                 own = store = open_pg(store)
             pg = is_pg_store(store)
             if not pg:

@@ -45,9 +45,6 @@ RESERVE_REFUSED = (
     "which record each contact (docs/scrub.md)")
 
 
-PG_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
-
-
 def is_pg_store(store: Any) -> bool:
     """Whether `store` is a PostgreSQL(+Redis) store object (without importing that backend:
     if its module was never imported, no such object exists)."""

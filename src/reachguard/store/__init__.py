@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reachguard.store.base import BadDatabaseUrl, StateQuery, Store, StoreUnavailable
+from reachguard.store.base import BadDatabaseUrl, StateQuery, Store, StoreUnavailable, is_postgres_url
 from reachguard.store.sqlite import SQLiteStore
 
 __all__ = ["BadDatabaseUrl", "SQLiteStore", "StateQuery", "Store", "StoreUnavailable", "open_store"]
@@ -25,7 +25,7 @@ def open_store(url: str | None = None, *, redis_url: str | None = None) -> Store
     if not url.strip():
         # SQLite would open an unnamed temporary database: every write lost when it closes.
         raise BadDatabaseUrl("bad database URL: it is empty (name a file, sqlite:///…, :memory: or postgresql://…)")
-    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+    if is_postgres_url(url):
         redis_url = redis_url or os.environ.get("REACHGUARD_REDIS_URL") or None
         if redis_url:
             from reachguard.store.redis_counters import PostgresRedisStore

@@ -48,6 +48,14 @@ class StateQuery(NamedTuple):
     need_subject_contacts: bool = False
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+"""The URL schemes of the PostgreSQL backends; anything else names a SQLite store."""
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(POSTGRES_SCHEMES)
+
+
 class StoreUnavailable(RuntimeError):
     """The backend cannot be reached; decisions must fail closed."""
 

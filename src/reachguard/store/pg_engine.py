@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from reachguard.store.base import BadDatabaseUrl, StoreUnavailable
+from reachguard.store.base import BadDatabaseUrl, StoreUnavailable, is_postgres_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The migrations in store/migrations/versions, oldest first; the last is the head. Why here: the
@@ -31,10 +31,6 @@ _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per
 # --- URL, engine --------------------------------------------------------------------------
 
 _OUR_PARAMS = ("schema", "synchronous_commit", "pool_size", "writers")
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://"))
 
 
 def parse_url(url: str) -> tuple[sa.URL, dict[str, str]]:
