@@ -208,20 +208,38 @@ class Gateway:
         # `serve --workers N` processes: only state-dependent work runs under it.
         asked = [canonical(attempt) for attempt in attempts]  # first: a lone surrogate is refused by name
         codes = [self._code(attempt, number, stamps[index]) for index, attempt, number, *_ in pending]
+        # The states are read and the batch judged outside the lock too, from a snapshot the
+        # store proves current once it holds the lock; if it is not, both are done again under
+        # it (store/sqlite_snapshot.py). The decisions are the same either way.
+        snapshot = self.store.snapshot_states(queries) if pending else None
+        if snapshot is not None:
+            recorded = self._judge_batch(pending, codes, snapshot.states, stamps, decisions)
+            entries = [_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)]  # type: ignore[arg-type]
         with self.store.transaction():
-            states = self.store.load_states(queries) if pending else []
-            recorded = []
-            for (index, attempt, number, policy, review, kernel), code, state in zip(pending, codes, states):
-                decision, contact = self._judge(attempt, number, policy, state, review, stamps[index], kernel, code)
-                decisions[index] = decision
-                if contact is not None:
-                    recorded.append(contact)
-                    state.contacts.append(contact[0])
-                    if attempt.subject is not None and state.account is not None:
-                        state.subject_contacts.append(contact[0])
+            if snapshot is None or not self.store.snapshot_holds(snapshot):
+                states = self.store.load_states(queries) if pending else []
+                recorded = self._judge_batch(pending, codes, states, stamps, decisions)
+                entries = [_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)]  # type: ignore[arg-type]
             self.store.record_contacts(recorded)
-            self.store.ledger_append([_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)])  # type: ignore[arg-type]
+            self.store.ledger_append(entries)
         return decisions  # type: ignore[return-value]
+
+    def _judge_batch(
+        self, pending: list, codes: list[str | None], states: list[RecipientState], stamps: list[float],
+        decisions: list[Decision | None],
+    ) -> list[NewContact]:
+        """Judge a batch's valid attempts in order, each seeing the contacts of those before it;
+        fills `decisions` and returns the contacts to record."""
+        recorded: list[NewContact] = []
+        for (index, attempt, number, policy, review, kernel), code, state in zip(pending, codes, states):
+            decision, contact = self._judge(attempt, number, policy, state, review, stamps[index], kernel, code)
+            decisions[index] = decision
+            if contact is not None:
+                recorded.append(contact)
+                state.contacts.append(contact[0])
+                if attempt.subject is not None and state.account is not None:
+                    state.subject_contacts.append(contact[0])
+        return recorded
 
     def _code(self, attempt: Attempt, number: str, ts: float) -> str | None:
         """The verification code an allowed SMS carries. A function of the attempt alone, so it is

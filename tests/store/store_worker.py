@@ -17,6 +17,10 @@ def number(i: int) -> str:
 
 
 def open_backend(backend: str, pg_url: str, redis_url: str, prefix: str):
+    if backend == "sqlite":  # pg_url: the file
+        from reachguard.store import SQLiteStore
+
+        return SQLiteStore(pg_url)
     if backend == "postgres":
         from reachguard.store.postgres import PostgresStore
 
@@ -46,7 +50,7 @@ def seed(store, numbers: int) -> None:
 
 
 def hammer(backend: str, pg_url: str, redis_url: str, prefix: str, worker: int, threads: int, per_thread: int,
-           numbers: int) -> list[tuple[str, str, str, str]]:
+           numbers: int, batch_share: float = 0.25) -> list[tuple[str, str, str, str]]:
     """Each thread decides `per_thread` attempts (singles and small batches) on random numbers;
     returns (org, number, purpose, verdict) for every decision."""
     store = open_backend(backend, pg_url, redis_url, prefix)
@@ -66,7 +70,7 @@ def hammer(backend: str, pg_url: str, redis_url: str, prefix: str, worker: int, 
         mine = []
         k = 0
         while k < len(events):
-            if rng.random() < 0.25:  # a batch: its locks are taken in one global order
+            if rng.random() < batch_share:  # a batch: its locks are taken in one global order
                 chunk = events[k:k + 4]
                 decisions = gateway.decide_many(chunk)
             else:

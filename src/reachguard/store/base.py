@@ -10,10 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from reachguard.ledger.chain import LedgerEntry
 from reachguard.state import AccountRecord, ContactRecord, RecipientState
+
+if TYPE_CHECKING:
+    from reachguard.store.sqlite_snapshot import StateSnapshot
 
 
 PendingEntry = tuple[str, str, float, "str | None", "str | None", bytes]
@@ -80,6 +83,15 @@ class Store(ABC):
     def load_states(self, queries: Sequence[StateQuery]) -> list[RecipientState]:
         """One state per query, in order; queries for the same org and number share their
         record lists, so a contact appended for one is seen by the next (batches)."""
+
+    def snapshot_states(self, queries: Sequence[StateQuery]) -> "StateSnapshot | None":
+        """`load_states` read outside the write lock, to be checked by `snapshot_holds` under it
+        (store/sqlite_snapshot.py); None where a backend does not offer it."""
+        return None
+
+    def snapshot_holds(self, snapshot: "StateSnapshot") -> bool:
+        """Inside a transaction: are the snapshot's states still what `load_states` would read?"""
+        return False
 
     @abstractmethod
     def record_contacts(self, contacts: Sequence[NewContact]) -> None:

@@ -10,6 +10,7 @@ The store is composed of mixins, one job each:
   sqlite_schema.py      tables (DDL), connection settings, what opening a store creates or upgrades
   sqlite_session.py     the connection, its lock, transactions (`BEGIN IMMEDIATE`), `_write`/`_rows`
   sqlite_state.py       a decision's state: `load_states` and the writes it reads (`record_contacts`, …)
+  sqlite_snapshot.py    a batch's states read outside the write lock, and the proof under it that they hold
   sqlite_ledger.py      the hash-chained ledger (`ledger_append`), its reads, checkpoints
   sqlite_records.py     meta, API keys, per-number views, complaint cases, templates
   sqlite_reputation.py  reports, aggregates, reporters, appeals, sender numbers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from reachguard.store import sqlite_keys
+from reachguard.store import sqlite_keys, sqlite_snapshot
 
 SCHEMA_VERSION = 2  # 2: dnc_keys, opt_out_keys (sqlite_keys.py)
 
@@ -100,4 +100,5 @@ def create_or_upgrade(db: sqlite3.Connection) -> None:
     # page: ~4 KB of WAL per contact, most of a batch's commit. Stores made before lose it here.
     db.execute("DROP INDEX IF EXISTS contacts_by_code")
     sqlite_keys.ensure(db)  # the scrub's key tables: created, or backfilled in an older store
+    sqlite_snapshot.ensure(db)  # the state generation a batch's snapshot is checked against
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

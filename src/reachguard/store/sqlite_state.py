@@ -19,8 +19,10 @@ from reachguard.state import (
     OutcomeRecord,
     RecipientState,
 )
+from reachguard.store import sqlite_snapshot
 from reachguard.store.base import NewContact, StateQuery
 from reachguard.store.sqlite_session import SQLiteSession
+from reachguard.store.sqlite_snapshot import StateSnapshot
 
 
 _PARTS = (
@@ -117,6 +119,25 @@ class SQLiteState(SQLiteSession):
                     borrower_outcomes = []
                 result[index] = result[index].with_account(account, borrower_outcomes, subject_contacts)
         return result
+
+    def snapshot_states(self, queries: Sequence[StateQuery]) -> StateSnapshot | None:
+        """`load_states` in a read transaction of its own, outside the write lock (sqlite_snapshot.py).
+        None inside a transaction: that one already holds the lock."""
+        with self._lock:
+            if self._depth:
+                return None
+            db = self._db
+            db.execute("BEGIN")  # deferred: a WAL read snapshot, no lock
+            try:
+                generation, seq = sqlite_snapshot.marks(db)
+                states = self.load_states(queries)
+            finally:
+                db.execute("ROLLBACK")  # read only: nothing to keep
+        return sqlite_snapshot.snapshot_of(states, queries, generation, seq)
+
+    def snapshot_holds(self, snapshot: StateSnapshot) -> bool:
+        with self._lock:
+            return sqlite_snapshot.holds(self._db, snapshot)
 
     def _accounts_parts(self, firsts: dict[tuple[str, str], StateQuery]) -> dict[tuple[str, str], tuple]:
         """_account_parts for every debt of a batch in three statements, not three per debt.
