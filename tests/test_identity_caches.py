@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import weakref
 
-from reachguard import engine
+from reachguard import state_query
 from reachguard.policy import PolicyBook
 from reachguard.reputation import traffic, view
 from reachguard.store import SQLiteStore
@@ -20,12 +20,12 @@ from reachguard.store import SQLiteStore
 def test_cap_reach_ignores_an_entry_left_by_another_policy_at_the_same_id() -> None:
     cn = PolicyBook.profile("cn").default
     us = PolicyBook.profile("us").default
-    us_reach = engine._cap_reach(us, "collection")
-    cn_reach = engine._cap_reach(cn, "collection")
+    us_reach = state_query._cap_reach(us, "collection")
+    cn_reach = state_query._cap_reach(cn, "collection")
     assert us_reach[1] is True and cn_reach != us_reach  # Regulation F counts per debt
-    engine._CAP_REACH[(id(us), "collection")] = (cn, cn_reach)  # what an id reuse leaves behind
-    assert engine._cap_reach(us, "collection") == us_reach
-    assert engine._CAP_REACH[(id(us), "collection")][0] is us
+    state_query._CAP_REACH[(id(us), "collection")] = (cn, cn_reach)  # what an id reuse leaves behind
+    assert state_query._cap_reach(us, "collection") == us_reach
+    assert state_query._CAP_REACH[(id(us), "collection")][0] is us
 
 
 def test_reputation_parameters_ignore_an_entry_left_by_another_policy() -> None:

@@ -14,7 +14,8 @@ import msgspec
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from reachguard import content, inbound, rules
+from reachguard import inbound, rules
+from reachguard.attempt_review import NO_REVIEW, Review, review_attempt
 from reachguard.model import (
     Account,
     Attempt,
@@ -24,7 +25,6 @@ from reachguard.model import (
     Decision,
     Dnc,
     Event,
-    Finding,
     InboundSms,
     OptOut,
     Outcome,
@@ -41,11 +41,9 @@ from reachguard.state import AccountRecord, ContactRecord, RecipientState, chann
 from reachguard.store import SQLiteStore, StateQuery, Store
 from reachguard.ledger.chain import GLOBAL_ORG, canonical
 from reachguard.store.base import NewContact, PendingEntry
-from reachguard.templates import TemplateRegistry
+from reachguard.state_query import DAY, NEVER, state_query
 from reachguard.verification import issue_code
 
-DAY = 86_400.0
-_NEVER = float("inf")  # contacts_since when no cap looks back: load none
 _MAX_RETRY_STEPS = 64
 
 
@@ -148,12 +146,12 @@ class Gateway:
             with self.store.transaction():
                 self.store.ledger_append([_decision_entry(attempt, decision)])
             return decision
-        review = _review(attempt, attempt.effective_relation, policy, self.store)
+        review = review_attempt(attempt, attempt.effective_relation, policy, self.store)
         ts = attempt.at.timestamp()
         asked = canonical(attempt)  # first: a lone surrogate is refused by name, before anything else encodes the text
         code = self._code(attempt, number, ts)
         with self.store.transaction(attempt.org, number):
-            state = self.store.load_state(_query(attempt, number, policy, ts))
+            state = self.store.load_state(state_query(attempt, number, policy, ts))
             decision, contact = self._judge(attempt, number, policy, state, review, ts, self._kernel(policy, attempt), code)
             if contact is not None:
                 self.store.record_contacts([contact])
@@ -182,7 +180,7 @@ class Gateway:
     def _decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
         decisions: list[Decision | None] = [None] * len(attempts)
         stamps = [attempt.at.timestamp() for attempt in attempts]  # once per attempt, not once per use
-        pending: list[tuple[int, Attempt, str, Policy, _Review, Kernel | None]] = []
+        pending: list[tuple[int, Attempt, str, Policy, Review, Kernel | None]] = []
         queries: list[StateQuery] = []
         for_org, kernels = self.policies.for_org, self.kernels
         for index, attempt in enumerate(attempts):
@@ -192,17 +190,17 @@ class Gateway:
                 decisions[index] = _invalid(attempt, policy)
                 continue
             if attempt.content is None and attempt.template is None:
-                review = _NO_REVIEW
+                review = NO_REVIEW
             else:
-                review = _review(attempt, attempt.effective_relation, policy, self.store)
+                review = review_attempt(attempt, attempt.effective_relation, policy, self.store)
             if kernels:
                 kernel = kernel_for(policy, attempt.purpose, attempt.channel)
                 lookback = kernel.lookback_days
-                since = stamps[index] - (lookback + 1) * DAY if lookback else _NEVER
+                since = stamps[index] - (lookback + 1) * DAY if lookback else NEVER
                 queries.append(StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, kernel.per_subject))
             else:
                 kernel = None
-                queries.append(_query(attempt, number, policy, stamps[index]))
+                queries.append(state_query(attempt, number, policy, stamps[index]))
             pending.append((index, attempt, number, policy, review, kernel))
         # Whatever depends on the attempts alone is done before the write lock, which serialises
         # `serve --workers N` processes: only state-dependent work runs under it.
@@ -248,7 +246,7 @@ class Gateway:
         return issue_code(self._secret, attempt.org, number, ts, attempt.content) if attempt.channel == "sms" else None
 
     def _judge(
-        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: "_Review",
+        self, attempt: Attempt, number: str, policy: Policy, state: RecipientState, review: Review,
         ts: float, kernel: Kernel | None, code: str | None,
     ) -> tuple[Decision, NewContact | None]:
         """Apply the purpose's rules to the loaded state; the contact to record if allowed.
@@ -259,7 +257,7 @@ class Gateway:
         at = attempt.at
         relation = _effective_relation(attempt, number, state)
         if relation != attempt.effective_relation:
-            review = _review(attempt, relation, policy, self.store)
+            review = review_attempt(attempt, relation, policy, self.store)
         if kernel is None:
             ctx = Context(attempt, number, policy, state, relation, policy.zones_for(number), CHANNEL_BITS[attempt.channel])
             checks = [rule.check for rule in rules.rules_for(attempt.purpose)]
@@ -276,19 +274,19 @@ class Gateway:
         return self._verdict(attempt, number, relation, review, hits, ts, ctx, time_checks, code)
 
     def _verdict(
-        self, attempt: Attempt, number: str, relation: str, review: "_Review", hits: list[Hit], ts: float,
+        self, attempt: Attempt, number: str, relation: str, review: Review, hits: list[Hit], ts: float,
         ctx: Context | None, time_checks: Sequence, code: str | None,
     ) -> tuple[Decision, NewContact | None]:
         """The decision from the rules' hits and the review; the contact to record if allowed."""
         at = attempt.at
-        if review is _NO_REVIEW:  # no content, no template: the rules alone
+        if review is NO_REVIEW:  # no content, no template: the rules alone
             reasons: list[Reason] = [hit.reason for hit in hits] if hits else []
         else:
             reasons = [hit.reason for hit in hits] + review.reasons
         if not reasons:
             contact = ContactRecord(attempt.org, number, attempt.channel, attempt.purpose, relation, attempt.subject, ts)
             return Decision(attempt.id, "allow", number, [], None, review.findings, code), (contact, attempt.id, attempt.agent, code)
-        if (review is _NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
+        if (review is NO_REVIEW or not review.reasons) and all(hit.retry_at is not None for hit in hits):
             retry_at = _earliest_pass(ctx, time_checks, at) if ctx is not None else None
             if retry_at is not None:
                 return Decision(attempt.id, "defer", number, reasons, retry_at, review.findings, None), None
@@ -296,79 +294,6 @@ class Gateway:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-class _Review:
-    __slots__ = ("findings", "blocking_reason", "template_reason")
-
-    def __init__(self, findings: list[Finding], blocking_reason: Reason | None, template_reason: Reason | None = None):
-        self.findings = findings
-        self.blocking_reason = blocking_reason
-        self.template_reason = template_reason
-
-    @property
-    def reasons(self) -> list[Reason]:
-        return [r for r in (self.template_reason, self.blocking_reason) if r is not None]
-
-
-_NO_REVIEW = _Review([], None)
-
-
-def _template_reason(store: Store, attempt: Attempt, policy: Policy) -> Reason | None:
-    """An attempt naming a template must use an approved one, rendered faithfully."""
-    if attempt.template is None:
-        return None
-    problem = TemplateRegistry(store, policy.templates.levels).check_use(attempt.org, attempt.template, attempt.content)
-    return Reason("TEMPLATE_NOT_APPROVED", problem, policy.cite("template")) if problem else None
-
-
-def _review(attempt: Attempt, relation: str, policy: Policy, store: Store) -> _Review:
-    """Content review of the attempt's text (and its template), before any lock is taken."""
-    template_reason = _template_reason(store, attempt, policy)
-    if template_reason is not None:
-        review = _review_text(attempt, relation, policy)
-        return _Review(review.findings, review.blocking_reason, template_reason)
-    return _review_text(attempt, relation, policy)
-
-
-def _review_text(attempt: Attempt, relation: str, policy: Policy) -> _Review:
-    if attempt.content is None:
-        return _NO_REVIEW
-    result = content.review(attempt.content, attempt.purpose, relation, attempt.channel)
-    blocking = content.blocking(policy, result.findings, attempt.purpose, attempt.channel)
-    if not blocking:
-        return _Review(result.findings, None)
-    codes = ", ".join(sorted({f.code for f in blocking}))
-    reason = Reason("CONTENT_VIOLATION", f"the content breaks the rules: {codes}", policy.cite("content"))
-    return _Review(result.findings, reason)
-
-
-def _query(attempt: Attempt, number: str, policy: Policy, ts: float) -> StateQuery:
-    lookback, per_subject = _cap_reach(policy, attempt.purpose)
-    since = (ts - (lookback + 1) * DAY) if lookback else _NEVER
-    return StateQuery(attempt.org, number, attempt.purpose, attempt.subject, since, per_subject)
-
-
-_CAP_REACH: dict[tuple[int, str], tuple[Policy, tuple[int, bool]]] = {}
-
-
-def _cap_reach(policy: Policy, purpose: str) -> tuple[int, bool]:
-    """How many days of contacts the purpose's caps look back, and whether any is per debt.
-
-    Cached by the policy's identity; the entry keeps the policy itself and is checked with `is`,
-    because an id() is reused once its object is freed (a reloaded or per-test policy would
-    otherwise get another policy's reach and skip loading the contacts a cap needs).
-    """
-    key = (id(policy), purpose)
-    hit = _CAP_REACH.get(key)
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    caps = policy.for_purpose(purpose).caps
-    reach = (max((cap.days for cap in caps), default=0), any(cap.per == "subject" for cap in caps))
-    if len(_CAP_REACH) > 4096:
-        _CAP_REACH.clear()
-    _CAP_REACH[key] = (policy, reach)
-    return reach
 
 
 def _effective_relation(attempt: Attempt, number: str, state: RecipientState) -> str:
