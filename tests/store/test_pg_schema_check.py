@@ -57,7 +57,7 @@ def test_a_stale_or_missing_schema_is_refused_with_the_same_message(empty_schema
     assert current_revision(engine, schema) is None  # no such schema yet
     with pytest.raises(StoreUnavailable) as info:
         PostgresStore(url, upgrade=False)
-    assert str(info.value) == "the database schema is at nothing, this ReachGuard needs 0005: run `reachguard db upgrade`"
+    assert str(info.value) == "the database schema is at nothing, this ReachGuard needs 0006: run `reachguard db upgrade`"
     with engine.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
     assert current_revision(engine, schema) is None  # a schema without alembic_version
@@ -66,9 +66,9 @@ def test_a_stale_or_missing_schema_is_refused_with_the_same_message(empty_schema
     _CURRENT.clear()
     with pytest.raises(StoreUnavailable) as info:
         PostgresStore(url, upgrade=False)
-    assert str(info.value) == "the database schema is at 0003, this ReachGuard needs 0005: run `reachguard db upgrade`"
+    assert str(info.value) == "the database schema is at 0003, this ReachGuard needs 0006: run `reachguard db upgrade`"
     PostgresStore(url, chain_interval=0).close()  # auto-upgrade still runs the migrations
-    assert current_revision(engine, schema) == "0005"
+    assert current_revision(engine, schema) == "0006"
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO alembic_version VALUES ('0004')")
     _CURRENT.clear()

@@ -115,7 +115,9 @@ def seed(site: Site) -> dict[str, Any]:
 class Pages:
     """The app in process (Starlette's TestClient), for the page-level tests: keys per org/name."""
 
-    def __init__(self, **settings: Any):
+    def __init__(self, db_url: str = ":memory:", keys: dict[tuple[str, str], str] | None = None, **settings: Any):
+        """An app on `db_url` (another app on the same store is another worker); `keys`: the
+        keys another Pages already made in that store, else the KEYS are made here."""
         import warnings
 
         from reachguard.api.main import create_app
@@ -125,9 +127,10 @@ class Pages:
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
-        self.app = create_app(load_settings(db_url=":memory:", access_log=False, log_level="warning", **settings))
+        self.app = create_app(load_settings(db_url=db_url, access_log=False, log_level="warning", **settings))
         self.store = self.app.state.service.store
-        self.keys = {(org, name): create_key(self.store, org, role, label)[1] for org, name, role, label in KEYS}
+        self.keys = keys if keys is not None else {
+            (org, name): create_key(self.store, org, role, label)[1] for org, name, role, label in KEYS}
         self._client_cls = TestClient
         self.client = TestClient(self.app, base_url="http://testserver")
 

@@ -165,6 +165,19 @@ class Store(ABC):
         first time they are reached); False if the org has no such case."""
         raise NotImplementedError("this store keeps no complaint cases")
 
+    # --- console sessions (web console: docs/console.md) ---------------------------------
+    # Abstract: without them a logout could not end a session, so a backend must have them.
+
+    @abstractmethod
+    def end_console_session(self, session_id: str, issued_at: float, keep_after: float) -> None:
+        """Record a console session (its cookie signed at `issued_at`) as ended: logged out.
+        Records of sessions issued before `keep_after` are dropped here (the caller passes a
+        time before which every cookie is refused for its age), so the table stays bounded."""
+
+    @abstractmethod
+    def console_session_ended(self, session_id: str) -> bool:
+        """Whether the console session was ended (every worker asks the store, not a cache)."""
+
     # --- service (keys, checkpoints, reads) ---------------------------------------------
     # Added for the HTTP service (api/), the audit commands (cli/audit.py) and checkpoints
     # (ledger/checkpoint.py). Every backend implements them; nothing above changed.

@@ -24,7 +24,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # check that runs on every store opening compares `alembic_version` with HEAD in one plain query,
 # and Alembic (~0.5 s of imports plus parsing every migration) is imported only to upgrade or
 # to tell a newer schema from an older one. A test checks this equals Alembic's own history.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD = REVISIONS[-1]
 _MIGRATION_LOCK = 0x5247_4442_4D49_4752  # "RGDBMIGR": one upgrade at a time per database
 

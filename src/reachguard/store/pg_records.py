@@ -1,5 +1,5 @@
 """The PostgreSQL store's service records: API keys, per-number views, verification lookups,
-templates, complaint cases, reputation (reports, appeals, sender numbers)."""
+templates, complaint cases, ended console sessions, reputation (reports, appeals, sender numbers)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from reachguard.store.pg_session import _RANK, PgSessions, lock_key
 
 
 class PgRecords(PgSessions):
-    """Keys, templates, complaint cases and reputation rows (mixed into PostgresStore)."""
+    """Keys, templates, complaint cases, ended console sessions and reputation rows (mixed into PostgresStore)."""
 
     # --- API keys ---------------------------------------------
 
@@ -136,6 +136,17 @@ class PgRecords(PgSessions):
                 "WHERE org = %(org)s AND seq = %(seq)s RETURNING seq",
                 {"status": status, "assignee": assignee, "reply": reply, "at": at, "org": org, "seq": seq})
         return bool(rows)
+
+    # --- ended console sessions (web console: logout) ----------------------------------
+
+    def end_console_session(self, session_id: str, issued_at: float, keep_after: float) -> None:
+        with self.transaction():
+            self._write("DELETE FROM console_sessions_ended WHERE issued_at < %s", (keep_after,))
+            self._write("INSERT INTO console_sessions_ended(session_id, issued_at) VALUES (%s,%s) "
+                        "ON CONFLICT (session_id) DO NOTHING", (session_id, issued_at))
+
+    def console_session_ended(self, session_id: str) -> bool:
+        return bool(self._fetch("SELECT 1 FROM console_sessions_ended WHERE session_id = %s", (session_id,)))
 
     # --- reputation (reports, appeals, sender numbers) ----------------------------------
     # Report ingest runs under one advisory lock (reputation/ingest.py), so aggregates and

@@ -1,5 +1,6 @@
 """The SQLite store's service records: meta values, API keys, per-number views, verification
-lookups, complaint cases and message templates (the web console's approval chain).
+lookups, complaint cases, ended console sessions and message templates (the web console's
+approval chain).
 
 Why a module of its own: none of these is on a decision's path; they are the small tables the
 API, the console and the CLI keep beside the state and the ledger.
@@ -108,6 +109,17 @@ class SQLiteRecords(SQLiteSession):
                 "WHERE org=:org AND seq=:seq",
                 {"status": status, "assignee": assignee, "reply": reply, "at": at, "org": org, "seq": seq})
             return cursor.rowcount > 0
+
+    # --- ended console sessions (web console: logout) ----------------------------------
+
+    def end_console_session(self, session_id: str, issued_at: float, keep_after: float) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM console_sessions_ended WHERE issued_at < ?", (keep_after,))
+            self._db.execute("INSERT OR IGNORE INTO console_sessions_ended(session_id, issued_at) VALUES (?,?)",
+                             (session_id, issued_at))
+
+    def console_session_ended(self, session_id: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM console_sessions_ended WHERE session_id=?", (session_id,)))
 
     # --- templates (content review: approval chain) -------------------------------------
 

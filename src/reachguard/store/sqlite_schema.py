@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS complaint_cases(
   org TEXT NOT NULL, seq INTEGER NOT NULL, number TEXT, at REAL NOT NULL, text TEXT, status TEXT NOT NULL,
   assignee TEXT, reply TEXT, acknowledged_at REAL, resolved_at REAL, updated_at REAL,
   PRIMARY KEY(org, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS console_sessions_ended(
+  session_id TEXT PRIMARY KEY, issued_at REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reports(
   seq INTEGER PRIMARY KEY, number TEXT NOT NULL, label TEXT NOT NULL, reporter BLOB NOT NULL, at REAL NOT NULL, text TEXT);
 CREATE TABLE IF NOT EXISTS report_aggregates(

@@ -31,9 +31,10 @@ class LoginRequired(Exception):
 
 
 async def officer(request: Request) -> Officer:
-    """Dependency: the logged-in officer, whose role may use the console."""
+    """Dependency: the logged-in officer, whose role may use the console (a store that fails
+    while checking the key or the session is the 503 page, never a pass)."""
     web = web_state(request)
-    found = await run_in_threadpool(web.sessions.officer, request)
+    found = await blocking(web.sessions.officer, request)
     if found is None:
         raise LoginRequired()
     if found.role not in web.console_roles:

@@ -1,4 +1,4 @@
-"""Log in with an API key (compliance or auditor role), log out."""
+"""Log in with an API key (compliance or auditor role), log out (ending the session server-side)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from reachguard.api.routes.verify import client_address
 from reachguard.core.keys import hash_key
-from reachguard.web.deps import form, officer
+from reachguard.web.deps import blocking, form, officer
 from reachguard.web.render import render, web_state
 from reachguard.web.session import Officer
 
@@ -42,9 +42,13 @@ async def login(request: Request) -> Response:
 
 @router.post("/console/logout")
 async def logout(request: Request, who: Officer = Depends(officer)) -> Response:
+    """End the session in the store (a copy of the cookie is then refused everywhere), then
+    drop the browser's cookie; a store failure is the 503 page and the session stays."""
     await form(request, {})
+    sessions = web_state(request).sessions
+    await blocking(sessions.end, request)
     response = RedirectResponse("/console/login", status_code=303)
-    web_state(request).sessions.clear(response)
+    sessions.clear(response)
     return response
 
 
