@@ -307,6 +307,27 @@ class Store(ABC):
         """The org's traffic since `since`: (allowed contacts, complaints naming it, opt-outs
         naming it, decisions, denied decisions)."""
 
+    # --- templates (content review: approval chain) -------------------------------------
+
+    @abstractmethod
+    def template_add_version(self, org: str, template_id: str, text: str, author: str, at: float) -> int:
+        """Store a new version of a template; returns its version number (1, 2, …)."""
+
+    @abstractmethod
+    def template_version(self, org: str, template_id: str, version: int | None = None) -> "tuple | None":
+        """(org, template_id, version, text, author, at) of the latest or given version."""
+
+    @abstractmethod
+    def template_add_review(self, org: str, template_id: str, version: int, level: int, level_name: str,
+                            reviewer: str, verdict: str, comment: str, at: float) -> None: ...
+
+    @abstractmethod
+    def template_reviews(self, org: str, template_id: str, version: int) -> list[tuple]:
+        """(level, level_name, reviewer, verdict, comment, at) in level order."""
+
+    @abstractmethod
+    def template_ids(self, org: str) -> list[str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
@@ -330,27 +351,6 @@ class Checkpoint:
     signed_at: float
     key_id: str  # fingerprint of the signing public key
     signature: str  # hex Ed25519 signature over ledger.checkpoint.checkpoint_message(...)
-
-    # --- templates (content review: approval chain) -------------------------------------
-
-    @abstractmethod
-    def template_add_version(self, org: str, template_id: str, text: str, author: str, at: float) -> int:
-        """Store a new version of a template; returns its version number (1, 2, …)."""
-
-    @abstractmethod
-    def template_version(self, org: str, template_id: str, version: int | None = None) -> "tuple | None":
-        """(org, template_id, version, text, author, at) of the latest or given version."""
-
-    @abstractmethod
-    def template_add_review(self, org: str, template_id: str, version: int, level: int, level_name: str,
-                            reviewer: str, verdict: str, comment: str, at: float) -> None: ...
-
-    @abstractmethod
-    def template_reviews(self, org: str, template_id: str, version: int) -> list[tuple]:
-        """(level, level_name, reviewer, verdict, comment, at) in level order."""
-
-    @abstractmethod
-    def template_ids(self, org: str) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
