@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from reachguard.cli import app
 from reachguard.cli.common import Utf8Group, time_option
+
+if TYPE_CHECKING:
+    from reachguard.core.config import Settings
+    from reachguard.ledger.checkpoint import Signer
+    from reachguard.store.base import Store
 
 audit_app = typer.Typer(
     cls=Utf8Group,
@@ -31,16 +36,35 @@ def _settings(db: str | None):
         raise typer.Exit(2) from exc
 
 
-def _open(db: str | None):
+def _open(db: str | None, signs: bool = False):
+    """The settings and the store; `signs`: the command signs, so it needs a key that outlives it."""
+    from reachguard.core.config import ConfigError
     from reachguard.store import StoreUnavailable, open_store
 
     settings = _settings(db)
+    if signs:
+        try:
+            settings.require_durable_signing_key()
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     if settings.sqlite_file() is not None and not settings.sqlite_file().exists():
         typer.echo(f"error: no store at {settings.sqlite_file()}", err=True)
         raise typer.Exit(2)
     try:
         return settings, open_store(settings.db_url)
     except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _signer(settings: "Settings", store: "Store") -> "Signer":
+    """The ledger's signer; a key file that cannot be read or made is an error line, exit 2."""
+    from reachguard.ledger.checkpoint import Signer, SigningKeyError
+
+    try:
+        return Signer.open(store, settings.signing_key_path())
+    except SigningKeyError as exc:  # the caller's `finally` closes the store
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -122,14 +146,13 @@ def export(
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """
-    from reachguard.ledger.checkpoint import Signer
     from reachguard.ledger.export import ExportError, export_ledger
 
     start = None if from_ is None else time_option(from_, "--from")
     end = None if to is None else time_option(to, "--to")
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        signer = Signer.open(store, settings.signing_key_path())
+        signer = _signer(settings, store)
         manifest = export_ledger(store, org, out, start, end, signer)
     except ExportError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -147,11 +170,9 @@ def checkpoint(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) ->
 
     Example: reachguard audit checkpoint --db ./reachguard.db
     """
-    from reachguard.ledger.checkpoint import Signer
-
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        made = Signer.open(store, settings.signing_key_path()).checkpoint_all()
+        made = _signer(settings, store).checkpoint_all()
     finally:
         store.close()
     for c in made:
@@ -166,11 +187,11 @@ def public_key(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) ->
 
     Example: reachguard audit public-key --db ./reachguard.db > reachguard-ledger.pub.pem
     """
-    from reachguard.ledger.checkpoint import Signer, public_pem
+    from reachguard.ledger.checkpoint import public_pem
 
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        signer = Signer.open(store, settings.signing_key_path())
+        signer = _signer(settings, store)
     finally:
         store.close()
     typer.echo(f"# key id {signer.key_id}", err=True)
