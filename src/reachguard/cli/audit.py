@@ -140,9 +140,12 @@ def export(
     out: Path = typer.Option(Path("ledger-export"), "--out", help="Folder to write (created)."),
     db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
-    """Write an org's ledger entries and their proof (signed checkpoints, public keys, VERIFY.md, a standalone verify.py).
+    """Write an org's ledger entries and their proof (signed checkpoints, public keys, a signed manifest, VERIFY.md, a standalone verify.py).
 
-    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT
+    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT KEY_ID, with the key id the
+    org gave them out of band (`reachguard audit public-key`). The manifest (org, seq and time
+    range, entry count, last entry hash, each file's SHA-256) is signed with the ledger's key, so
+    a signed prefix of the export cannot pass as the whole of it.
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """
@@ -161,7 +164,7 @@ def export(
         store.close()
     typer.echo(f"exported {manifest['entries']} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}, "
                f"{manifest['entries_in_range']} in range) with {manifest['checkpoints']} signed checkpoint(s) to {out}")
-    typer.echo(f"check it: python3 {out / 'verify.py'} {out}")
+    typer.echo(f"check it: python3 {out / 'verify.py'} {out} {manifest['key_id']}")
 
 
 @audit_app.command("checkpoint")
