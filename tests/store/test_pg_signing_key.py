@@ -133,7 +133,8 @@ def test_the_service_itself_refuses_postgres_without_a_signing_key_file(pg: str,
 
 
 @pytest.mark.parametrize("command", [["audit", "checkpoint"], ["audit", "public-key"],
-                                     ["audit", "export", "--org", "acme", "--out", "OUT"]])
+                                     ["audit", "export", "--org", "acme", "--out", "OUT"],
+                                     ["audit", "anchor", "--out", "OUT"]])
 def test_audit_commands_that_sign_refuse_postgres_without_a_signing_key_file(
         pg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
     """They would sign (or print) a throw-away key that no verification trusts."""

@@ -1,4 +1,4 @@
-"""`reachguard audit verify|export|checkpoint|public-key`: prove what was decided."""
+"""`reachguard audit verify|export|checkpoint|anchor|public-key`: prove what was decided."""
 
 from __future__ import annotations
 
@@ -77,6 +77,11 @@ def verify(
         help="An Ed25519 public key to trust besides the signing key's own: a PEM file (or PEM text) as "
         "`reachguard audit public-key` prints it. Repeat it for several keys (earlier keys after a rotation).",
     ),
+    anchor: Optional[Path] = typer.Option(
+        None, "--anchor", metavar="FILE",
+        help="An anchor written earlier by `reachguard audit anchor` and kept outside the database: every org "
+        "head it holds must still be in the chain, unchanged (catches a tail cut or rewritten after the last checkpoint).",
+    ),
 ) -> None:
     """Re-walk every org's hash chain and check every signed checkpoint; report the first broken entry.
 
@@ -87,6 +92,10 @@ def verify(
     After a key rotation, pass the earlier keys' public halves with --trusted-key. To verify a copy of
     the database elsewhere, pass the key that `reachguard audit public-key` printed where it was made.
 
+    Entries after an org's last checkpoint are protected only by an anchor: with --anchor FILE, an
+    anchored head that is gone (the tail was cut) or differs (rewritten) is BROKEN. The anchor's own
+    signature must be by a trusted key.
+
     Exit 0 when every chain holds, 1 when one is broken (edited, deleted, reordered or rewritten
     entries, a bad signature, or a checkpoint signed by a key that is not trusted), 2 on usage errors
     and when signatures were not checked because no trusted key is available (the chains are still
@@ -94,6 +103,7 @@ def verify(
 
     Example: reachguard audit verify --db ./reachguard.db --trusted-key old-ledger-key.pub.pem
     """
+    from reachguard.ledger.anchor import AnchorError, read_anchor
     from reachguard.ledger.audit import audit_store
     from reachguard.ledger.checkpoint import (SigningKeyError, TrustedKeyError, TrustedKeys, load_existing_key,
                                               load_public_key)
@@ -109,7 +119,12 @@ def verify(
         if own is not None:
             publics.append(own.public_key())
         trusted = TrustedKeys.of(publics)
-        reports = audit_store(store, trusted)
+        try:
+            anchored = None if anchor is None else read_anchor(anchor, trusted)
+        except AnchorError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        reports = audit_store(store, trusted, anchored)
     finally:
         store.close()
     broken = unchecked = False
@@ -125,6 +140,8 @@ def verify(
             typer.echo(f"UNCHECKED {r.org}: {r.checked} entries hold, but {r.checkpoints} checkpoint(s): {r.unchecked}")
     if not reports:
         typer.echo("the ledger is empty")
+    if anchored is not None:
+        typer.echo(f"anchor {anchor} of {anchored.made_at} (key {anchored.key_id}): {len(anchored.heads)} org head(s) checked")
     if broken:
         raise typer.Exit(1)
     if unchecked:
@@ -182,6 +199,39 @@ def checkpoint(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) ->
         typer.echo(f"signed {c.org} seq {c.seq} {c.entry_hash} with key {c.key_id}")
     if not made:
         typer.echo("every chain head is already checkpointed")
+
+
+@audit_app.command("anchor")
+def anchor_command(
+    out: Path = typer.Option(..., "--out", help="The anchor file to write (replaced whole if it exists)."),
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Write every org's chain head (seq, entry hash), signed with the ledger's key, to an anchor file to keep outside the database.
+
+    Signed checkpoints protect the entries up to them; nothing in the database protects the entries
+    after the last one. Keep the anchor where whoever can write the database cannot; later,
+    `reachguard audit verify --anchor FILE` reports BROKEN if an anchored entry is gone or changed.
+
+    Example: reachguard audit anchor --db ./reachguard.db --out /mnt/auditor/anchor-2026-12-07.json
+    """
+    from reachguard.ledger.anchor import AnchorError, make_anchor, write_anchor
+
+    settings, store = _open(db, signs=True)
+    try:
+        data = make_anchor(store, _signer(settings, store))
+    finally:
+        store.close()
+    if not data["heads"]:
+        typer.echo("error: the ledger is empty: nothing to anchor", err=True)
+        raise typer.Exit(1)
+    try:
+        write_anchor(out, data)
+    except AnchorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for org, head in data["heads"].items():
+        typer.echo(f"anchored {org} seq {head['seq']} {head['entry_hash']}")
+    typer.echo(f"wrote {out} (key {data['key_id']}); keep it outside the database and pass it to audit verify --anchor")
 
 
 @audit_app.command("public-key")
