@@ -134,7 +134,7 @@ def _external_check(out: Path, *key_id: str) -> subprocess.CompletedProcess:
 
 def _rewrite_export(out: Path, change) -> None:
     """A forger's export: `change(entries)` edits the entry dicts, then every hash after the
-    first entry is recomputed and the manifest fixed to match."""
+    first entry is recomputed and the manifest fixed to match (all but its signature)."""
     entries = [json.loads(line) for line in (out / "entries.jsonl").read_text().splitlines()]
     entries = change(entries)
     prev = entries[0]["prev_hash"]
@@ -147,8 +147,12 @@ def _rewrite_export(out: Path, change) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["sha256"]["entries.jsonl"] = hashlib.sha256(data).hexdigest()
     manifest["entries"], manifest["seq_last"] = len(entries), entries[-1]["seq"]
+    manifest["entry_hash_last"], manifest["at_last"] = entries[-1]["entry_hash"], repr(float(entries[-1]["at"]))
     checkpoints = (out / "checkpoints.json").read_bytes()
     manifest["sha256"]["checkpoints.json"] = hashlib.sha256(checkpoints).hexdigest()
+    manifest["checkpoints"] = len(json.loads(checkpoints))
+    assert manifest["from"] is None and manifest["to"] is None  # every entry is in range
+    manifest["entries_in_range"] = len(entries)
     (out / "manifest.json").write_text(json.dumps(manifest))
 
 

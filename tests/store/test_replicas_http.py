@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reachguard.ledger.audit import audit_store
+from reachguard.ledger.checkpoint import TrustedKeys, load_or_create_key
 from store_worker import ORGS, check_caps_and_ledger, number, seed
 
 EXE = Path(sys.executable).parent / "reachguard"
@@ -98,11 +100,14 @@ def _plan(client: int) -> list[list[dict]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgres", "postgres+redis"])
-def test_four_serve_processes_sixty_four_clients_one_truth(backend: str, new_store, pg_url: str, redis_url: str) -> None:
+def test_four_serve_processes_sixty_four_clients_one_truth(backend: str, new_store, pg_url: str, redis_url: str,
+                                                          tmp_path: Path) -> None:
     store = new_store(backend)
     seed(store, NUMBERS)
+    signing_key = load_or_create_key(tmp_path / "ledger-signing-key.pem")  # one key for every replica, as deployed
     env = {**os.environ, "REACHGUARD_DB_URL": pg_url, "REACHGUARD_ACCESS_LOG": "false", "REACHGUARD_LOG_LEVEL": "warning",
-           "REACHGUARD_CHECKPOINT_INTERVAL_SECONDS": "0.5"}
+           "REACHGUARD_CHECKPOINT_INTERVAL_SECONDS": "0.5",
+           "REACHGUARD_SIGNING_KEY_FILE": str(tmp_path / "ledger-signing-key.pem")}
     env.pop("REACHGUARD_REDIS_URL", None)
     if backend == "postgres+redis":
         env["REACHGUARD_REDIS_URL"] = f"{redis_url}?prefix={store.counters.prefix}"
@@ -151,3 +156,6 @@ def test_four_serve_processes_sixty_four_clients_one_truth(backend: str, new_sto
     assert len(verdicts) == planned
     assert sum(1 for v in verdicts if v[3] == "allow") > NUMBERS  # the caps were reached, not just touched
     check_caps_and_ledger(store, verdicts)
+    # Every replica signed its checkpoints with the one shared key: they verify against it alone.
+    reports = audit_store(store, TrustedKeys.of([signing_key.public_key()]))
+    assert reports and all(r.ok and r.checkpoints for r in reports), reports

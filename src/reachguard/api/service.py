@@ -260,6 +260,7 @@ class Service:
     """Everything a request needs, built once per app from the settings."""
 
     def __init__(self, settings: Settings, store: Store | None = None):
+        settings.require_durable_signing_key()  # before any store is opened: nothing to undo
         self.settings = settings
         self.store = store if store is not None else open_store(settings.db_url, redis_url=settings.redis_url)
         self.policies = load_policy_file(settings.policy_file) if settings.policy_file else PolicyBook.profile(settings.profile)

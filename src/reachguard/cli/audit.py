@@ -1,14 +1,19 @@
-"""`reachguard audit verify|export|checkpoint|public-key`: prove what was decided."""
+"""`reachguard audit verify|export|checkpoint|anchor|public-key`: prove what was decided."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from reachguard.cli import app
 from reachguard.cli.common import Utf8Group, time_option
+
+if TYPE_CHECKING:
+    from reachguard.core.config import Settings
+    from reachguard.ledger.checkpoint import Signer
+    from reachguard.store.base import Store
 
 audit_app = typer.Typer(
     cls=Utf8Group,
@@ -31,16 +36,35 @@ def _settings(db: str | None):
         raise typer.Exit(2) from exc
 
 
-def _open(db: str | None):
+def _open(db: str | None, signs: bool = False):
+    """The settings and the store; `signs`: the command signs, so it needs a key that outlives it."""
+    from reachguard.core.config import ConfigError
     from reachguard.store import StoreUnavailable, open_store
 
     settings = _settings(db)
+    if signs:
+        try:
+            settings.require_durable_signing_key()
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
     if settings.sqlite_file() is not None and not settings.sqlite_file().exists():
         typer.echo(f"error: no store at {settings.sqlite_file()}", err=True)
         raise typer.Exit(2)
     try:
         return settings, open_store(settings.db_url)
     except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _signer(settings: "Settings", store: "Store") -> "Signer":
+    """The ledger's signer; a key file that cannot be read or made is an error line, exit 2."""
+    from reachguard.ledger.checkpoint import Signer, SigningKeyError
+
+    try:
+        return Signer.open(store, settings.signing_key_path())
+    except SigningKeyError as exc:  # the caller's `finally` closes the store
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
@@ -53,6 +77,11 @@ def verify(
         help="An Ed25519 public key to trust besides the signing key's own: a PEM file (or PEM text) as "
         "`reachguard audit public-key` prints it. Repeat it for several keys (earlier keys after a rotation).",
     ),
+    anchor: Optional[Path] = typer.Option(
+        None, "--anchor", metavar="FILE",
+        help="An anchor written earlier by `reachguard audit anchor` and kept outside the database: every org "
+        "head it holds must still be in the chain, unchanged (catches a tail cut or rewritten after the last checkpoint).",
+    ),
 ) -> None:
     """Re-walk every org's hash chain and check every signed checkpoint; report the first broken entry.
 
@@ -63,6 +92,10 @@ def verify(
     After a key rotation, pass the earlier keys' public halves with --trusted-key. To verify a copy of
     the database elsewhere, pass the key that `reachguard audit public-key` printed where it was made.
 
+    Entries after an org's last checkpoint are protected only by an anchor: with --anchor FILE, an
+    anchored head that is gone (the tail was cut) or differs (rewritten) is BROKEN. The anchor's own
+    signature must be by a trusted key.
+
     Exit 0 when every chain holds, 1 when one is broken (edited, deleted, reordered or rewritten
     entries, a bad signature, or a checkpoint signed by a key that is not trusted), 2 on usage errors
     and when signatures were not checked because no trusted key is available (the chains are still
@@ -70,6 +103,7 @@ def verify(
 
     Example: reachguard audit verify --db ./reachguard.db --trusted-key old-ledger-key.pub.pem
     """
+    from reachguard.ledger.anchor import AnchorError, read_anchor
     from reachguard.ledger.audit import audit_store
     from reachguard.ledger.checkpoint import (SigningKeyError, TrustedKeyError, TrustedKeys, load_existing_key,
                                               load_public_key)
@@ -85,7 +119,12 @@ def verify(
         if own is not None:
             publics.append(own.public_key())
         trusted = TrustedKeys.of(publics)
-        reports = audit_store(store, trusted)
+        try:
+            anchored = None if anchor is None else read_anchor(anchor, trusted)
+        except AnchorError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        reports = audit_store(store, trusted, anchored)
     finally:
         store.close()
     broken = unchecked = False
@@ -101,6 +140,8 @@ def verify(
             typer.echo(f"UNCHECKED {r.org}: {r.checked} entries hold, but {r.checkpoints} checkpoint(s): {r.unchecked}")
     if not reports:
         typer.echo("the ledger is empty")
+    if anchored is not None:
+        typer.echo(f"anchor {anchor} of {anchored.made_at} (key {anchored.key_id}): {len(anchored.heads)} org head(s) checked")
     if broken:
         raise typer.Exit(1)
     if unchecked:
@@ -116,20 +157,22 @@ def export(
     out: Path = typer.Option(Path("ledger-export"), "--out", help="Folder to write (created)."),
     db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
-    """Write an org's ledger entries and their proof (signed checkpoints, public keys, VERIFY.md, a standalone verify.py).
+    """Write an org's ledger entries and their proof (signed checkpoints, public keys, a signed manifest, VERIFY.md, a standalone verify.py).
 
-    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT
+    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT KEY_ID, with the key id the
+    org gave them out of band (`reachguard audit public-key`). The manifest (org, seq and time
+    range, entry count, last entry hash, each file's SHA-256) is signed with the ledger's key, so
+    a signed prefix of the export cannot pass as the whole of it.
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """
-    from reachguard.ledger.checkpoint import Signer
     from reachguard.ledger.export import ExportError, export_ledger
 
     start = None if from_ is None else time_option(from_, "--from")
     end = None if to is None else time_option(to, "--to")
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        signer = Signer.open(store, settings.signing_key_path())
+        signer = _signer(settings, store)
         manifest = export_ledger(store, org, out, start, end, signer)
     except ExportError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -138,7 +181,7 @@ def export(
         store.close()
     typer.echo(f"exported {manifest['entries']} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}, "
                f"{manifest['entries_in_range']} in range) with {manifest['checkpoints']} signed checkpoint(s) to {out}")
-    typer.echo(f"check it: python3 {out / 'verify.py'} {out}")
+    typer.echo(f"check it: python3 {out / 'verify.py'} {out} {manifest['key_id']}")
 
 
 @audit_app.command("checkpoint")
@@ -147,11 +190,9 @@ def checkpoint(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) ->
 
     Example: reachguard audit checkpoint --db ./reachguard.db
     """
-    from reachguard.ledger.checkpoint import Signer
-
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        made = Signer.open(store, settings.signing_key_path()).checkpoint_all()
+        made = _signer(settings, store).checkpoint_all()
     finally:
         store.close()
     for c in made:
@@ -160,17 +201,50 @@ def checkpoint(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) ->
         typer.echo("every chain head is already checkpointed")
 
 
+@audit_app.command("anchor")
+def anchor_command(
+    out: Path = typer.Option(..., "--out", help="The anchor file to write (replaced whole if it exists)."),
+    db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Write every org's chain head (seq, entry hash), signed with the ledger's key, to an anchor file to keep outside the database.
+
+    Signed checkpoints protect the entries up to them; nothing in the database protects the entries
+    after the last one. Keep the anchor where whoever can write the database cannot; later,
+    `reachguard audit verify --anchor FILE` reports BROKEN if an anchored entry is gone or changed.
+
+    Example: reachguard audit anchor --db ./reachguard.db --out /mnt/auditor/anchor-2026-12-07.json
+    """
+    from reachguard.ledger.anchor import AnchorError, make_anchor, write_anchor
+
+    settings, store = _open(db, signs=True)
+    try:
+        data = make_anchor(store, _signer(settings, store))
+    finally:
+        store.close()
+    if not data["heads"]:
+        typer.echo("error: the ledger is empty: nothing to anchor", err=True)
+        raise typer.Exit(1)
+    try:
+        write_anchor(out, data)
+    except AnchorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for org, head in data["heads"].items():
+        typer.echo(f"anchored {org} seq {head['seq']} {head['entry_hash']}")
+    typer.echo(f"wrote {out} (key {data['key_id']}); keep it outside the database and pass it to audit verify --anchor")
+
+
 @audit_app.command("public-key")
 def public_key(db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
     """Print the ledger's checkpoint public key (PEM), to hand to auditors.
 
     Example: reachguard audit public-key --db ./reachguard.db > reachguard-ledger.pub.pem
     """
-    from reachguard.ledger.checkpoint import Signer, public_pem
+    from reachguard.ledger.checkpoint import public_pem
 
-    settings, store = _open(db)
+    settings, store = _open(db, signs=True)
     try:
-        signer = Signer.open(store, settings.signing_key_path())
+        signer = _signer(settings, store)
     finally:
         store.close()
     typer.echo(f"# key id {signer.key_id}", err=True)

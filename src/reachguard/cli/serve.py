@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -35,9 +35,11 @@ def serve(
 
     try:
         settings = load_settings(config, db_url=db, host=host, port=port, workers=workers)
+        settings.require_durable_signing_key()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    _load_signing_key(settings)
     logs.configure(settings.log_level)
     protocol, loop, _ = protocol_and_loop()
     common = dict(
@@ -66,3 +68,18 @@ def serve(
         uvicorn.run(application, **common)
     finally:
         application.state.service.close()
+
+
+def _load_signing_key(settings: Any) -> None:
+    """Read (or create) the checkpoint key before any worker starts: a bad key file is one error
+    line and exit 2 here, not a traceback in each of N worker processes."""
+    from reachguard.ledger.checkpoint import SigningKeyError, load_or_create_key
+
+    path = settings.signing_key_path()
+    if path is None:
+        return
+    try:
+        load_or_create_key(path)
+    except SigningKeyError as exc:
+        typer.echo(f"error: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from exc

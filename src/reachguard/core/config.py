@@ -36,6 +36,15 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message says which setting and why."""
 
 
+SIGNING_KEY_REQUIRED = (
+    "signing_key_file is not set: on PostgreSQL every process would sign ledger checkpoints with a key held "
+    "only in memory, and they would fail verification on the other replicas and after a restart. "
+    "Set REACHGUARD_SIGNING_KEY_FILE (or signing_key_file in the config file) to one Ed25519 private key (PEM) "
+    "shared by every replica; make one with: "
+    "openssl genpkey -algorithm ed25519 -out ledger-signing-key.pem && chmod 600 ledger-signing-key.pem"
+)
+
+
 class _TomlFile(PydanticBaseSettingsSource):
     """The optional config file (TOML), below the environment in precedence."""
 
@@ -226,6 +235,16 @@ class Settings(BaseSettings):
             return self.signing_key_file
         db = self.sqlite_file()
         return db.with_name(db.name + ".signing-key.pem") if db is not None else None
+
+    def require_durable_signing_key(self) -> None:
+        """Refuse (ConfigError) to sign checkpoints with a key that dies with the process.
+
+        Why: on PostgreSQL without `signing_key_file` each process would sign with a key kept in
+        memory; verification trusts only pinned keys, so those checkpoints fail it on every other
+        replica and after a restart. Called by whatever signs: `serve`, the service, `audit
+        checkpoint|export|public-key`. SQLite files keep their key beside the database."""
+        if self.signing_key_file is None and not self.is_sqlite:
+            raise ConfigError(SIGNING_KEY_REQUIRED)
 
     def ledger_trusted_keys(self) -> list:
         """The public keys of `ledger_trusted_key_files` (checked readable at load)."""

@@ -1,4 +1,5 @@
-"""Audit a store: re-walk every org's chain and check every signed checkpoint against it.
+"""Audit a store: re-walk every org's chain and check every signed checkpoint against it, and,
+given an anchor kept outside the database (ledger/anchor.py), every anchored head.
 
 A checkpoint counts only if it is signed by a trusted key (`TrustedKeys`: pinned outside the
 database). The keys registered in the store's meta table are not trusted: anyone who can
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from reachguard.ledger.anchor import Anchor
 from reachguard.ledger.chain import LedgerEntry
 from reachguard.ledger.checkpoint import TrustedKeys, verify_checkpoint
 from reachguard.ledger.verify import Break, verify_chain
@@ -29,10 +31,11 @@ class OrgReport:
         return self.broken is None and self.unchecked is None
 
 
-def audit_org(store: Store, org: str, trusted: TrustedKeys) -> OrgReport:
+def audit_org(store: Store, org: str, trusted: TrustedKeys, anchored: tuple[int, str] | None = None) -> OrgReport:
     """Walk the org's chain from genesis; every checkpoint must sign the hash found at its seq
     with a trusted key. With no trusted key at all the chain is still walked, but a report
-    with checkpoints is not ok: `unchecked` says their signatures were not checked."""
+    with checkpoints is not ok: `unchecked` says their signatures were not checked.
+    `anchored`: (seq, entry_hash) of the org's head in an anchor; that entry must still be there."""
     checkpoints = store.checkpoints(org)
     unchecked = trusted.missing if checkpoints and not trusted.pems else None
     for checkpoint in checkpoints if trusted.pems else ():
@@ -52,6 +55,9 @@ def audit_org(store: Store, org: str, trusted: TrustedKeys) -> OrgReport:
             if checkpoint is not None and checkpoint.entry_hash != entry.entry_hash:
                 mismatch.append(Break(org, entry.seq, "entry differs from the signed checkpoint (chain rewritten)"))
                 return
+            if anchored is not None and entry.seq == anchored[0] and entry.entry_hash != anchored[1]:
+                mismatch.append(Break(org, entry.seq, "entry differs from the anchor (chain rewritten)"))
+                return
             last_seq[0] = entry.seq
             yield entry
 
@@ -61,14 +67,18 @@ def audit_org(store: Store, org: str, trusted: TrustedKeys) -> OrgReport:
     if broken is None and checkpoints and checkpoints[-1].seq > last_seq[0]:
         broken = Break(org, last_seq[0] + 1, f"entries missing: a checkpoint signed seq {checkpoints[-1].seq}, "
                                             f"the chain ends at {last_seq[0]} (truncated)")
+    if broken is None and anchored is not None and anchored[0] > last_seq[0]:
+        broken = Break(org, last_seq[0] + 1, f"entries missing: the anchor holds seq {anchored[0]}, "
+                                            f"the chain ends at {last_seq[0]} (truncated)")
     return OrgReport(org, checked, len(checkpoints), broken, None if broken else unchecked)
 
 
-def audit_store(store: Store, trusted: TrustedKeys) -> list[OrgReport]:
-    """Every org with entries or checkpoints: one whose entries were all deleted is reported
-    (its checkpoints sign entries that are gone), not left out."""
-    orgs = sorted(set(store.ledger_orgs()) | set(store.checkpoint_orgs()))
-    return [audit_org(store, org, trusted) for org in orgs]
+def audit_store(store: Store, trusted: TrustedKeys, anchor: Anchor | None = None) -> list[OrgReport]:
+    """Every org with entries, checkpoints or an anchored head: one whose entries were all deleted
+    is reported (its checkpoints or anchor name entries that are gone), not left out."""
+    heads = anchor.heads if anchor is not None else {}
+    orgs = sorted(set(store.ledger_orgs()) | set(store.checkpoint_orgs()) | set(heads))
+    return [audit_org(store, org, trusted, heads.get(org)) for org in orgs]
 
 
 def checkpoint_problem(checkpoint: Checkpoint, pem: str | None) -> str | None:

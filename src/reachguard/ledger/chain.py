@@ -66,7 +66,7 @@ def columns_problem(kind: str, body: str, tag: str | None, number: str | None) -
     is its verdict and its number the decided `to` (none for INVALID_NUMBER; releases before
     2026-12-07 stored the number as written there); other kinds carry no tag. A state event's
     number is its `to` normalised, which needs the number plan, so it is not checked here.
-    export.py copies this function into every export's verify.py (standard library only)."""
+    ledger/export_script.py copies this function into every export's verify.py (standard library only)."""
     if kind != "decision":
         return None if tag is None else f"tag is {tag!r}, but only decisions carry one"
     try:

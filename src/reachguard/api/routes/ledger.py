@@ -103,7 +103,7 @@ async def verify_chain(request: Request, principal: Principal = Depends(require(
     "/v1/ledger/export",
     summary="Export the org's ledger with its proof (zip)",
     description="The same folder as `reachguard audit export`, zipped: entries.jsonl, checkpoints.json, "
-    "public_keys.json, manifest.json, VERIFY.md and a standalone verify.py.",
+    "public_keys.json, manifest.json (signed with the ledger key), VERIFY.md and a standalone verify.py.",
     response_class=Response,
     responses={200: {"description": "A zip archive", "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                404: schemas.errors(404)[404], **_ERR},

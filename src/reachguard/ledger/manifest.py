@@ -1,0 +1,66 @@
+"""The signed manifest of a ledger export.
+
+Why: the checkpoints prove each entry up to a signed seq, but not which segment the export
+claims to be. A genuine signed *prefix* of an export (entries cut after an earlier checkpoint,
+counts and digests in the manifest edited to match) passed as the whole of it. The manifest
+(org, requested and covered time range, seq range, entry count, last entry hash, each file's
+SHA-256) is now signed with the ledger's key, so any cut or edit breaks that signature.
+
+The signed message is the manifest without its `signature` field, as canonical JSON (sorted
+keys, no whitespace, UTF-8, no float values), after a fixed first line:
+
+    reachguard-export-manifest-v2\\n{canonical JSON}
+
+`manifest_message` and `manifest_problem` are copied into every export's verify.py (standard
+library only), so they must stay self-contained: `json` and builtins, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reachguard.ledger.checkpoint import Signer
+
+MANIFEST_FORMAT = "reachguard-ledger-export-v2"
+
+
+def manifest_message(manifest: dict) -> bytes:
+    """The bytes the manifest's signature covers: every field but `signature`, canonical JSON."""
+    fields = {k: v for k, v in manifest.items() if k != "signature"}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return ("reachguard-export-manifest-v2\n" + text).encode("utf-8")
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """Why this is not a well-formed signed (v2) manifest, or None. Checked before any field is used."""
+    if not isinstance(manifest, dict):
+        return "manifest.json is not a JSON object"
+    if manifest.get("format") != "reachguard-ledger-export-v2" or "signature" not in manifest:
+        return ("manifest.json is not signed (format %r): an export made before manifests were signed, "
+                "whose entries could be a signed prefix of the real export; export it again" % (manifest.get("format"),))
+    kinds = {"org": str, "seq_first": int, "seq_last": int, "entries": int, "entries_in_range": int, "checkpoints": int,
+             "start_prev_hash": str, "entry_hash_last": str, "at_first": str, "at_last": str, "exported_at": str,
+             "key_id": str, "signature": str, "sha256": dict}
+    for name, kind in kinds.items():
+        value = manifest.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"manifest.json: {name!r} is missing or not a {kind.__name__}"
+    for name in ("from", "to"):
+        if manifest.get(name) is not None and not isinstance(manifest[name], str):
+            return f"manifest.json: {name!r} is not a time or null"
+    digests = manifest["sha256"]
+    for name in ("entries.jsonl", "checkpoints.json", "public_keys.json"):
+        if not isinstance(digests.get(name), str):
+            return f"manifest.json: no SHA-256 of {name}"
+    for name in digests:
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            return f"manifest.json: {name!r} is not a file of the export"
+    return None
+
+
+def sign_manifest(manifest: dict[str, Any], signer: Signer) -> dict[str, Any]:
+    """The manifest with `key_id` and `signature` (hex Ed25519) added."""
+    unsigned = {**manifest, "key_id": signer.key_id}
+    return {**unsigned, "signature": signer.private.sign(manifest_message(unsigned)).hex()}

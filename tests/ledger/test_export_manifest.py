@@ -1,0 +1,144 @@
+"""An export's manifest is signed with the ledger's key, and its verify.py checks that signature
+(pinned by KEY_ID) and that the entries are exactly the manifest's segment. Before, a genuine
+signed *prefix* of an export, with the manifest's counts and digests edited, passed as the whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reachguard.cli import app
+from reachguard.ledger.checkpoint import Signer, load_or_create_key
+from reachguard.store import SQLiteStore
+from worldkit import World
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> tuple[Path, str]:
+    """acme: a consent and six attempts, a checkpoint signed at seq 4, exported whole (signed at 7)."""
+    db = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(db)))
+    world.consent()
+    for hour in range(10, 16):
+        world.attempt(f"2026-11-23T{hour}:00:00+08:00")
+    store = world.gateway.store
+    signer = Signer(load_or_create_key(tmp_path / "rg.db.signing-key.pem"), store)
+    fourth = next(iter(store.ledger_range("acme", 4, 4)))
+    store.add_checkpoint(signer.sign("acme", 4, fourth.entry_hash))
+    store.close()
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    return out, signer.key_id
+
+
+def _check(out: Path, *key_id: str) -> subprocess.CompletedProcess:
+    # A bare interpreter, no ReachGuard on the path: only the exported files and the standard library.
+    return subprocess.run([sys.executable, "-S", "-I", str(out / "verify.py"), str(out), *key_id],
+                          capture_output=True, text=True, timeout=60)
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text("utf-8"))
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
+
+
+def _broken(checked: subprocess.CompletedProcess, expected: str) -> None:
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("BROKEN: ") and expected in checked.stdout, checked.stdout
+    assert "Traceback" not in checked.stderr, checked.stderr
+
+
+def test_a_genuine_export_passes_with_its_manifest_signed_by_the_pinned_key(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    assert manifest["key_id"] == key_id and len(manifest["signature"]) == 128
+    assert (manifest["seq_first"], manifest["seq_last"], manifest["entries"], manifest["checkpoints"]) == (1, 7, 7, 2)
+    checked = _check(out, key_id)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"manifest signed by key {key_id}" in checked.stdout
+
+
+def test_a_signed_prefix_presented_as_the_whole_export_fails(export: tuple[Path, str]) -> None:
+    """Entries cut after the checkpoint at seq 4 (genuinely signed), the manifest fixed to match."""
+    out, key_id = export
+    lines = (out / "entries.jsonl").read_text("utf-8").splitlines(keepends=True)[:4]
+    (out / "entries.jsonl").write_text("".join(lines), "utf-8")
+    checkpoints = [c for c in json.loads((out / "checkpoints.json").read_text()) if c["seq"] <= 4]
+    (out / "checkpoints.json").write_text(json.dumps(checkpoints))
+    last = json.loads(lines[-1])
+    manifest = _manifest(out)
+    manifest.update(seq_last=4, entries=4, entries_in_range=4, checkpoints=1, entry_hash_last=last["entry_hash"],
+                    at_last=repr(float(last["at"])))
+    for name in ("entries.jsonl", "checkpoints.json"):
+        manifest["sha256"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "manifest.json: bad signature")
+    _broken(_check(out), "manifest.json: bad signature")
+
+
+@pytest.mark.parametrize("edit", ["exported_at", "from", "to", "unsigned", "v1"])
+def test_an_edited_or_unsigned_manifest_fails(export: tuple[Path, str], edit: str) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    expected = "manifest.json: bad signature"
+    if edit == "exported_at":
+        manifest["exported_at"] = "2020-01-01T00:00:00+00:00"
+    elif edit == "from":  # claims the export covers a requested period (every entry is still in it)
+        manifest["from"] = "2026-11-01T00:00:00+08:00"
+    elif edit == "to":
+        manifest["to"] = "2027-01-01T00:00:00+08:00"
+    else:
+        manifest.pop("signature")
+        if edit == "v1":
+            manifest["format"] = "reachguard-ledger-export-v1"
+        expected = "manifest.json is not signed"
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), expected)
+
+
+def test_a_manifest_signed_by_another_key_fails_when_the_key_is_pinned(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    manifest["key_id"] = "0" * 16
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), f"manifest.json: signed by key {'0' * 16}, not by the trusted key {key_id}")
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("not json", "malformed export"),
+    ("[]", "manifest.json is not a JSON object"),
+    (None, "cannot read the export"),
+    ("MISSING_FIELD", "'entry_hash_last' is missing"),
+    ("BAD_HEX", "malformed export"),
+    ("BAD_NAME", "is not a file of the export"),
+])
+def test_a_malformed_manifest_is_a_clear_error_not_a_traceback(export: tuple[Path, str], content: str | None,
+                                                               expected: str) -> None:
+    out, key_id = export
+    path = out / "manifest.json"
+    if content is None:
+        path.unlink()
+    elif content in ("MISSING_FIELD", "BAD_HEX", "BAD_NAME"):
+        manifest = _manifest(out)
+        if content == "MISSING_FIELD":
+            del manifest["entry_hash_last"]
+        elif content == "BAD_HEX":
+            manifest["signature"] = "zz"
+        else:
+            manifest["sha256"]["../../etc/passwd"] = "0" * 64
+        _write_manifest(out, manifest)
+    else:
+        path.write_text(content)
+    _broken(_check(out, key_id), expected)
