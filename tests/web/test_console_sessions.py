@@ -69,8 +69,9 @@ def test_logout_on_one_worker_is_seen_by_another(backend: str, new_store: Callab
         url = request.getfixturevalue("pg_url")
     else:
         url = str(tmp_path / "console.db")
-    one = Pages(db_url=url)
-    two = Pages(db_url=url, keys=one.keys)
+    shared_key = tmp_path / "ledger-signing-key.pem"  # replicas on PostgreSQL share one (core/config.py)
+    one = Pages(db_url=url, signing_key_file=shared_key)
+    two = Pages(db_url=url, keys=one.keys, signing_key_file=shared_key)
     try:
         client = one.new_client(base_url="http://testserver")
         token_one = one.login(client, "acme", "alice")
