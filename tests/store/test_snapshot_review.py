@@ -163,3 +163,15 @@ def test_a_contact_written_below_the_highest_seq_is_missed(tmp_path: Path, name:
     with ours.store.read() as conn:
         prospect = conn.execute("SELECT count(*) FROM contacts WHERE number = ?", (PROSPECT,)).fetchone()[0]
     assert _answers(raced) == [("defer", ["FREQUENCY_CAP"])], f"{_answers(raced)}; contacts to PROSPECT: {prospect}"
+
+
+def test_a_missing_generation_row_does_not_prove_a_snapshot(tmp_path: Path) -> None:
+    """With the counter's row gone (hand-written SQL), the triggers update nothing and both
+    marks read None: None == None, and an opt-out written meanwhile is not seen."""
+    db = tmp_path / "raced.db"
+    ours, theirs = _gateway(db), _gateway(db)
+    ours.handle(_event(**_CONSENT))
+    with ours.store.transaction(), ours.store.read() as conn:
+        conn.execute("DELETE FROM state_generation")
+    _before_the_lock(ours, lambda: theirs.handle(_event(type="opt_out", to=PROSPECT, at="2026-11-23T09:00:00+08:00")))
+    assert _answers(ours.decide_many([_sms(1)])) == [("deny", ["OPTED_OUT"])]

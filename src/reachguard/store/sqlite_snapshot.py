@@ -26,7 +26,9 @@ from typing import Sequence
 from reachguard.state import RecipientState
 from reachguard.store.base import StateQuery
 
-_COUNTED = ("consents", "opt_outs", "dnc", "accounts", "outcomes")
+# template_*: not read by load_states, but by the review `_judge` runs again when the state turns
+# a collection attempt's relation into "contact" (attempt_review.py), which ran under the lock.
+_COUNTED = ("consents", "opt_outs", "dnc", "accounts", "outcomes", "template_versions", "template_reviews")
 _BUMP = "UPDATE state_generation SET n = n + 1 WHERE id = 1;"
 
 DDL = (
@@ -36,6 +38,10 @@ DDL = (
       for table in _COUNTED for event in ("INSERT", "UPDATE", "DELETE")),
     *(f"CREATE TRIGGER IF NOT EXISTS contacts_gen_{event.lower()} AFTER {event} ON contacts BEGIN {_BUMP} END"
       for event in ("UPDATE", "DELETE")),
+    # An insert is found by its seq above the snapshot's highest; one given a lower seq by hand
+    # (a gap filled, a row REPLACEd: whose delete fires no trigger) counts as a change instead.
+    "CREATE TRIGGER IF NOT EXISTS contacts_gen_insert_below AFTER INSERT ON contacts "
+    f"WHEN EXISTS (SELECT 1 FROM contacts WHERE seq > NEW.seq) BEGIN {_BUMP} END",
 )
 
 _MARKS = "SELECT (SELECT n FROM state_generation WHERE id = 1), (SELECT coalesce(max(seq), 0) FROM contacts)"
@@ -72,7 +78,7 @@ def snapshot_of(states: list[RecipientState], queries: Sequence[StateQuery], gen
 def holds(db: sqlite3.Connection, snapshot: StateSnapshot) -> bool:
     """True when the states are what reading them now would give (call under the write lock)."""
     generation, seq = marks(db)
-    if generation != snapshot.generation:
+    if generation is None or generation != snapshot.generation:  # no counter row: nothing is proved
         return False
     if seq == snapshot.contacts_seq:
         return True
