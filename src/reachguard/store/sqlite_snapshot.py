@@ -14,7 +14,11 @@ What "nothing changed" means, exactly (the tables `load_states` reads):
     code it runs); a different generation under the lock means "read again";
   * contacts: an update or a delete bumps the generation too; an insert does not (every
     allowed attempt inserts one) but gets a `seq` above the snapshot's highest, so the rows
-    after it are read and compared with the batch's numbers and (org, debt) pairs.
+    after it are read and compared with the batch's numbers and (org, debt) pairs. A contact
+    written by hand below the highest seq, or over an existing row, bumps it as well;
+  * templates (template_versions, template_reviews): not read by `load_states`, but by the
+    review `_judge` repeats when the state turns a collection attempt's relation into
+    "contact" (attempt_review.py), so they count too.
 """
 
 from __future__ import annotations
@@ -39,9 +43,13 @@ DDL = (
     *(f"CREATE TRIGGER IF NOT EXISTS contacts_gen_{event.lower()} AFTER {event} ON contacts BEGIN {_BUMP} END"
       for event in ("UPDATE", "DELETE")),
     # An insert is found by its seq above the snapshot's highest; one given a lower seq by hand
-    # (a gap filled, a row REPLACEd: whose delete fires no trigger) counts as a change instead.
+    # (a gap filled) counts as a change instead, and so does a REPLACE of an existing row (its
+    # delete fires no trigger; seen before it, while the row is still there: an insert that
+    # lets SQLite choose the seq has NEW.seq = -1 in a BEFORE trigger, so it skips the lookup).
     "CREATE TRIGGER IF NOT EXISTS contacts_gen_insert_below AFTER INSERT ON contacts "
     f"WHEN EXISTS (SELECT 1 FROM contacts WHERE seq > NEW.seq) BEGIN {_BUMP} END",
+    "CREATE TRIGGER IF NOT EXISTS contacts_gen_replace BEFORE INSERT ON contacts "
+    f"WHEN NEW.seq >= 0 AND EXISTS (SELECT 1 FROM contacts WHERE seq = NEW.seq) BEGIN {_BUMP} END",
 )
 
 _MARKS = "SELECT (SELECT n FROM state_generation WHERE id = 1), (SELECT coalesce(max(seq), 0) FROM contacts)"

@@ -1,4 +1,4 @@
-"""Review findings for the batch snapshot (store/sqlite_snapshot.py, engine._decide_many).
+"""Edge cases of the batch snapshot (store/sqlite_snapshot.py, engine._decide_many), found by review.
 
 Each test stages a write by another store on the same file (another `serve` worker) at a point
 of `decide_many` between its snapshot and its write lock, and compares the batch's decisions
@@ -141,6 +141,8 @@ _VALUES = "'acme', ?, 'sms', 'marketing', 'prospect', NULL, ?, 'x', NULL, NULL"
 _RAW_WRITES = {
     "insert into a gap": f"INSERT INTO contacts(seq, {_COLUMNS}) VALUES (2, {_VALUES})",
     "insert or replace": f"INSERT OR REPLACE INTO contacts(seq, {_COLUMNS}) VALUES (1, {_VALUES})",
+    "replace the highest": f"INSERT OR REPLACE INTO contacts(seq, {_COLUMNS}) VALUES (3, {_VALUES})",
+    "a negative seq": f"INSERT INTO contacts(seq, {_COLUMNS}) VALUES (-5, {_VALUES})",
 }
 
 
