@@ -209,15 +209,16 @@ class Gateway:
         # The states are read and the batch judged outside the lock too, from a snapshot the
         # store proves current once it holds the lock; if it is not, both are done again under
         # it (store/sqlite_snapshot.py). The decisions are the same either way.
+        def judged(states: list[RecipientState]) -> tuple[list[NewContact], list[PendingEntry]]:
+            recorded = self._judge_batch(pending, codes, states, stamps, decisions)
+            return recorded, [_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)]  # type: ignore[arg-type]
+
         snapshot = self.store.snapshot_states(queries) if pending else None
         if snapshot is not None:
-            recorded = self._judge_batch(pending, codes, snapshot.states, stamps, decisions)
-            entries = [_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)]  # type: ignore[arg-type]
+            recorded, entries = judged(snapshot.states)
         with self.store.transaction():
             if snapshot is None or not self.store.snapshot_holds(snapshot):
-                states = self.store.load_states(queries) if pending else []
-                recorded = self._judge_batch(pending, codes, states, stamps, decisions)
-                entries = [_decision_entry(a, d, t, q) for a, d, t, q in zip(attempts, decisions, stamps, asked)]  # type: ignore[arg-type]
+                recorded, entries = judged(self.store.load_states(queries) if pending else [])
             self.store.record_contacts(recorded)
             self.store.ledger_append(entries)
         return decisions  # type: ignore[return-value]
