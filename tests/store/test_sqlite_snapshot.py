@@ -8,32 +8,14 @@ the start, i.e. as the same events replayed one after the other.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
-from worldkit import BORROWER, PROSPECT, codes
-from reachguard.engine import Gateway
-from reachguard.events import decode_event
-from reachguard.policy import PolicyBook
+from snapshotkit import AT, CONSENT as _CONSENT, OTHER, answers as _answers, event as _event, gateway as _gateway, sms as _sms
+from worldkit import BORROWER, PROSPECT
 from reachguard.store import SQLiteStore, StateQuery
-
-OTHER = "+8613600136000"
-AT = "2026-11-23T10:00:00+08:00"
-
-
-def _gateway(db: Path | str) -> Gateway:
-    return Gateway(SQLiteStore(str(db)), PolicyBook.profile("cn"), secret=b"test")
-
-
-def _event(**fields: Any):
-    return decode_event(json.dumps(fields))
-
-
-def _sms(i: int, to: str = PROSPECT, at: str = AT):
-    return _event(type="attempt", id=f"m{i}", org="acme", channel="sms", purpose="marketing", to=to, at=at)
 
 
 def _call(i: int, at: str = AT):
@@ -41,7 +23,6 @@ def _call(i: int, at: str = AT):
                   subject="L1", at=at)
 
 
-_CONSENT = dict(type="consent", org="acme", to=PROSPECT, purpose="marketing", at="2026-11-01T10:00:00+08:00")
 _ACCOUNT = dict(type="account", org="acme", subject="L1", borrower=BORROWER, days_past_due=10, at="2026-11-01T10:00:00+08:00")
 
 # name: (history before the batch, what the other worker does in between, the batch)
@@ -60,10 +41,6 @@ RACES: dict[str, tuple[list, list, list]] = {
 
 def _as_events(items: list) -> list:
     return [_event(**item) if isinstance(item, dict) else item for item in items]
-
-
-def _answers(decisions: list) -> list[tuple[str, list[str]]]:
-    return [(d.verdict, codes(d)) for d in decisions]
 
 
 def _race(db: Path, history: list, between: list, batch: list) -> tuple[list, int]:

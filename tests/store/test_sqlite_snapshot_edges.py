@@ -7,35 +7,19 @@ with the same events applied one after the other.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
-from worldkit import BORROWER, CONTACT, codes
+from snapshotkit import AT, CONSENT as _CONSENT, OTHER, answers as _answers, event as _event, gateway as _gateway, sms as _sms
+from worldkit import BORROWER, CONTACT, PROSPECT
 from reachguard.engine import Gateway
-from reachguard.events import decode_event
-from reachguard.policy import PolicyBook
-from reachguard.store import SQLiteStore
 from reachguard.templates import TemplateRegistry
 
-AT = "2026-11-23T10:00:00+08:00"
 TEXT = "您好，请于今日回电{phone}。"
 RENDERED = "您好，请于今日回电4008001234。"
-
-
-def _gateway(db: Path | str) -> Gateway:
-    return Gateway(SQLiteStore(str(db)), PolicyBook.profile("cn"), secret=b"test")
-
-
-def _event(**fields: Any):
-    return decode_event(json.dumps(fields, ensure_ascii=False))
-
-
-def _answers(decisions: list) -> list[tuple[str, list[str]]]:
-    return [(d.verdict, codes(d)) for d in decisions]
 
 
 _ACCOUNT = dict(type="account", org="acme", subject="L1", borrower=BORROWER, days_past_due=10,
@@ -114,14 +98,7 @@ def test_template_change_after_the_snapshot_judge_is_not_seen(tmp_path: Path) ->
 
 # --- contacts written with a seq of their own --------------------------------------------------
 
-PROSPECT = "+8613800138000"
-OTHER = "+8613600136000"
-_CONSENT = dict(type="consent", org="acme", to=PROSPECT, purpose="marketing", at="2026-11-01T10:00:00+08:00")
 _COLUMNS = "org, number, channel, purpose, relation, subject, at, attempt_id, agent, code"
-
-
-def _sms(i: int, to: str = PROSPECT, at: str = AT):
-    return _event(type="attempt", id=f"m{i}", org="acme", channel="sms", purpose="marketing", to=to, at=at)
 
 
 def _contacts_with_a_gap(gateway: Gateway) -> None:
