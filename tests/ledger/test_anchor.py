@@ -137,3 +137,13 @@ def test_anchor_of_an_empty_ledger_and_an_unwritable_path(tmp_path: Path) -> Non
     db = small_ledger(tmp_path)
     result = runner.invoke(app, ["audit", "anchor", "--db", str(db), "--out", str(tmp_path / "no" / "such" / "a.json")])
     assert result.exit_code == 2 and "cannot write anchor" in result.output, result.output
+
+
+def test_a_deeply_nested_anchor_is_a_clear_error_not_a_traceback(db: Path, tmp_path: Path) -> None:
+    """json.loads raises RecursionError (not ValueError) on deep nesting: it was a traceback, exit 1
+    (the exit code of a BROKEN chain) instead of the malformed-anchor error, exit 2."""
+    anchor = tmp_path / "anchor.json"
+    anchor.write_text("[" * 100_000 + "]" * 100_000)
+    result = _verify(db, "--anchor", str(anchor))
+    assert result.exit_code == 2, result.output
+    assert "is not JSON" in result.output and "Traceback" not in result.output, result.output

@@ -142,3 +142,16 @@ def test_a_malformed_manifest_is_a_clear_error_not_a_traceback(export: tuple[Pat
     else:
         path.write_text(content)
     _broken(_check(out, key_id), expected)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "checkpoints.json"])
+def test_deeply_nested_json_is_broken_not_a_traceback(export: tuple[Path, str], name: str) -> None:
+    """docs/api.md: a manifest that is not valid JSON is `BROKEN: …`, never a traceback; json.loads
+    raises RecursionError on deep nesting, which verify.py did not catch."""
+    out, key_id = export
+    (out / name).write_text("[" * 100_000 + "]" * 100_000)
+    if name != "manifest.json":  # the digest matches, so the file is parsed (the signature is checked last)
+        manifest = _manifest(out)
+        manifest["sha256"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "malformed export")
