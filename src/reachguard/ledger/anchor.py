@@ -88,8 +88,8 @@ def read_anchor(path: Path, trusted: TrustedKeys) -> Anchor:
         data = json.loads(Path(path).read_text("utf-8"))
     except OSError as exc:
         raise AnchorError(f"cannot read anchor {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # JSON or UTF-8
-        raise AnchorError(f"anchor {path} is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # JSON or UTF-8; RecursionError: nested too deep
+        raise AnchorError(f"anchor {path} is not JSON: {exc}") from None
     problem = _shape_problem(data)
     if problem is not None:
         raise AnchorError(f"anchor {path} is malformed: {problem}")

@@ -220,7 +220,7 @@ if __name__ == "__main__":
         problem = main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)
     except OSError as exc:
         problem = f"cannot read the export: {exc}"
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
         problem = f"malformed export ({type(exc).__name__}: {exc})"
     if problem:
         print("BROKEN: " + problem)
