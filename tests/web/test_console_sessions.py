@@ -52,6 +52,17 @@ def test_logout_ends_the_session_for_a_copied_cookie(pages: Pages) -> None:
     assert thief.get("/console", follow_redirects=False).status_code == 200
 
 
+def test_logging_in_again_ends_the_session_it_replaces(pages: Pages) -> None:
+    """The browser's cookie is overwritten by a new login; a copy of the old one must not live on."""
+    client = pages.new_client(base_url="http://testserver")
+    pages.login(client, "acme", "alice")
+    thief = _copy(pages, client)
+    assert thief.get("/console", follow_redirects=False).status_code == 200
+    pages.login(client, "acme", "alice")
+    _refused(thief)
+    assert client.get("/console", follow_redirects=False).status_code == 200
+
+
 def test_logging_out_ends_only_that_session(pages: Pages) -> None:
     first, second = pages.new_client(base_url="http://testserver"), pages.new_client(base_url="http://testserver")
     token = pages.login(first, "acme", "alice")

@@ -34,6 +34,9 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", status=401, error="login.bad")
     if record.role not in web.console_roles:
         return render(request, "login.html", status=403, error="login.role")
+    # A session this browser still holds ends here too: a copy of its cookie must not outlive
+    # the login that replaced it (the browser's cookie is overwritten, the copy is refused).
+    await blocking(web.sessions.end, request)
     response = RedirectResponse("/console", status_code=303)
     web.sessions.issue(response, request, Officer(record.key_id, record.org, record.role, record.label))
     web.sessions.set_csrf(response, request, secrets.token_urlsafe(24))  # a new token after login
