@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -121,6 +122,17 @@ def make_store(backend: str, request: pytest.FixtureRequest) -> Any:
     truncate_all(store)
     request.addfinalizer(store.close)
     return store
+
+
+@pytest.fixture
+def signing_key_file(tmp_path: Path) -> Path:
+    """An Ed25519 key file made in advance, as a PostgreSQL deployment needs (core/config.py:
+    there the file is never made on demand); SQLite makes its own beside the database."""
+    from reachguard.ledger.checkpoint import load_or_create_key
+
+    path = tmp_path / "ledger-signing-key.pem"
+    load_or_create_key(path)
+    return path
 
 
 @pytest.fixture

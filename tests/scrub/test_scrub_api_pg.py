@@ -18,9 +18,9 @@ from test_scrub_api import LIST, upload, wait  # noqa: E402
 
 
 @pytest.fixture(params=["postgres", "postgres+redis"])
-def pg_api(request: pytest.FixtureRequest, new_store: Any, redis_url: str, tmp_path: Path) -> Iterator[tuple[Api, Any]]:
+def pg_api(request: pytest.FixtureRequest, new_store: Any, redis_url: str, signing_key_file: Path) -> Iterator[tuple[Api, Any]]:
     store = new_store(request.param)  # an emptied schema (and Redis prefix) of this test run
-    settings: dict[str, Any] = {"db_url": store.url, "signing_key_file": tmp_path / "ledger-signing-key.pem"}
+    settings: dict[str, Any] = {"db_url": store.url, "signing_key_file": signing_key_file}
     if store.uses_redis:
         settings["redis_url"] = f"{redis_url}?prefix={store.counters.prefix}"
     for api in make_api(**settings):

@@ -366,7 +366,7 @@ def test_redis_down_fails_closed_and_recovers_by_itself(pg_url: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-def test_api_answers_503_while_redis_is_down_then_recovers(pg_url: str, new_store, tmp_path: Path) -> None:
+def test_api_answers_503_while_redis_is_down_then_recovers(pg_url: str, new_store, signing_key_file: Path) -> None:
     """The service's choice: no decision without the counters (503 UNAVAILABLE, nothing recorded);
     events that do not need Redis still land; decisions resume by themselves."""
     from fastapi.testclient import TestClient
@@ -380,7 +380,7 @@ def test_api_answers_503_while_redis_is_down_then_recovers(pg_url: str, new_stor
     redis.start()
     settings = load_settings(db_url=pg_url, redis_url=f"redis://127.0.0.1:{redis.port}/0", access_log=False,
                              checkpoint_interval_seconds=0, log_level="warning",
-                             signing_key_file=tmp_path / "ledger-signing-key.pem")
+                             signing_key_file=signing_key_file)
     app = create_app(settings)
     assert type(app.state.service.store).__name__ == "PostgresRedisStore"
     keys = {role: create_key(app.state.service.store, "acme", role)[1] for role in ("sender", "compliance")}

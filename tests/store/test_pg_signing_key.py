@@ -120,6 +120,24 @@ def test_serve_on_postgres_refuses_without_a_key_and_starts_with_the_key_it_says
     assert audit.returncode == 0 and "ok      acme: 1 entries, 1 signed checkpoint(s)" in audit.stdout, audit.stdout + audit.stderr
 
 
+def test_a_named_key_file_that_does_not_exist_is_refused_not_made(pg: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made on demand, each host that shares no file system with the others would sign with its
+    own key: serve and the service refuse, and no file appears."""
+    from reachguard.api.main import app_from_env
+    from reachguard.core.config import ConfigError
+
+    missing = tmp_path / "keys" / "ledger-signing-key.pem"
+    err = _refused(_env(pg, REACHGUARD_SIGNING_KEY_FILE=str(missing)))
+    assert err.strip().splitlines() == [err.strip()] and f"signing_key_file {missing} does not exist" in err, err
+    for name in ("REACHGUARD_REDIS_URL", "REACHGUARD_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REACHGUARD_DB_URL", pg)
+    monkeypatch.setenv("REACHGUARD_SIGNING_KEY_FILE", str(missing))
+    with pytest.raises(ConfigError, match="does not exist"):
+        app_from_env()
+    assert not missing.exists()
+
+
 def test_the_service_itself_refuses_postgres_without_a_signing_key_file(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`uvicorn --factory reachguard.api.main:app_from_env` and embedders build the app without `serve`."""
     from reachguard.api.main import app_from_env

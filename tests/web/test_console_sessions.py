@@ -73,16 +73,15 @@ def test_logging_out_ends_only_that_session(pages: Pages) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_logout_on_one_worker_is_seen_by_another(backend: str, new_store: Callable[[str], Any], tmp_path: Path,
-                                                 request: pytest.FixtureRequest) -> None:
+                                                 request: pytest.FixtureRequest, signing_key_file: Path) -> None:
     """Two apps on one store are two worker processes: nothing about the logout is in memory."""
     if backend == "postgres":
         new_store("postgres")  # empties this run's schema
         url = request.getfixturevalue("pg_url")
     else:
         url = str(tmp_path / "console.db")
-    shared_key = tmp_path / "ledger-signing-key.pem"  # replicas on PostgreSQL share one (core/config.py)
-    one = Pages(db_url=url, signing_key_file=shared_key)
-    two = Pages(db_url=url, keys=one.keys, signing_key_file=shared_key)
+    one = Pages(db_url=url, signing_key_file=signing_key_file)  # replicas on PostgreSQL share one key
+    two = Pages(db_url=url, keys=one.keys, signing_key_file=signing_key_file)
     try:
         client = one.new_client(base_url="http://testserver")
         token_one = one.login(client, "acme", "alice")

@@ -43,6 +43,12 @@ SIGNING_KEY_REQUIRED = (
     "shared by every replica; make one with: "
     "openssl genpkey -algorithm ed25519 -out ledger-signing-key.pem && chmod 600 ledger-signing-key.pem"
 )
+SIGNING_KEY_MISSING = (
+    "signing_key_file {path} does not exist: on PostgreSQL it is not created on demand, since replicas "
+    "on other hosts would each create a key of their own and sign checkpoints the others cannot verify. "
+    "Make the key once and give every replica a copy: "
+    "openssl genpkey -algorithm ed25519 -out ledger-signing-key.pem && chmod 600 ledger-signing-key.pem"
+)
 
 
 class _TomlFile(PydanticBaseSettingsSource):
@@ -241,10 +247,16 @@ class Settings(BaseSettings):
 
         Why: on PostgreSQL without `signing_key_file` each process would sign with a key kept in
         memory; verification trusts only pinned keys, so those checkpoints fail it on every other
-        replica and after a restart. Called by whatever signs: `serve`, the service, `audit
-        checkpoint|export|public-key`. SQLite files keep their key beside the database."""
-        if self.signing_key_file is None and not self.is_sqlite:
+        replica and after a restart. Nor is a named file that does not exist made on demand there:
+        on hosts that share no file system each replica would make its own. Called by whatever
+        signs: `serve`, the service, `audit checkpoint|export|public-key|anchor`. SQLite files
+        keep their key beside the database (made on first use)."""
+        if self.is_sqlite:
+            return
+        if self.signing_key_file is None:
             raise ConfigError(SIGNING_KEY_REQUIRED)
+        if not self.signing_key_file.exists():
+            raise ConfigError(SIGNING_KEY_MISSING.format(path=self.signing_key_file))
 
     def ledger_trusted_keys(self) -> list:
         """The public keys of `ledger_trusted_key_files` (checked readable at load)."""
