@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reachguard.cli import app
-from reachguard.ledger.checkpoint import Signer, load_or_create_key
+from reachguard.ledger.checkpoint import Signer, key_id_of, load_or_create_key
 from reachguard.store import SQLiteStore
 from worldkit import World
 
@@ -177,3 +177,82 @@ def test_the_printed_check_command_passes_after_a_key_rotation(tmp_path: Path) -
     command = result.output.split("check it: python3 ")[1].split()
     checked = subprocess.run([sys.executable, "-S", "-I", *command], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _rotated_export(tmp_path: Path, *, old_key_signs_the_end: bool) -> tuple[Path, str, str, str]:
+    """acme: a consent and an attempt, checkpointed with the old key; the key rotated; with
+    `old_key_signs_the_end` nothing more is recorded (every checkpoint is the old key's, the
+    manifest the new key's), else a second attempt follows (the export signs it with the new key).
+    Returns the export folder, the old and new key ids, and `audit export`'s output."""
+    db = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(db)))
+    world.consent()
+    world.attempt("2026-11-23T10:00:00+08:00")
+    world.gateway.store.close()
+    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
+    old = key_id_of(load_or_create_key(tmp_path / "rg.db.signing-key.pem").public_key())
+    (tmp_path / "rg.db.signing-key.pem").rename(tmp_path / "old-key.pem")
+    if not old_key_signs_the_end:
+        world = World(store=SQLiteStore(str(db)))
+        world.attempt("2026-11-23T11:00:00+08:00")
+        world.gateway.store.close()
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    new = _manifest(out)["key_id"]
+    assert new != old
+    return out, old, new, result.output
+
+
+def test_after_a_rotation_the_command_lists_every_signing_key_and_warns_about_unpinned_ones(tmp_path: Path) -> None:
+    out, old, new, output = _rotated_export(tmp_path, old_key_signs_the_end=False)
+    assert output.rstrip().endswith(f"{out} {old},{new}"), output  # seq order: the old key's checkpoint first
+    assert f"before a key rotation, by {old}; not in ledger_trusted_key_files: {old}" in output, output
+    checked = _check(out, f"{old},{new}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"signed by key(s) {old}, {new}; manifest signed by key {new}" in checked.stdout, checked.stdout
+    assert _check(out, f"{new.upper()},{old},{new}").returncode == 0  # case and repeats do not matter
+
+
+def test_a_checkpoint_signed_by_a_key_not_in_the_list_fails(tmp_path: Path) -> None:
+    out, old, new, _ = _rotated_export(tmp_path, old_key_signs_the_end=False)
+    _broken(_check(out, new), f"checkpoint seq 2: signed by key {old}, not by the trusted key {new}")
+    other = "0" * 16
+    _broken(_check(out, f"{new},{other}"),
+            f"checkpoint seq 2: signed by key {old}, not by any of the trusted keys {new}, {other}")
+    _broken(_check(out, old), f"checkpoint seq 3: signed by key {new}, not by the trusted key {old}")
+
+
+def test_the_manifest_must_be_signed_by_one_of_the_pinned_keys(tmp_path: Path) -> None:
+    """Every checkpoint is the old key's: pinning it alone passes them all, not the manifest."""
+    out, old, new, output = _rotated_export(tmp_path, old_key_signs_the_end=True)
+    assert output.rstrip().endswith(f"{out} {old},{new}"), output
+    assert {c["key_id"] for c in json.loads((out / "checkpoints.json").read_text())} == {old}
+    _broken(_check(out, old), f"manifest.json: signed by key {new}, not by the trusted key {old}")
+    _broken(_check(out, f"{old},{'0' * 16}"), f"manifest.json: signed by key {new}, not by any of the trusted keys")
+    assert _check(out, f"{old},{new}").returncode == 0
+
+
+@pytest.mark.parametrize("argument, expected", [
+    ("", "an empty key id"),
+    (",", "an empty key id"),
+    ("KEY,", "an empty key id"),
+    ("KEY,,KEY", "an empty key id"),
+    ("abc", "'abc' is not a key id"),
+    ("KEY;KEY", "is not a key id"),
+    ("g" * 16, "is not a key id"),
+    ("KEY0", "is not a key id"),
+])
+def test_a_malformed_key_list_is_a_usage_error_not_a_traceback(export: tuple[Path, str], argument: str,
+                                                                expected: str) -> None:
+    out, key_id = export
+    checked = _check(out, argument.replace("KEY", key_id))
+    assert checked.returncode == 2 and checked.stdout == "", checked.stdout + checked.stderr
+    assert checked.stderr.startswith("error: KEY_ID ") and expected in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_a_wrong_number_of_arguments_is_a_usage_error(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    checked = _check(out, key_id, key_id)
+    assert checked.returncode == 2 and "Usage: python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]" in checked.stderr

@@ -10,7 +10,7 @@ The export is a folder:
 * `VERIFY.md` — how the hashes and signatures are computed, in words;
 * `verify.py` — the same as a standalone Python 3 script (standard library only, including
   a pure-Python Ed25519 verifier from RFC 8032; ledger/export_script.py):
-  `python3 verify.py EXPORT_DIR [KEY_ID]`.
+  `python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]` (every key that signed, after a rotation).
 
 A time range selects entries by `at`, but the chain is in recording order, so the export
 holds the contiguous segment from the first to the last entry in range (entries in between
@@ -42,6 +42,14 @@ class ExportError(ValueError):
     """Nothing to export, or the destination cannot be written."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Exported:
+    """What `export_ledger` wrote: the signed manifest, and every key id that signed the export."""
+
+    manifest: dict
+    key_ids: list[str]  # the checkpoints' keys in seq order, then the manifest's, each once
+
+
 def export_ledger(
     store: Store,
     org: str,
@@ -49,8 +57,12 @@ def export_ledger(
     at_from: datetime | None,
     at_to: datetime | None,
     signer: Signer,
-) -> dict:
-    """Write the export folder; returns the (signed) manifest."""
+) -> Exported:
+    """Write the export folder; returns the signed manifest and every key that signed the export.
+
+    Why the key ids: after a key rotation the older checkpoints of a segment are signed by the
+    earlier key, so the auditor must pin all of them (`verify.py DIR KEY_ID,KEY_ID`), not only
+    the current one."""
     ts_from = at_from.timestamp() if at_from else None
     ts_to = at_to.timestamp() if at_to else None
     bounds = store.ledger_seq_bounds(org, ts_from, ts_to)
@@ -116,7 +128,8 @@ def export_ledger(
     }
     manifest = sign_manifest(manifest, signer)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
-    return manifest
+    key_ids = list(dict.fromkeys([c.key_id for c in sorted(checkpoints, key=lambda c: c.seq)] + [manifest["key_id"]]))
+    return Exported(manifest, key_ids)
 
 
 def _raw_hex(pem: str) -> str:
@@ -150,7 +163,10 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
    The segment must end on a signed checkpoint (an export always does): it makes every entry
    before it tamper-evident, even against someone who recomputed all hashes, and shows a tail
    that was cut or extended. Give `verify.py` the key id the org gave you out of band
-   (`python3 verify.py . KEY_ID`): a forger can replace `public_keys.json` too.
+   (`python3 verify.py . KEY_ID`): a forger can replace `public_keys.json` too. After a key
+   rotation the older checkpoints are signed by the earlier key: give every key id that signed,
+   comma-separated (`python3 verify.py . OLD_KEY_ID,NEW_KEY_ID`); each checkpoint and the
+   manifest must then be signed by one of them.
 5. **Files.** `manifest.json`'s `sha256` lists each file's SHA-256. The entries are exactly the
    segment the manifest describes: `seq_first`..`seq_last`, `entries` of them, the last one's
    `entry_hash` is `entry_hash_last`, the first and last `at` (as in 2) are `at_first` and
@@ -159,7 +175,7 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
    body's `decision.verdict` and its `number` the body's `decision.to` (or null when the first
    reason is `INVALID_NUMBER`); every other entry's `tag` is null.
 7. **Manifest signature.** `signature` (hex, Ed25519) verifies with the public key `key_id`
-   (pinned by `KEY_ID` as in 4) over the UTF-8 text `"reachguard-export-manifest-v2\n"` followed
+   (pinned by the `KEY_ID`s as in 4) over the UTF-8 text `"reachguard-export-manifest-v2\n"` followed
    by the manifest without its `signature` field as canonical JSON (keys sorted, separators `,`
    and `:` without spaces, non-ASCII characters as they are). It binds the org, the ranges, the
    count, the last hash and every file's digest: without it, a genuine signed *prefix* of an
