@@ -256,3 +256,109 @@ def test_a_wrong_number_of_arguments_is_a_usage_error(export: tuple[Path, str]) 
     out, key_id = export
     checked = _check(out, key_id, key_id)
     assert checked.returncode == 2 and "Usage: python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]" in checked.stderr
+
+
+def _ranged_export(tmp_path: Path, name: str = "export") -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """acme: a consent and six hourly attempts; the 10:00-12:00 range exported (seq 2..3, a
+    checkpoint signed at seq 3) while the org's chain runs on to seq 7."""
+    db = tmp_path / "rg.db"
+    if not db.exists():
+        world = World(store=SQLiteStore(str(db)))
+        world.consent()
+        for hour in range(10, 16):
+            world.attempt(f"2026-11-23T{hour}:00:00+08:00")
+        world.gateway.store.close()
+    out = tmp_path / name
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db),
+                                 "--from", "2026-11-23T10:00:00+08:00", "--to", "2026-11-23T12:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    return db, out, result
+
+
+def test_the_manifest_signs_the_orgs_chain_head_at_export_time_and_the_ok_line_shows_it(tmp_path: Path) -> None:
+    db, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    assert manifest["format"] == "reachguard-ledger-export-v3"
+    store = SQLiteStore(str(db))
+    head = store.ledger_head("acme")
+    store.close()
+    assert head is not None and head[0] == 7 and manifest["seq_last"] == 3
+    assert manifest["head"] == {"seq": 7, "entry_hash": head[1]}  # beyond the segment
+    checked = _check(out, manifest["key_id"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert (f"range from 2026-11-23T10:00:00+08:00 to 2026-11-23T12:00:00+08:00, 2 entries in it; "
+            f"exported_at {manifest['exported_at']}; the org's chain head at export: seq 7 entry_hash {head[1]} "
+            "(an older export of the same range verifies too") in checked.stdout, checked.stdout
+
+
+def test_an_open_range_and_a_head_at_the_segments_end(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    assert manifest["head"] == {"seq": 7, "entry_hash": manifest["entry_hash_last"]}
+    checked = _check(out, key_id)
+    assert (f"range from (open) to (open), 7 entries in it; exported_at {manifest['exported_at']}; "
+            f"the org's chain head at export: seq 7 entry_hash {manifest['entry_hash_last']}") in checked.stdout
+
+
+@pytest.mark.parametrize("edit", ["seq", "entry_hash", "both"])
+def test_editing_the_head_breaks_the_signature(tmp_path: Path, edit: str) -> None:
+    _, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    if edit in ("seq", "both"):
+        manifest["head"]["seq"] = 4  # an older head, still at or after the segment's end
+    if edit in ("entry_hash", "both"):
+        manifest["head"]["entry_hash"] = "ab" * 32
+    _write_manifest(out, manifest)
+    _broken(_check(out, manifest["key_id"]), "manifest.json: bad signature")
+
+
+@pytest.mark.parametrize("head, expected", [
+    ("MISSING", "'head' is missing or not a dict"),
+    ([7, "x"], "'head' is missing or not a dict"),
+    ({"seq": "7", "entry_hash": "ab" * 32}, "'head' is not {\"seq\""),
+    ({"seq": True, "entry_hash": "ab" * 32}, "'head' is not {\"seq\""),
+    ({"seq": 7, "entry_hash": "AB" * 32}, "'head' is not {\"seq\""),
+    ({"seq": 7, "entry_hash": "ab" * 32, "more": 1}, "'head' is not {\"seq\""),
+    ({"seq": 2, "entry_hash": "ab" * 32}, "is before or differs from the segment's end"),
+    ({"seq": 3, "entry_hash": "ab" * 32}, "is before or differs from the segment's end"),
+])
+def test_a_malformed_head_is_broken_not_a_traceback(tmp_path: Path, head: object, expected: str) -> None:
+    _, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    if head == "MISSING":
+        del manifest["head"]
+    else:
+        manifest["head"] = head
+    _write_manifest(out, manifest)
+    _broken(_check(out, manifest["key_id"]), expected)
+
+
+def test_a_v2_manifest_is_refused_with_a_clear_message(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    manifest["format"] = "reachguard-ledger-export-v2"
+    del manifest["head"]
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "made before the manifest recorded the org's chain head")
+    manifest["format"] = "reachguard-ledger-export-v9"
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "unknown format 'reachguard-ledger-export-v9'")
+
+
+def test_an_older_export_of_the_same_range_still_verifies_but_its_head_is_behind_an_anchor(tmp_path: Path) -> None:
+    """What verify.py cannot show (docs/api.md): a late-recorded event lands in the range after
+    an export; the older export stays genuine, so it verifies, but its signed head is behind the
+    org's head in an anchor made later, and a new export of the range counts the late entry."""
+    db, old, _ = _ranged_export(tmp_path, "old")
+    world = World(store=SQLiteStore(str(db)))
+    world.attempt("2026-11-23T11:30:00+08:00")  # recorded now, at seq 8, but in the old range
+    world.gateway.store.close()
+    _, new, _ = _ranged_export(tmp_path, "new")
+    anchor = tmp_path / "anchor.json"
+    assert runner.invoke(app, ["audit", "anchor", "--out", str(anchor), "--db", str(db)]).exit_code == 0
+    anchored = json.loads(anchor.read_text())["heads"]["acme"]
+    older, newer = _manifest(old), _manifest(new)
+    assert _check(old, older["key_id"]).returncode == 0  # still OK: genuine, signed
+    assert older["head"]["seq"] == 7 and newer["head"] == anchored and anchored["seq"] == 8
+    assert (older["entries_in_range"], newer["entries_in_range"]) == (2, 3)
+    assert "chain head at export: seq 7 " in _check(old, older["key_id"]).stdout

@@ -163,8 +163,10 @@ def export(
     key ids the org gave them out of band (`reachguard audit public-key`); after a key rotation the
     export's older checkpoints are signed by the earlier key, and the command printed here lists
     every key that signed the export. The manifest (org, seq and time range, entry count, last
-    entry hash, each file's SHA-256) is signed with the ledger's key, so a signed prefix of the
-    export cannot pass as the whole of it.
+    entry hash, each file's SHA-256, export time and the org's chain head then) is signed with the
+    ledger's key, so a signed prefix of the export cannot pass as the whole of it. An older export
+    of the same range still verifies (late-recorded events can fall in it): verify.py prints the
+    export time and head to compare with an anchor (`reachguard audit anchor`).
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """

@@ -23,6 +23,11 @@ band; after a key rotation, give every key that signed the export, comma-separat
 checkpoints are signed by the earlier key). With them, the manifest and every checkpoint must be
 signed by one of those keys; without them, by a key listed in the export itself, which someone
 who rewrote the export could have replaced.
+
+The OK line names the requested range, `exported_at` and the org's chain head when the export
+was made (seq, entry_hash), all signed. An older genuine export of the same range verifies too
+(events recorded later, with event times in the range, are not in it): compare exported_at and
+the head with an anchor of the org's chain (`reachguard audit anchor`) or a fresh export.
 """
 from __future__ import annotations
 
@@ -229,9 +234,16 @@ def main(folder, trusted=None):
         return raw
     if not ed25519_verify(raw, manifest_message(manifest), bytes.fromhex(manifest["signature"])):
         return "manifest.json: bad signature (the manifest was edited: range, count or a digest)"
+    # What the signatures cannot show: that this is the latest export of the range (entries carry
+    # event times, so events recorded later can fall in it). Print what to compare with an anchor.
+    head = manifest["head"]
     print(f"OK: {count} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}) chain correctly; "
           f"{len(checkpoints)} signed checkpoint(s) verified, the last at seq {signed_up_to}, signed by key(s) "
-          f"{', '.join(signers)}; manifest signed by key {manifest['key_id']}"
+          f"{', '.join(signers)}; manifest signed by key {manifest['key_id']}; "
+          f"range from {manifest.get('from') or '(open)'} to {manifest.get('to') or '(open)'}, "
+          f"{manifest['entries_in_range']} entries in it; exported_at {manifest['exported_at']}; "
+          f"the org's chain head at export: seq {head['seq']} entry_hash {head['entry_hash']} "
+          "(an older export of the same range verifies too: compare exported_at and the head with an anchor)"
           + ("" if trusted else "; pass the org's KEY_ID(s) to pin the keys"))
     return None
 
