@@ -148,6 +148,8 @@ def _rewrite_export(out: Path, change) -> None:
     manifest["sha256"]["entries.jsonl"] = hashlib.sha256(data).hexdigest()
     manifest["entries"], manifest["seq_last"] = len(entries), entries[-1]["seq"]
     manifest["entry_hash_last"], manifest["at_last"] = entries[-1]["entry_hash"], repr(float(entries[-1]["at"]))
+    if manifest["head"]["seq"] <= manifest["seq_last"]:  # the org's head at export time: the last entry here
+        manifest["head"] = {"seq": manifest["seq_last"], "entry_hash": manifest["entry_hash_last"]}
     checkpoints = (out / "checkpoints.json").read_bytes()
     manifest["sha256"]["checkpoints.json"] = hashlib.sha256(checkpoints).hexdigest()
     manifest["checkpoints"] = len(json.loads(checkpoints))

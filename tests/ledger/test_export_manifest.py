@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reachguard.cli import app
-from reachguard.ledger.checkpoint import Signer, load_or_create_key
+from reachguard.ledger.checkpoint import Signer, key_id_of, load_or_create_key
 from reachguard.store import SQLiteStore
 from worldkit import World
 
@@ -155,3 +155,210 @@ def test_deeply_nested_json_is_broken_not_a_traceback(export: tuple[Path, str], 
         manifest["sha256"][name] = hashlib.sha256((out / name).read_bytes()).hexdigest()
         _write_manifest(out, manifest)
     _broken(_check(out, key_id), "malformed export")
+
+
+def test_the_printed_check_command_passes_after_a_key_rotation(tmp_path: Path) -> None:
+    """`audit export` prints `verify.py OUT KEY_ID` with the current key; the segment holds a
+    checkpoint signed by the key before a rotation, and verify.py pins every checkpoint to the one
+    KEY_ID: a genuine export is BROKEN when checked exactly as the export says to."""
+    db = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(db)))
+    world.consent()
+    world.attempt("2026-11-23T10:00:00+08:00")
+    world.gateway.store.close()
+    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
+    (tmp_path / "rg.db.signing-key.pem").rename(tmp_path / "old-key.pem")  # rotated: a new key on next use
+    world = World(store=SQLiteStore(str(db)))
+    world.attempt("2026-11-23T11:00:00+08:00")
+    world.gateway.store.close()
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    command = result.output.split("check it: python3 ")[1].split()
+    checked = subprocess.run([sys.executable, "-S", "-I", *command], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _rotated_export(tmp_path: Path, *, old_key_signs_the_end: bool) -> tuple[Path, str, str, str]:
+    """acme: a consent and an attempt, checkpointed with the old key; the key rotated; with
+    `old_key_signs_the_end` nothing more is recorded (every checkpoint is the old key's, the
+    manifest the new key's), else a second attempt follows (the export signs it with the new key).
+    Returns the export folder, the old and new key ids, and `audit export`'s output."""
+    db = tmp_path / "rg.db"
+    world = World(store=SQLiteStore(str(db)))
+    world.consent()
+    world.attempt("2026-11-23T10:00:00+08:00")
+    world.gateway.store.close()
+    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
+    old = key_id_of(load_or_create_key(tmp_path / "rg.db.signing-key.pem").public_key())
+    (tmp_path / "rg.db.signing-key.pem").rename(tmp_path / "old-key.pem")
+    if not old_key_signs_the_end:
+        world = World(store=SQLiteStore(str(db)))
+        world.attempt("2026-11-23T11:00:00+08:00")
+        world.gateway.store.close()
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    new = _manifest(out)["key_id"]
+    assert new != old
+    return out, old, new, result.output
+
+
+def test_after_a_rotation_the_command_lists_every_signing_key_and_warns_about_unpinned_ones(tmp_path: Path) -> None:
+    out, old, new, output = _rotated_export(tmp_path, old_key_signs_the_end=False)
+    assert output.rstrip().endswith(f"{out} {old},{new}"), output  # seq order: the old key's checkpoint first
+    assert f"before a key rotation, by {old}; not in ledger_trusted_key_files: {old}" in output, output
+    checked = _check(out, f"{old},{new}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"signed by key(s) {old}, {new}; manifest signed by key {new}" in checked.stdout, checked.stdout
+    assert _check(out, f"{new.upper()},{old},{new}").returncode == 0  # case and repeats do not matter
+
+
+def test_a_checkpoint_signed_by_a_key_not_in_the_list_fails(tmp_path: Path) -> None:
+    out, old, new, _ = _rotated_export(tmp_path, old_key_signs_the_end=False)
+    _broken(_check(out, new), f"checkpoint seq 2: signed by key {old}, not by the trusted key {new}")
+    other = "0" * 16
+    _broken(_check(out, f"{new},{other}"),
+            f"checkpoint seq 2: signed by key {old}, not by any of the trusted keys {new}, {other}")
+    _broken(_check(out, old), f"checkpoint seq 3: signed by key {new}, not by the trusted key {old}")
+
+
+def test_the_manifest_must_be_signed_by_one_of_the_pinned_keys(tmp_path: Path) -> None:
+    """Every checkpoint is the old key's: pinning it alone passes them all, not the manifest."""
+    out, old, new, output = _rotated_export(tmp_path, old_key_signs_the_end=True)
+    assert output.rstrip().endswith(f"{out} {old},{new}"), output
+    assert {c["key_id"] for c in json.loads((out / "checkpoints.json").read_text())} == {old}
+    _broken(_check(out, old), f"manifest.json: signed by key {new}, not by the trusted key {old}")
+    _broken(_check(out, f"{old},{'0' * 16}"), f"manifest.json: signed by key {new}, not by any of the trusted keys")
+    assert _check(out, f"{old},{new}").returncode == 0
+
+
+@pytest.mark.parametrize("argument, expected", [
+    ("", "an empty key id"),
+    (",", "an empty key id"),
+    ("KEY,", "an empty key id"),
+    ("KEY,,KEY", "an empty key id"),
+    ("abc", "'abc' is not a key id"),
+    ("KEY;KEY", "is not a key id"),
+    ("g" * 16, "is not a key id"),
+    ("KEY0", "is not a key id"),
+])
+def test_a_malformed_key_list_is_a_usage_error_not_a_traceback(export: tuple[Path, str], argument: str,
+                                                                expected: str) -> None:
+    out, key_id = export
+    checked = _check(out, argument.replace("KEY", key_id))
+    assert checked.returncode == 2 and checked.stdout == "", checked.stdout + checked.stderr
+    assert checked.stderr.startswith("error: KEY_ID ") and expected in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_a_wrong_number_of_arguments_is_a_usage_error(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    checked = _check(out, key_id, key_id)
+    assert checked.returncode == 2 and "Usage: python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]" in checked.stderr
+
+
+def _ranged_export(tmp_path: Path, name: str = "export") -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """acme: a consent and six hourly attempts; the 10:00-12:00 range exported (seq 2..3, a
+    checkpoint signed at seq 3) while the org's chain runs on to seq 7."""
+    db = tmp_path / "rg.db"
+    if not db.exists():
+        world = World(store=SQLiteStore(str(db)))
+        world.consent()
+        for hour in range(10, 16):
+            world.attempt(f"2026-11-23T{hour}:00:00+08:00")
+        world.gateway.store.close()
+    out = tmp_path / name
+    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db),
+                                 "--from", "2026-11-23T10:00:00+08:00", "--to", "2026-11-23T12:00:00+08:00"])
+    assert result.exit_code == 0, result.output
+    return db, out, result
+
+
+def test_the_manifest_signs_the_orgs_chain_head_at_export_time_and_the_ok_line_shows_it(tmp_path: Path) -> None:
+    db, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    assert manifest["format"] == "reachguard-ledger-export-v3"
+    store = SQLiteStore(str(db))
+    head = store.ledger_head("acme")
+    store.close()
+    assert head is not None and head[0] == 7 and manifest["seq_last"] == 3
+    assert manifest["head"] == {"seq": 7, "entry_hash": head[1]}  # beyond the segment
+    checked = _check(out, manifest["key_id"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert (f"range from 2026-11-23T10:00:00+08:00 to 2026-11-23T12:00:00+08:00, 2 entries in it; "
+            f"exported_at {manifest['exported_at']}; the org's chain head at export: seq 7 entry_hash {head[1]} "
+            "(an older export of the same range verifies too") in checked.stdout, checked.stdout
+
+
+def test_an_open_range_and_a_head_at_the_segments_end(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    assert manifest["head"] == {"seq": 7, "entry_hash": manifest["entry_hash_last"]}
+    checked = _check(out, key_id)
+    assert (f"range from (open) to (open), 7 entries in it; exported_at {manifest['exported_at']}; "
+            f"the org's chain head at export: seq 7 entry_hash {manifest['entry_hash_last']}") in checked.stdout
+
+
+@pytest.mark.parametrize("edit", ["seq", "entry_hash", "both"])
+def test_editing_the_head_breaks_the_signature(tmp_path: Path, edit: str) -> None:
+    _, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    if edit in ("seq", "both"):
+        manifest["head"]["seq"] = 4  # an older head, still at or after the segment's end
+    if edit in ("entry_hash", "both"):
+        manifest["head"]["entry_hash"] = "ab" * 32
+    _write_manifest(out, manifest)
+    _broken(_check(out, manifest["key_id"]), "manifest.json: bad signature")
+
+
+@pytest.mark.parametrize("head, expected", [
+    ("MISSING", "'head' is missing or not a dict"),
+    ([7, "x"], "'head' is missing or not a dict"),
+    ({"seq": "7", "entry_hash": "ab" * 32}, "'head' is not {\"seq\""),
+    ({"seq": True, "entry_hash": "ab" * 32}, "'head' is not {\"seq\""),
+    ({"seq": 7, "entry_hash": "AB" * 32}, "'head' is not {\"seq\""),
+    ({"seq": 7, "entry_hash": "ab" * 32, "more": 1}, "'head' is not {\"seq\""),
+    ({"seq": 2, "entry_hash": "ab" * 32}, "is before or differs from the segment's end"),
+    ({"seq": 3, "entry_hash": "ab" * 32}, "is before or differs from the segment's end"),
+])
+def test_a_malformed_head_is_broken_not_a_traceback(tmp_path: Path, head: object, expected: str) -> None:
+    _, out, _ = _ranged_export(tmp_path)
+    manifest = _manifest(out)
+    if head == "MISSING":
+        del manifest["head"]
+    else:
+        manifest["head"] = head
+    _write_manifest(out, manifest)
+    _broken(_check(out, manifest["key_id"]), expected)
+
+
+def test_a_v2_manifest_is_refused_with_a_clear_message(export: tuple[Path, str]) -> None:
+    out, key_id = export
+    manifest = _manifest(out)
+    manifest["format"] = "reachguard-ledger-export-v2"
+    del manifest["head"]
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "made before the manifest recorded the org's chain head")
+    manifest["format"] = "reachguard-ledger-export-v9"
+    _write_manifest(out, manifest)
+    _broken(_check(out, key_id), "unknown format 'reachguard-ledger-export-v9'")
+
+
+def test_an_older_export_of_the_same_range_still_verifies_but_its_head_is_behind_an_anchor(tmp_path: Path) -> None:
+    """What verify.py cannot show (docs/api.md): a late-recorded event lands in the range after
+    an export; the older export stays genuine, so it verifies, but its signed head is behind the
+    org's head in an anchor made later, and a new export of the range counts the late entry."""
+    db, old, _ = _ranged_export(tmp_path, "old")
+    world = World(store=SQLiteStore(str(db)))
+    world.attempt("2026-11-23T11:30:00+08:00")  # recorded now, at seq 8, but in the old range
+    world.gateway.store.close()
+    _, new, _ = _ranged_export(tmp_path, "new")
+    anchor = tmp_path / "anchor.json"
+    assert runner.invoke(app, ["audit", "anchor", "--out", str(anchor), "--db", str(db)]).exit_code == 0
+    anchored = json.loads(anchor.read_text())["heads"]["acme"]
+    older, newer = _manifest(old), _manifest(new)
+    assert _check(old, older["key_id"]).returncode == 0  # still OK: genuine, signed
+    assert older["head"]["seq"] == 7 and newer["head"] == anchored and anchored["seq"] == 8
+    assert (older["entries_in_range"], newer["entries_in_range"]) == (2, 3)
+    assert "chain head at export: seq 7 " in _check(old, older["key_id"]).stdout

@@ -159,13 +159,18 @@ def export(
 ) -> None:
     """Write an org's ledger entries and their proof (signed checkpoints, public keys, a signed manifest, VERIFY.md, a standalone verify.py).
 
-    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT KEY_ID, with the key id the
-    org gave them out of band (`reachguard audit public-key`). The manifest (org, seq and time
-    range, entry count, last entry hash, each file's SHA-256) is signed with the ledger's key, so
-    a signed prefix of the export cannot pass as the whole of it.
+    An auditor checks it without ReachGuard: python3 OUT/verify.py OUT KEY_ID[,KEY_ID...], with the
+    key ids the org gave them out of band (`reachguard audit public-key`); after a key rotation the
+    export's older checkpoints are signed by the earlier key, and the command printed here lists
+    every key that signed the export. The manifest (org, seq and time range, entry count, last
+    entry hash, each file's SHA-256, export time and the org's chain head then) is signed with the
+    ledger's key, so a signed prefix of the export cannot pass as the whole of it. An older export
+    of the same range still verifies (late-recorded events can fall in it): verify.py prints the
+    export time and head to compare with an anchor (`reachguard audit anchor`).
 
     Example: reachguard audit export --org acme --from 2026-11-01T00:00:00+08:00 --to 2026-12-01T00:00:00+08:00 --out acme-nov
     """
+    from reachguard.ledger.checkpoint import TrustedKeyError, key_id_of
     from reachguard.ledger.export import ExportError, export_ledger
 
     start = None if from_ is None else time_option(from_, "--from")
@@ -173,15 +178,28 @@ def export(
     settings, store = _open(db, signs=True)
     try:
         signer = _signer(settings, store)
-        manifest = export_ledger(store, org, out, start, end, signer)
+        exported = export_ledger(store, org, out, start, end, signer)
     except ExportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
         store.close()
+    manifest = exported.manifest
     typer.echo(f"exported {manifest['entries']} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}, "
                f"{manifest['entries_in_range']} in range) with {manifest['checkpoints']} signed checkpoint(s) to {out}")
-    typer.echo(f"check it: python3 {out / 'verify.py'} {out} {manifest['key_id']}")
+    earlier = [k for k in exported.key_ids if k != signer.key_id]
+    if earlier:
+        # The earlier keys come from the checkpoints in the database, which pins nothing: name the
+        # ones the configuration does not know, so nobody hands an auditor a key a forger added.
+        try:
+            pinned = {key_id_of(p) for p in settings.ledger_trusted_keys()}
+        except TrustedKeyError:
+            pinned = set()
+        unknown = [k for k in earlier if k not in pinned]
+        typer.echo(f"signed by the current key {signer.key_id} and, before a key rotation, by {', '.join(earlier)}"
+                   + (f"; not in ledger_trusted_key_files: {', '.join(unknown)} (make sure it was this "
+                      "ledger's signing key before handing on the command)" if unknown else ""))
+    typer.echo(f"check it: python3 {out / 'verify.py'} {out} {','.join(exported.key_ids)}")
 
 
 @audit_app.command("checkpoint")

@@ -6,11 +6,12 @@ The export is a folder:
 * `checkpoints.json` — the signed checkpoints that fall inside the exported segment;
 * `public_keys.json` — the Ed25519 public keys (PEM and raw hex) that signed them;
 * `manifest.json` — org, requested range, segment bounds (seqs, times, last entry hash), counts,
-  SHA-256 of each file, signed with the ledger's key (ledger/manifest.py);
+  SHA-256 of each file, `exported_at` and the org's chain head at export time (`head`), signed
+  with the ledger's key (ledger/manifest.py);
 * `VERIFY.md` — how the hashes and signatures are computed, in words;
 * `verify.py` — the same as a standalone Python 3 script (standard library only, including
   a pure-Python Ed25519 verifier from RFC 8032; ledger/export_script.py):
-  `python3 verify.py EXPORT_DIR [KEY_ID]`.
+  `python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]` (every key that signed, after a rotation).
 
 A time range selects entries by `at`, but the chain is in recording order, so the export
 holds the contiguous segment from the first to the last entry in range (entries in between
@@ -42,6 +43,14 @@ class ExportError(ValueError):
     """Nothing to export, or the destination cannot be written."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Exported:
+    """What `export_ledger` wrote: the signed manifest, and every key id that signed the export."""
+
+    manifest: dict
+    key_ids: list[str]  # the checkpoints' keys in seq order, then the manifest's, each once
+
+
 def export_ledger(
     store: Store,
     org: str,
@@ -49,8 +58,12 @@ def export_ledger(
     at_from: datetime | None,
     at_to: datetime | None,
     signer: Signer,
-) -> dict:
-    """Write the export folder; returns the (signed) manifest."""
+) -> Exported:
+    """Write the export folder; returns the signed manifest and every key that signed the export.
+
+    Why the key ids: after a key rotation the older checkpoints of a segment are signed by the
+    earlier key, so the auditor must pin all of them (`verify.py DIR KEY_ID,KEY_ID`), not only
+    the current one."""
     ts_from = at_from.timestamp() if at_from else None
     ts_to = at_to.timestamp() if at_to else None
     bounds = store.ledger_seq_bounds(org, ts_from, ts_to)
@@ -95,7 +108,10 @@ def export_ledger(
     }
     for name, data in files.items():
         (out_dir / name).write_bytes(data)
-    if first_entry is None or last_entry is None:
+    # The org's head now (after the segment was read, so at or beyond its end): signed into the
+    # manifest, so an auditor can tell an older export of the same range from this one.
+    head = store.ledger_head(org)
+    if first_entry is None or last_entry is None or head is None or head[0] < end:
         raise ExportError(f"org {org!r}: the ledger changed during the export; try again")
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -113,10 +129,12 @@ def export_ledger(
         "checkpoints": len(cps),
         "sha256": {"entries.jsonl": digest.hexdigest(), **{n: hashlib.sha256(d).hexdigest() for n, d in files.items()}},
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "head": {"seq": head[0], "entry_hash": head[1]},
     }
     manifest = sign_manifest(manifest, signer)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
-    return manifest
+    key_ids = list(dict.fromkeys([c.key_id for c in sorted(checkpoints, key=lambda c: c.seq)] + [manifest["key_id"]]))
+    return Exported(manifest, key_ids)
 
 
 def _raw_hex(pem: str) -> str:
@@ -150,22 +168,37 @@ Files: `entries.jsonl` (one entry per line), `checkpoints.json`, `public_keys.js
    The segment must end on a signed checkpoint (an export always does): it makes every entry
    before it tamper-evident, even against someone who recomputed all hashes, and shows a tail
    that was cut or extended. Give `verify.py` the key id the org gave you out of band
-   (`python3 verify.py . KEY_ID`): a forger can replace `public_keys.json` too.
+   (`python3 verify.py . KEY_ID`): a forger can replace `public_keys.json` too. After a key
+   rotation the older checkpoints are signed by the earlier key: give every key id that signed,
+   comma-separated (`python3 verify.py . OLD_KEY_ID,NEW_KEY_ID`); each checkpoint and the
+   manifest must then be signed by one of them.
 5. **Files.** `manifest.json`'s `sha256` lists each file's SHA-256. The entries are exactly the
    segment the manifest describes: `seq_first`..`seq_last`, `entries` of them, the last one's
    `entry_hash` is `entry_hash_last`, the first and last `at` (as in 2) are `at_first` and
    `at_last`, `entries_in_range` of them have `from` <= `at` < `to`, and `checkpoints` checkpoints.
+   `head` is the org's chain head when the export was made (`seq`, `entry_hash` of its last entry
+   then): at or after `seq_last`, and equal to the last entry when it is `seq_last`.
 6. **Columns.** The hashes cover `body`, not `tag` and `number`: a decision's `tag` must be its
    body's `decision.verdict` and its `number` the body's `decision.to` (or null when the first
    reason is `INVALID_NUMBER`); every other entry's `tag` is null.
 7. **Manifest signature.** `signature` (hex, Ed25519) verifies with the public key `key_id`
-   (pinned by `KEY_ID` as in 4) over the UTF-8 text `"reachguard-export-manifest-v2\n"` followed
+   (pinned by the `KEY_ID`s as in 4) over the UTF-8 text `"reachguard-export-manifest-v3\n"` followed
    by the manifest without its `signature` field as canonical JSON (keys sorted, separators `,`
    and `:` without spaces, non-ASCII characters as they are). It binds the org, the ranges, the
    count, the last hash and every file's digest: without it, a genuine signed *prefix* of an
    export (entries cut after an earlier checkpoint, the manifest edited to match) passed 1-6.
    Exports made before this step (`format` `reachguard-ledger-export-v1`) carry no signature
-   and are refused by this script; their own `verify.py` checks 1-6 only.
+   and are refused by this script; their own `verify.py` checks 1-6 only. Exports of format
+   `reachguard-ledger-export-v2` (signed, without `head`) are refused too; their own `verify.py`
+   checks them.
+
+**What this cannot show.** Entries carry event times, so an event recorded after the export can
+fall in its range; an older genuine export of the same range still verifies. `verify.py` prints
+the range, `exported_at` and `head` (all signed): compare them with an anchor of the org's chain
+(`reachguard audit anchor`: each org's `seq` and `entry_hash`, signed, kept outside the database)
+or a fresh export. A `head.seq` below the anchor's means the export was made before the anchor:
+entries recorded in between (late events in its range among them) are not in it, so ask for a
+fresh export; an equal `seq` must come with the same `entry_hash`.
 """
 
 

@@ -15,11 +15,19 @@ from reachguard.ledger.manifest import manifest_message, manifest_problem
 VERIFY_PY = r'''#!/usr/bin/env python3
 """Verify a ReachGuard ledger export with the Python standard library only.
 
-Usage: python3 verify.py EXPORT_DIR [KEY_ID]      (exit 0: valid; 1: the first problem is printed)
+Usage: python3 verify.py EXPORT_DIR [KEY_ID[,KEY_ID...]]
+       (exit 0: valid; 1: the first problem is printed; 2: a usage error)
 
-KEY_ID: the signing key's id as the org gave it to you (`reachguard audit public-key`), out of
-band. With it, the manifest and every checkpoint must be signed by that key; without it, by a
-key listed in the export itself, which someone who rewrote the export could have replaced.
+KEY_ID: a signing key's id as the org gave it to you (`reachguard audit public-key`), out of
+band; after a key rotation, give every key that signed the export, comma-separated (earlier
+checkpoints are signed by the earlier key). With them, the manifest and every checkpoint must be
+signed by one of those keys; without them, by a key listed in the export itself, which someone
+who rewrote the export could have replaced.
+
+The OK line names the requested range, `exported_at` and the org's chain head when the export
+was made (seq, entry_hash), all signed. An older genuine export of the same range verifies too
+(events recorded later, with event times in the range, are not in it): compare exported_at and
+the head with an anchor of the org's chain (`reachguard audit anchor`) or a fresh export.
 """
 from __future__ import annotations
 
@@ -117,10 +125,14 @@ def sha256(data):
 # {copied}: ledger/chain.py's and ledger/manifest.py's own functions, inserted when this module loads
 
 
-def _key(keys, key_id, trusted_key_id, what):
-    """The raw public key `key_id` from public_keys.json, or the problem (as a str)."""
-    if trusted_key_id is not None and key_id != trusted_key_id:
-        return f"{what}: signed by key {key_id}, not by the trusted key {trusted_key_id}"
+def _key(keys, key_id, trusted, what):
+    """The raw public key `key_id` from public_keys.json, or the problem (as a str).
+
+    `trusted`: the pinned key ids (a tuple), or None when none was given."""
+    if trusted is not None and key_id not in trusted:
+        if len(trusted) == 1:
+            return f"{what}: signed by key {key_id}, not by the trusted key {trusted[0]}"
+        return f"{what}: signed by key {key_id}, not by any of the trusted keys {', '.join(trusted)}"
     key = keys.get(key_id)
     if not isinstance(key, dict) or not isinstance(key.get("raw_hex"), str):
         return f"{what}: unknown key {key_id}"
@@ -130,11 +142,25 @@ def _key(keys, key_id, trusted_key_id, what):
     return raw
 
 
+def trusted_key_ids(text):
+    """The pinned key ids of the KEY_ID argument (`ID` or `ID,ID,...`), or the usage problem (a str)."""
+    ids = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            return f"KEY_ID {text!r}: an empty key id (give KEY_ID or KEY_ID,KEY_ID,... without empty parts)"
+        if len(part) != 16 or any(c not in "0123456789abcdef" for c in part):
+            return f"KEY_ID {text!r}: {part!r} is not a key id (16 hex digits, as `reachguard audit public-key` prints it)"
+        if part not in ids:
+            ids.append(part)
+    return tuple(ids)
+
+
 def _timestamp(text):
     return None if text is None else datetime.fromisoformat(text).timestamp()
 
 
-def main(folder, trusted_key_id=None):
+def main(folder, trusted=None):
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     problem = manifest_problem(manifest)
@@ -182,11 +208,11 @@ def main(folder, trusted_key_id=None):
         return f"expected {manifest['entries_in_range']} entries in the requested range, found {in_range}"
     if len(checkpoints) != manifest["checkpoints"]:
         return f"expected {manifest['checkpoints']} checkpoints, found {len(checkpoints)}"
-    signed_up_to = None
+    signed_up_to, signers = None, []
     for cseq, c in sorted(checkpoints.items()):
         if hashes.get(cseq) != c["entry_hash"]:
             return f"checkpoint seq {cseq}: the signed hash differs from the entry (chain rewritten)"
-        raw = _key(keys, c["key_id"], trusted_key_id, f"checkpoint seq {cseq}")
+        raw = _key(keys, c["key_id"], trusted, f"checkpoint seq {cseq}")
         if isinstance(raw, str):
             return raw
         message = (f"reachguard-checkpoint-v1\n{c['org']}\n{c['seq']}\n{c['entry_hash']}\n"
@@ -194,6 +220,7 @@ def main(folder, trusted_key_id=None):
         if c["org"] != org or not ed25519_verify(raw, message, bytes.fromhex(c["signature"])):
             return f"checkpoint seq {cseq}: bad signature"
         signed_up_to = cseq
+        signers += [] if c["key_id"] in signers else [c["key_id"]]
     if signed_up_to != manifest["seq_last"]:
         # An export ends on a signed checkpoint: entries after the last one (added), a missing
         # tail (cut before it) or no checkpoint at all (stripped) cannot be told from a forgery.
@@ -202,22 +229,35 @@ def main(folder, trusted_key_id=None):
                 + ": entries were added, cut or re-chained after it")
     # Last, the manifest's own signature: it binds the org, the ranges, the count, the last hash
     # and every file's digest, so a signed prefix presented as the whole export fails here.
-    raw = _key(keys, manifest["key_id"], trusted_key_id, "manifest.json")
+    raw = _key(keys, manifest["key_id"], trusted, "manifest.json")
     if isinstance(raw, str):
         return raw
     if not ed25519_verify(raw, manifest_message(manifest), bytes.fromhex(manifest["signature"])):
         return "manifest.json: bad signature (the manifest was edited: range, count or a digest)"
+    # What the signatures cannot show: that this is the latest export of the range (entries carry
+    # event times, so events recorded later can fall in it). Print what to compare with an anchor.
+    head = manifest["head"]
     print(f"OK: {count} entries of {org} (seq {manifest['seq_first']}..{manifest['seq_last']}) chain correctly; "
-          f"{len(checkpoints)} signed checkpoint(s) verified, the last at seq {signed_up_to}; manifest signed by key "
-          f"{manifest['key_id']}" + ("" if trusted_key_id else "; pass the org's KEY_ID to pin the key"))
+          f"{len(checkpoints)} signed checkpoint(s) verified, the last at seq {signed_up_to}, signed by key(s) "
+          f"{', '.join(signers)}; manifest signed by key {manifest['key_id']}; "
+          f"range from {manifest.get('from') or '(open)'} to {manifest.get('to') or '(open)'}, "
+          f"{manifest['entries_in_range']} entries in it; exported_at {manifest['exported_at']}; "
+          f"the org's chain head at export: seq {head['seq']} entry_hash {head['entry_hash']} "
+          "(an older export of the same range verifies too: compare exported_at and the head with an anchor)"
+          + ("" if trusted else "; pass the org's KEY_ID(s) to pin the keys"))
     return None
 
 
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
-        sys.exit(__doc__)
+        print(__doc__.strip(), file=sys.stderr)
+        sys.exit(2)
+    trusted = None if len(sys.argv) == 2 else trusted_key_ids(sys.argv[2])
+    if isinstance(trusted, str):
+        print(f"error: {trusted}", file=sys.stderr)
+        sys.exit(2)
     try:
-        problem = main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)
+        problem = main(sys.argv[1], trusted)
     except OSError as exc:
         problem = f"cannot read the export: {exc}"
     except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:

@@ -6,10 +6,17 @@ counts and digests in the manifest edited to match) passed as the whole of it. T
 (org, requested and covered time range, seq range, entry count, last entry hash, each file's
 SHA-256) is now signed with the ledger's key, so any cut or edit breaks that signature.
 
+Format v3 adds `head`: the org's chain head when the export was made (`{"seq", "entry_hash"}`
+of its last entry then, possibly beyond the segment). Why: entries carry event times, so a
+late-recorded event can land in an old range, and an older genuine export of the same range
+still verifies as complete; with `exported_at` and `head` signed (and printed by verify.py), an
+auditor can compare the export with an anchor (`reachguard audit anchor`) or a later export.
+v2 manifests (no `head`) are refused by the v3 script: their own verify.py still checks them.
+
 The signed message is the manifest without its `signature` field, as canonical JSON (sorted
 keys, no whitespace, UTF-8, no float values), after a fixed first line:
 
-    reachguard-export-manifest-v2\\n{canonical JSON}
+    reachguard-export-manifest-v3\\n{canonical JSON}
 
 `manifest_message` and `manifest_problem` are copied into every export's verify.py (standard
 library only), so they must stay self-contained: `json` and builtins, nothing else.
@@ -23,30 +30,43 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from reachguard.ledger.checkpoint import Signer
 
-MANIFEST_FORMAT = "reachguard-ledger-export-v2"
+MANIFEST_FORMAT = "reachguard-ledger-export-v3"
 
 
 def manifest_message(manifest: dict) -> bytes:
     """The bytes the manifest's signature covers: every field but `signature`, canonical JSON."""
     fields = {k: v for k, v in manifest.items() if k != "signature"}
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return ("reachguard-export-manifest-v2\n" + text).encode("utf-8")
+    return ("reachguard-export-manifest-v3\n" + text).encode("utf-8")
 
 
 def manifest_problem(manifest: Any) -> str | None:
-    """Why this is not a well-formed signed (v2) manifest, or None. Checked before any field is used."""
+    """Why this is not a well-formed signed (v3) manifest, or None. Checked before any field is used."""
     if not isinstance(manifest, dict):
         return "manifest.json is not a JSON object"
-    if manifest.get("format") != "reachguard-ledger-export-v2" or "signature" not in manifest:
+    form = manifest.get("format")
+    if form in (None, "reachguard-ledger-export-v1") or "signature" not in manifest:
         return ("manifest.json is not signed (format %r): an export made before manifests were signed, "
-                "whose entries could be a signed prefix of the real export; export it again" % (manifest.get("format"),))
+                "whose entries could be a signed prefix of the real export; export it again" % (form,))
+    if form == "reachguard-ledger-export-v2":
+        return ("manifest.json is format 'reachguard-ledger-export-v2', made before the manifest recorded the org's "
+                "chain head at export time: check it with the verify.py exported with it, or export the range again")
+    if form != "reachguard-ledger-export-v3":
+        return f"manifest.json: unknown format {form!r} (this script checks 'reachguard-ledger-export-v3')"
     kinds = {"org": str, "seq_first": int, "seq_last": int, "entries": int, "entries_in_range": int, "checkpoints": int,
              "start_prev_hash": str, "entry_hash_last": str, "at_first": str, "at_last": str, "exported_at": str,
-             "key_id": str, "signature": str, "sha256": dict}
+             "head": dict, "key_id": str, "signature": str, "sha256": dict}
     for name, kind in kinds.items():
         value = manifest.get(name)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             return f"manifest.json: {name!r} is missing or not a {kind.__name__}"
+    head = manifest["head"]
+    head_seq, head_hash = head.get("seq"), head.get("entry_hash")
+    if (not isinstance(head_seq, int) or isinstance(head_seq, bool) or not isinstance(head_hash, str)
+            or len(head_hash) != 64 or any(c not in "0123456789abcdef" for c in head_hash) or len(head) != 2):
+        return "manifest.json: 'head' is not {\"seq\": an integer, \"entry_hash\": 64 hex digits}"
+    if head_seq < manifest["seq_last"] or (head_seq == manifest["seq_last"] and head_hash != manifest["entry_hash_last"]):
+        return "manifest.json: 'head' (the org's chain head at export time) is before or differs from the segment's end"
     for name in ("from", "to"):
         if manifest.get(name) is not None and not isinstance(manifest[name], str):
             return f"manifest.json: {name!r} is not a time or null"
