@@ -76,3 +76,16 @@ def test_review_json_loads_the_content_review_only() -> None:
     assert code == 0 and json.loads(out)["id"] is None
     assert "reachguard.content" in loaded
     assert not {"duckdb", "numpy", "sklearn", "reachguard.engine", "reachguard.store", "reachguard.policy"} & set(loaded)
+
+
+@pytest.mark.parametrize("module", ["reachguard", "reachguard.cli"])
+def test_python_dash_m_runs_the_same_cli(module: str, tmp_path: Path) -> None:
+    """`python -m reachguard` (and `.cli`) is the installed script: same commands, same exit codes."""
+    db = tmp_path / "rg.db"
+    made = subprocess.run([sys.executable, "-m", module, "keys", "create", "--org", "acme", "--role", "sender", "--db", str(db)],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    listed = subprocess.run([sys.executable, "-m", module, "keys", "list", "--db", str(db)], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "acme" in listed.stdout, listed.stdout + listed.stderr
+    bad = subprocess.run([sys.executable, "-m", module, "no-such-command"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2

@@ -1,0 +1,6 @@
+"""`python -m reachguard …`: the same CLI as the installed `reachguard` script (e.g. where only
+the interpreter is on PATH)."""
+
+from reachguard.cli import main
+
+main()

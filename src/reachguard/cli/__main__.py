@@ -1,0 +1,5 @@
+"""`python -m reachguard.cli …`: the same CLI as the installed `reachguard` script."""
+
+from reachguard.cli import main
+
+main()
