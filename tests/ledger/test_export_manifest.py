@@ -158,23 +158,11 @@ def test_deeply_nested_json_is_broken_not_a_traceback(export: tuple[Path, str], 
 
 
 def test_the_printed_check_command_passes_after_a_key_rotation(tmp_path: Path) -> None:
-    """`audit export` prints `verify.py OUT KEY_ID` with the current key; the segment holds a
-    checkpoint signed by the key before a rotation, and verify.py pins every checkpoint to the one
-    KEY_ID: a genuine export is BROKEN when checked exactly as the export says to."""
-    db = tmp_path / "rg.db"
-    world = World(store=SQLiteStore(str(db)))
-    world.consent()
-    world.attempt("2026-11-23T10:00:00+08:00")
-    world.gateway.store.close()
-    assert runner.invoke(app, ["audit", "checkpoint", "--db", str(db)]).exit_code == 0
-    (tmp_path / "rg.db.signing-key.pem").rename(tmp_path / "old-key.pem")  # rotated: a new key on next use
-    world = World(store=SQLiteStore(str(db)))
-    world.attempt("2026-11-23T11:00:00+08:00")
-    world.gateway.store.close()
-    out = tmp_path / "export"
-    result = runner.invoke(app, ["audit", "export", "--org", "acme", "--out", str(out), "--db", str(db)])
-    assert result.exit_code == 0, result.output
-    command = result.output.split("check it: python3 ")[1].split()
+    """The segment holds a checkpoint signed by the key before a rotation: checked exactly as
+    `audit export` says to, a genuine export passes (it was BROKEN while verify.py took one KEY_ID
+    and the printed command named only the current key)."""
+    _, _, _, output = _rotated_export(tmp_path, old_key_signs_the_end=False)
+    command = output.split("check it: python3 ")[1].split()
     checked = subprocess.run([sys.executable, "-S", "-I", *command], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
