@@ -1,6 +1,8 @@
-"""Content and template review of an attempt: a function of the attempt alone, so the
-gateway runs it before taking any lock (engine.py), and again only when the state turns the
-attempt's relation into another (a collection attempt to a third party)."""
+"""Content and template review of an attempt: a function of the attempt and, for an attempt
+naming a template, the org's stored templates (not of the recipient's state), so the gateway
+runs it before taking any lock (engine.py), and again only when the state turns the attempt's
+relation into another (a collection attempt to a third party). The template tables are why a
+batch's snapshot counts template writes (store/sqlite_snapshot.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Pure in time: every rule reads the attempt's `at`, never the wall clock, so a replayed
 stream gives the same answers. An allowed attempt is recorded as a contact inside the same
-store transaction that loaded the state, so concurrent deciders never exceed a cap.
+store transaction that loaded the state (or, for a SQLite batch, that proved its snapshot of
+the state current), so concurrent deciders never exceed a cap.
 """
 
 from __future__ import annotations
@@ -159,7 +160,9 @@ class Gateway:
         return decision
 
     def decide_many(self, attempts: Sequence[Attempt]) -> list[Decision]:
-        """Decide a batch in one transaction; attempts are judged in order, each seeing the last.
+        """Decide a batch, recorded in one transaction; attempts are judged in order, each seeing the
+        last. On SQLite the states are read and judged before that transaction, from a snapshot it
+        proves current (else they are read and judged again inside it: store/sqlite_snapshot.py).
 
         The cyclic garbage collector is paused meanwhile: a batch allocates ~10 containers per
         attempt that all stay alive until it ends, so collections during it only rescan them

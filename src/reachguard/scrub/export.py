@@ -88,7 +88,7 @@ def plan_for(policy: Policy, org: str, purpose: str, channel: str, at: datetime)
     plan.subject_caps = any(cap.per == "subject" for cap in caps)
     plan.caps = [cap for cap in caps if cap.per == "number"]
     if caps:
-        plan.since = at_ts - (max(cap.days for cap in caps) + 1) * DAY  # engine._query
+        plan.since = at_ts - (max(cap.days for cap in caps) + 1) * DAY  # state_query.state_query
     if policy.timezone == "recipient":
         plan.contacts_exact = True
         return plan
