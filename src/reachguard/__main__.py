@@ -3,4 +3,5 @@ the interpreter is on PATH)."""
 
 from reachguard.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
