@@ -24,11 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from reachguard.ledger.checkpoint import Signer, TrustedKeys
+from reachguard.ledger.checkpoint import Signer, TrustedKeys, signature_problem
+from reachguard.ledger.manifest import signed_message
 from reachguard.store.base import Store
 
 ANCHOR_FORMAT = "reachguard-ledger-anchor-v1"
@@ -47,9 +44,7 @@ class Anchor:
 
 
 def _message(data: dict[str, Any]) -> bytes:
-    fields = {k: v for k, v in data.items() if k != "signature"}
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return (ANCHOR_FORMAT + "\n" + text).encode("utf-8")
+    return signed_message(ANCHOR_FORMAT, data)
 
 
 def make_anchor(store: Store, signer: Signer) -> dict[str, Any]:
@@ -98,12 +93,9 @@ def read_anchor(path: Path, trusted: TrustedKeys) -> Anchor:
     pem = trusted.pems.get(data["key_id"])
     if pem is None:
         raise AnchorError(f"anchor {path} is signed by key {data['key_id']}, which is not a trusted key ({trusted.hint})")
-    public = serialization.load_pem_public_key(pem.encode("ascii"))
-    assert isinstance(public, Ed25519PublicKey)
-    try:
-        public.verify(bytes.fromhex(data["signature"]), _message(data))
-    except (InvalidSignature, ValueError):
-        raise AnchorError(f"anchor {path}: bad signature (the file was edited)") from None
+    problem = signature_problem(pem, data["key_id"], data["signature"], _message(data))
+    if problem is not None:
+        raise AnchorError(f"anchor {path}: {problem}" + (" (the file was edited)" if problem == "bad signature" else ""))
     heads = {org: (h["seq"], h["entry_hash"]) for org, h in data["heads"].items()}
     return Anchor(heads, data["made_at"], data["key_id"])
 

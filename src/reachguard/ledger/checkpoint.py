@@ -159,17 +159,23 @@ def public_keys(store: Store, key_ids: set[str]) -> dict[str, str]:
 
 def verify_checkpoint(checkpoint: Checkpoint, pem: str | None) -> str | None:
     """None if the signature holds; otherwise the problem."""
+    c = checkpoint
+    return signature_problem(pem, c.key_id, c.signature, checkpoint_message(c.org, c.seq, c.entry_hash, c.signed_at, c.key_id))
+
+
+def signature_problem(pem: str | None, key_id: str, signature: str, message: bytes) -> str | None:
+    """None if `signature` (hex Ed25519) over `message` holds for the public key `pem`, whose id
+    must be `key_id`; otherwise the problem (checkpoints, anchors)."""
     if pem is None:
-        return f"unknown signing key {checkpoint.key_id}"
+        return f"unknown signing key {key_id}"
     try:
         public = serialization.load_pem_public_key(pem.encode("ascii"))
     except ValueError as exc:
-        return f"unreadable public key {checkpoint.key_id}: {exc}"
-    if not isinstance(public, Ed25519PublicKey) or key_id_of(public) != checkpoint.key_id:
-        return f"public key registered as {checkpoint.key_id} does not match its id"
-    c = checkpoint
+        return f"unreadable public key {key_id}: {exc}"
+    if not isinstance(public, Ed25519PublicKey) or key_id_of(public) != key_id:
+        return f"public key registered as {key_id} does not match its id"
     try:
-        public.verify(bytes.fromhex(c.signature), checkpoint_message(c.org, c.seq, c.entry_hash, c.signed_at, c.key_id))
+        public.verify(bytes.fromhex(signature), message)
     except (InvalidSignature, ValueError):
         return "bad signature"
     return None

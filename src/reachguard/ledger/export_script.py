@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 
 from reachguard.ledger.chain import columns_problem
-from reachguard.ledger.manifest import manifest_message, manifest_problem
+from reachguard.ledger.manifest import manifest_message, manifest_problem, signed_message
 
 VERIFY_PY = r'''#!/usr/bin/env python3
 """Verify a ReachGuard ledger export with the Python standard library only.
@@ -268,5 +268,5 @@ if __name__ == "__main__":
 '''
 VERIFY_PY = VERIFY_PY.replace(
     "# {copied}: ledger/chain.py's and ledger/manifest.py's own functions, inserted when this module loads\n",
-    "\n\n".join(inspect.getsource(f) for f in (columns_problem, manifest_message, manifest_problem)),
+    "\n\n".join(inspect.getsource(f) for f in (columns_problem, signed_message, manifest_message, manifest_problem)),
 )

@@ -18,7 +18,7 @@ keys, no whitespace, UTF-8, no float values), after a fixed first line:
 
     reachguard-export-manifest-v3\\n{canonical JSON}
 
-`manifest_message` and `manifest_problem` are copied into every export's verify.py (standard
+`signed_message`, `manifest_message` and `manifest_problem` are copied into every export's verify.py (standard
 library only), so they must stay self-contained: `json` and builtins, nothing else.
 """
 
@@ -33,11 +33,17 @@ if TYPE_CHECKING:
 MANIFEST_FORMAT = "reachguard-ledger-export-v3"
 
 
-def manifest_message(manifest: dict) -> bytes:
-    """The bytes the manifest's signature covers: every field but `signature`, canonical JSON."""
-    fields = {k: v for k, v in manifest.items() if k != "signature"}
+def signed_message(prefix: str, data: dict) -> bytes:
+    """The bytes a signed JSON document's signature covers: `prefix`, a newline, then every field
+    but `signature` as canonical JSON. Export manifests and anchors (anchor.py) alike."""
+    fields = {k: v for k, v in data.items() if k != "signature"}
     text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return ("reachguard-export-manifest-v3\n" + text).encode("utf-8")
+    return (prefix + "\n" + text).encode("utf-8")
+
+
+def manifest_message(manifest: dict) -> bytes:
+    """The bytes the manifest's signature covers."""
+    return signed_message("reachguard-export-manifest-v3", manifest)
 
 
 def manifest_problem(manifest: Any) -> str | None:
