@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from reachguard.scrub.numbers_sql import sql_quote
-from reachguard.scrub.source import Source, quote_ident
+from reachguard.scrub import passthrough
+from reachguard.scrub.source import Source, quote_ident, text_sql
 
 BATCH_ROWS = 200_000
 RG_CODE = "__reachguard_code"  # the status column read beside the list's own (never written)
@@ -51,17 +51,44 @@ def reasons_column(source: Source) -> str:
     return name
 
 
-def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
-                  targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
+def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
+          targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
     """Write allowed (code 0) and rejected rows to temporary files; return their paths.
 
-    One pass over the list: each batch of rows (and its codes) is split in two by Arrow, so
+    A plain CSV list is copied line for line (passthrough.py) when its lines provably are the
+    loaded rows: its rows come out as the very bytes they came in. Any other list, or a plain
+    one that fails that proof, goes through Arrow, which quotes every text cell."""
+    if source.plain:
+        number_index = source.columns.index(source.number_column)
+        lines = passthrough.open_lines(source.path, con, source.rows, len(source.columns), text_sql(source, source.number_column),
+                                       number_index, source.delimiter)
+        if lines is not None:
+            temps = (temp_path(targets[0]), temp_path(targets[1]))
+            names = list(source.columns)
+            headers = (passthrough.header(names, source.delimiter),
+                       passthrough.header(names + [reasons_column(source)], source.delimiter))
+            try:
+                for tmp in temps:
+                    tmp.parent.mkdir(parents=True, exist_ok=True)
+                passthrough.write(lines, codes, labels, headers, temps, source.delimiter, progress, threads)
+            finally:
+                lines.close()
+            return temps
+    return write_outputs(con, source, codes, labels, targets, progress, threads)
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
+                  targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
+    """Write allowed (code 0) and rejected rows through Arrow to temporary files; return their paths.
+
+    The rows come from `rg_src`, or, for a plain list loaded narrow, from the file again. One pass over the list: each batch of rows (and its codes) is split in two by Arrow, so
     the ten million stored rows are read and decoded once, not once per file. Splitting and
     CSV encoding run on `threads` worker threads (Arrow releases the GIL); the encoded
     batches are written in list order."""
     con.register("rg_st", pa.table({"code": pa.array(codes)}))
     cols = ", ".join("s." + quote_ident(c) for c in source.columns)
-    reader = con.sql(f"SELECT {cols}, t.code AS {RG_CODE} FROM rg_src s POSITIONAL JOIN rg_st t").to_arrow_reader(BATCH_ROWS)
+    table = source.table if source.plain else "rg_src"
+    reader = con.sql(f"SELECT {cols}, t.code AS {RG_CODE} FROM {table} s POSITIONAL JOIN rg_st t").to_arrow_reader(BATCH_ROWS)
     names = list(source.columns)
     reasons = pa.array([None] + labels[1:], pa.string())  # a code's reason codes, joined by `;`
     allowed_schema = pa.schema([reader.schema.field(i) for i in range(len(names))])

@@ -9,7 +9,7 @@ The steps, and why in this order:
    subject/relation cells, keep the first row of each number (the later ones are DUPLICATE);
 3. reduce each kept row's state to a signature (features.py) and let the engine judge a real
    row per signature, or judge rows one by one where the sets cannot decide (judge.py);
-4. write allowed and rejected rows (output.py), record --reserve contacts, commit, publish.
+4. write allowed and rejected rows (output.py; plain CSV line for line, passthrough.py), record --reserve contacts, commit, publish.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def run_scrub(
                 if plan.set_based and db_path != ":memory:" and Path(db_path).is_file():
                     child = ExportChild(db_path, plan, Path(spill))
             report_progress("read", 0.0)
-            loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select))
+            csv_out = not any(output.is_parquet_path(p) for p in (out_path, rej_path))
+            loader = _Background(lambda: source_mod.load(con, src_path, column, rows_mod.select, narrow=csv_out))
             opened = (open_pg_state(store, plan, reserve=reserve) if pg
                       else open_state(store, plan, reserve=reserve, child=child))  # type: ignore[arg-type]
             with opened as (snap, tables):
@@ -192,7 +193,7 @@ class _Scrub:
             self.notes.append("the list has no `subject` column: every collection row is UNKNOWN_SUBJECT")
         labels = [";".join(o.codes) for o in self.outcomes]
         total = max(1, len(codes))
-        output.write_outputs(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total))
+        output.write(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total))
         reserved = self._reserve(codes, exact) if self.reserve else 0
         return self._report(codes, targets, in_sql, in_python, signatures, len(exact), reserved)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import duckdb
 
 from reachguard.scrub import numbers_sql
-from reachguard.scrub.source import RESERVED_PREFIX, Source, text_sql
+from reachguard.scrub.source import RESERVED_PREFIX, Source, quote_ident, text_sql
 
 RELATIONS = ("borrower", "contact", "guarantor", "prospect")
 KEYABLE_RE = r"\+[1-9][0-9]{0,17}"
@@ -48,13 +48,16 @@ def select(src: Source, table: str) -> str:
     subject = f"NULLIF(trim({text_sql(src, src.subject_column)}), '')" if src.subject_column else "NULL::VARCHAR"
     relation = f"NULLIF(lower(trim({text_sql(src, src.relation_column)})), '')" if src.relation_column else "NULL::VARCHAR"
     allowed = ", ".join(numbers_sql.sql_quote(r) for r in RELATIONS)
+    # A plain CSV's rows are written back from its lines (passthrough.py): load only what is read.
+    read = ", ".join(quote_ident(c) for c in dict.fromkeys(
+        c for c in (src.number_column, src.subject_column, src.relation_column) if c)) if src.plain else "*"
     # A NUL character: PostgreSQL's text cannot hold one (its state statement would fail), so a
     # subject or relation with one is INVALID_FIELD on every store: the same answer on both.
     # Tier 1 per row: a +86 mobile's key is 86 followed by its 11 digits.
     return f"""SELECT *, CASE WHEN {P}key IS NULL THEN {raw} END AS {P}pending,
                ({P}relation IS NULL OR {P}relation IN ({allowed})) AND ({P}subject IS NULL OR length({P}subject) <= 128)
                AND NOT contains(coalesce({P}subject, '') || coalesce({P}relation, ''), chr(0)) AS {P}field_ok
-        FROM (SELECT *, {numbers_sql.row_key_sql(raw)} AS {P}key, {subject} AS {P}subject, {relation} AS {P}relation
+        FROM (SELECT {read}, {numbers_sql.row_key_sql(raw)} AS {P}key, {subject} AS {P}subject, {relation} AS {P}relation
               FROM {table})"""
 
 

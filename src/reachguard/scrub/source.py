@@ -19,6 +19,7 @@ from typing import Callable
 import duckdb
 
 from reachguard.scrub.numbers_sql import sql_quote
+from reachguard.scrub.passthrough import is_plain
 
 NUMBER_COLUMNS = ("phone", "mobile", "to", "number", "手机号", "电话")
 SUBJECT_COLUMNS = ("subject",)
@@ -47,7 +48,8 @@ class ScrubInputError(ValueError):
 
 @dataclass(slots=True)
 class Source:
-    """The input as loaded into table `rg_src` (every input column, in order, `rowid` = row)."""
+    """The input as loaded into table `rg_src` (`rowid` = row): every input column in order,
+    unless `plain` (then only the number, subject and relation columns; see passthrough.py)."""
 
     path: Path
     kind: str  # "csv" | "parquet"
@@ -58,6 +60,8 @@ class Source:
     rows: int = 0
     delimiter: str = ","
     types: dict[str, str] = field(default_factory=dict)
+    table: str = ""  # the table expression the list is read with (read_csv / read_parquet)
+    plain: bool = False  # a CSV without quotes or CRs, loaded narrow: its lines are its rows
 
 
 def quote_ident(name: str) -> str:
@@ -87,11 +91,13 @@ def is_parquet(path: Path) -> bool:
         return handle.read(4) == PARQUET_MAGIC
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None, select: Select = _plain_select) -> Source:
+def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None, select: Select = _plain_select,
+         narrow: bool = False) -> Source:
     """Load the list into `rg_src`; raise ScrubInputError for anything that is not a usable list.
 
     `select` may add columns (named RESERVED_PREFIX…) after the input's own; `Source.columns`
-    lists only the input's."""
+    lists only the input's. With `narrow` (the caller writes CSV), a plain CSV is marked
+    `plain` so that `select` may load only the columns the scrub reads."""
     if not path.is_file():
         raise ScrubInputError("NOT_FOUND", f"cannot read {path}: no such file")
     if path.stat().st_size == 0:
@@ -99,7 +105,7 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None, 
     if is_parquet(path):
         source = _load_parquet(con, path, column, select)
     else:
-        source = _load_csv(con, path, column, select)
+        source = _load_csv(con, path, column, select, narrow and is_plain(path))
     source.rows = con.execute("SELECT count(*) FROM rg_src").fetchall()[0][0]
     return source
 
@@ -168,16 +174,18 @@ def _split_header(path: Path, text: str) -> tuple[list[str], str]:
     return best, best_delim
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select) -> Source:
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select, plain: bool) -> Source:
     names, delim = read_header(path)
     number, subject, relation = _columns_or_fail(path, names, column)
-    source = Source(path, "csv", names, number, subject, relation, delimiter=delim, types={n: "VARCHAR" for n in names})
+    source = Source(path, "csv", names, number, subject, relation, delimiter=delim, types={n: "VARCHAR" for n in names},
+                    plain=plain)
     spec = "{" + ", ".join(f"{sql_quote(n)}: 'VARCHAR'" for n in names) + "}"
     table = (
         f"read_csv({sql_quote(str(path))}, header = true, "
         f"auto_detect = false, delim = {sql_quote(delim)}, quote = '\"', escape = '\"', strict_mode = true, "
         f"null_padding = false, columns = {spec})"
     )
+    source.table = table
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS {select(source, table)}")
     except duckdb.Error as exc:
@@ -207,7 +215,8 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, column: str | None
         described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         names = [row[0] for row in described]
         number, subject, relation = _columns_or_fail(path, names, column)
-        source = Source(path, "parquet", names, number, subject, relation, types={row[0]: row[1] for row in described})
+        source = Source(path, "parquet", names, number, subject, relation, types={row[0]: row[1] for row in described},
+                        table=table)
         con.execute(f"CREATE OR REPLACE TEMP TABLE rg_src AS {select(source, table)}")
     except duckdb.Error as exc:
         raise ScrubInputError("MALFORMED_PARQUET", f"{path}: cannot read the Parquet file: {str(exc).splitlines()[0]}") from exc

@@ -1,0 +1,191 @@
+"""Plain CSV lists written back line for line: the scrub's fast path for the common file.
+
+Why: most campaign lists are plain CSV — no quoted cell, `\\n` line ends. In such a file every
+non-blank line is one row (DuckDB skips blank lines, and without quotes no cell can hold a
+delimiter or a line break), so an output row can be the input line's own bytes: the same cells a
+CSV reader gets from the Arrow writer's output (which quotes every text cell; tests compare the
+two parsed), without loading the list's other columns into DuckDB or encoding them again.
+
+How: the list is memory-mapped and its line ends found by numpy. Element i of a zero-copy Arrow
+string array runs from one line end to the next, i.e. `"\\n" + row i`; so the allowed file is
+the header, a filter of that array and a final `\\n`, and the rejected file the header, each
+rejected row followed by its reasons cell (one `take` interleaving rows and the few distinct
+cells), and a final `\\n`. Anything that breaks the premise — a quote, a carriage return, a line
+count or a sampled number cell that disagrees with what DuckDB loaded — sends the scrub back to
+the Arrow writer (output.py).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+CHUNK_ROWS = 1_000_000
+SAMPLE_ROWS = 1_000  # rows whose number cell is compared with DuckDB's before trusting the lines
+_FORBIDDEN = (b'"', b"\r")
+
+
+def is_plain(path: Path) -> bool:
+    """Valid UTF-8 with no quote and no carriage return anywhere (memchr scans, Arrow's check).
+
+    The UTF-8 check matters: a narrow load (rows.select) never decodes the other columns, so
+    without it a GB18030 name column would be copied out instead of refused (INVALID_UTF8)."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            if any(view.find(byte) >= 0 for byte in _FORBIDDEN):
+                return False
+            text = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, size], np.int64)), pa.py_buffer(view))
+            try:
+                text.validate(full=True)
+            except pa.ArrowInvalid:
+                return False
+            finally:
+                del text
+            return True
+
+
+class Lines:
+    """The list's data rows as `"\\n" + row` strings over the memory-mapped file (no copy)."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        data = np.frombuffer(self._map, np.uint8)
+        ends = np.flatnonzero(data == 10)
+        if len(ends) and ends[-1] != len(data) - 1:
+            ends = np.append(ends, len(data))  # the last line has no `\n`: it ends at the file's end
+        count = max(0, len(ends) - 1)
+        self.rows: pa.LargeStringArray = pa.LargeStringArray.from_buffers(
+            count, pa.py_buffer(ends.astype(np.int64, copy=False)), pa.py_buffer(self._map))
+        blank = np.diff(ends) == 1
+        if blank.any():  # DuckDB skips blank lines; so must the row index
+            self.rows = self.rows.filter(pa.array(~blank))
+        self._data = data
+
+    def count(self, byte: str) -> int:
+        """How many times the one-byte `byte` occurs in the whole file (in 16 MiB slices)."""
+        value = ord(byte)
+        step = 1 << 24
+        return sum(int(np.count_nonzero(self._data[i:i + step] == value)) for i in range(0, len(self._data), step))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def cell(self, row: int, column: int, delimiter: str) -> str:
+        line = self.rows[row].as_py()[1:]
+        fields = line.split(delimiter)
+        return fields[column] if column < len(fields) else ""
+
+    def close(self) -> None:
+        self.rows = pa.array([], pa.large_string())
+        del self._data
+        try:
+            self._map.close()
+        except BufferError:  # an array over the map is still referenced (an error's traceback): GC closes it
+            pass
+        self._file.close()
+
+
+def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
+               delimiter: str) -> Lines | None:
+    """The file's lines when they provably are DuckDB's rows, else None. `number_sql` reads the
+    number cell as text from `rg_src`.
+
+    The proof: as many non-blank lines as rows; exactly `columns - 1` delimiters per line (in
+    strict mode DuckDB refuses fewer but silently drops extra trailing ones, `1,2,,`, which the
+    Arrow writer would not write back); and a sample of number cells equal to what DuckDB read."""
+    lines = Lines(path)
+    if len(lines) != rows or lines.count(delimiter) != (rows + 1) * (columns - 1):
+        lines.close()
+        return None
+    sample = sorted({int(i) for i in np.linspace(0, rows - 1, min(rows, SAMPLE_ROWS))}) if rows else []
+    if sample:
+        con.register("rg_sample", pa.table({"rid": pa.array(sample, pa.int64())}))
+        got = dict(con.execute(f"SELECT rowid, {number_sql} FROM rg_src WHERE rowid IN (SELECT rid FROM rg_sample)").fetchall())
+        con.unregister("rg_sample")
+        if any((got.get(i) or "") != lines.cell(i, number_index, delimiter) for i in sample):
+            lines.close()
+            return None
+    return lines
+
+
+def cell(text: str, delimiter: str) -> str:
+    """One CSV cell, quoted only where it must be (as the input's own cells are: not at all)."""
+    if any(ch in text for ch in (delimiter, '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def header(names: list[str], delimiter: str) -> bytes:
+    """The header line for these columns, without its `\n`."""
+    return delimiter.join(cell(name, delimiter) for name in names).encode("utf-8")
+
+
+def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[bytes, bytes], temps: tuple[Path, Path],
+          delimiter: str, progress: Callable[[int], None], threads: int | None = None) -> None:
+    """Write the allowed (code 0) and rejected rows to `temps`; `headers` end without `\\n`.
+
+    Chunks of rows are encoded on `threads` worker threads (Arrow releases the GIL) and written
+    in list order."""
+    suffixes = pa.array(["" if i == 0 else delimiter + cell(label, delimiter) for i, label in enumerate(labels)],
+                        pa.large_string())
+    workers = max(1, threads or os.cpu_count() or 1)
+
+    def encode(start: int, stop: int) -> tuple[memoryview, memoryview, int]:
+        part = lines.rows.slice(start, stop - start)
+        part_codes = codes[start:stop]
+        allowed = part.filter(pa.array(part_codes == 0))
+        rejected_at = np.flatnonzero(part_codes != 0)
+        # rows, then the suffixes; take [row, its suffix, row, its suffix, ...]
+        pieces = pa.concat_arrays([part, suffixes])
+        order = np.empty(2 * len(rejected_at), np.int64)
+        order[0::2] = rejected_at
+        order[1::2] = len(part) + part_codes[rejected_at]
+        rejected = pieces.take(pa.array(order))
+        return _bytes(allowed), _bytes(rejected), stop - start
+
+    with open(temps[0], "wb") as allowed_file, open(temps[1], "wb") as rejected_file:
+        allowed_file.write(headers[0])
+        rejected_file.write(headers[1])
+        done = 0
+        pending: deque[Future[tuple[memoryview, memoryview, int]]] = deque()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-lines")
+        try:
+            for start in range(0, len(lines), CHUNK_ROWS):
+                pending.append(pool.submit(encode, start, min(len(lines), start + CHUNK_ROWS)))
+                while len(pending) > workers or (pending and pending[0].done()):
+                    done += _write_one(pending.popleft().result(), allowed_file, rejected_file)
+                    progress(done)
+            while pending:
+                done += _write_one(pending.popleft().result(), allowed_file, rejected_file)
+                progress(done)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        allowed_file.write(b"\n")
+        rejected_file.write(b"\n")
+
+
+def _write_one(parts: tuple[memoryview, memoryview, int], allowed_file, rejected_file) -> int:  # type: ignore[no-untyped-def]
+    allowed_file.write(parts[0])
+    rejected_file.write(parts[1])
+    return parts[2]
+
+
+def _bytes(array: pa.Array) -> memoryview:
+    """The concatenated values of a large_string array, without copying them."""
+    if len(array) == 0:
+        return memoryview(b"")
+    offsets = np.frombuffer(array.buffers()[1], np.int64, len(array) + 1, array.offset * 8)
+    data = array.buffers()[2]
+    return memoryview(data)[int(offsets[0]):int(offsets[-1])]
