@@ -6,7 +6,8 @@ features, judging, codes, writing, publishing) with wall and process-CPU seconds
 times three parts alone, each the median of --repeat runs:
 * tier 1: the per-row key expression (numbers_sql.row_key_sql) over the loaded list;
 * the export child: reading the store's sets in its own process (CPU from rusage);
-* the writer: both output files from the loaded list with typical codes.
+* the writers: both output files from the loaded list with typical codes, through Arrow and,
+  where the checkout has it, line for line from a plain list loaded narrow (passthrough.py).
 To compare two checkouts, run it with each one first on PYTHONPATH (the bench's own code only
 uses the public functions of reachguard.scrub), in turns:
 
@@ -61,9 +62,12 @@ def phases(folder: Path, replace: bool) -> None:
     for owner, name, label in ((source, "load", "load list + tier 1"), (rows, "build", "dedup (rows.build)"),
                                (export_child.ExportChild, "result", "wait for export child"),
                                (features, "build", "features"), (pipeline._Scrub, "_judge_signatures", "judge signatures"),
-                               (pipeline._Scrub, "_codes", "codes"), (output, "write_outputs", "write both files"),
+                               (pipeline._Scrub, "_codes", "codes"),
+                               (output, "write" if hasattr(output, "write") else "write_outputs", "write both files"),
                                (output, "publish", "publish")):
         undo.append(timed(owner, name, label))
+    if hasattr(output, "passthrough"):  # the line-for-line writer's two steps, inside "write both files"
+        undo += [timed(output.passthrough, "open_lines", "  prove the lines"), timed(output.passthrough, "write", "  copy the lines")]
     if not replace:  # else the scrub replaces the previous run's outputs, unlinking them in `publish`
         for name in ("allowed.csv", "allowed.rejected.csv"):
             (folder / name).unlink(missing_ok=True)
@@ -119,18 +123,28 @@ def parts(folder: Path, repeat: int) -> None:
     labels = ["", "NO_CONSENT", "NO_CONSENT;ON_DNC_LIST", "OPTED_OUT", "NO_CONSENT;OPTED_OUT", "DUPLICATE"]
     targets = (folder / "parts_allowed.csv", folder / "parts_rejected.csv")
 
-    def writer() -> tuple[float, float]:
-        wall, cpu = time.perf_counter(), time.process_time()
-        temps = output.write_outputs(con, src, codes, labels, targets, lambda n: None)
-        took = time.perf_counter() - wall, time.process_time() - cpu
-        for temp in temps:
-            Path(temp).unlink()
-        return took
+    def writer(write: Callable[..., tuple[Path, Path]], on: duckdb.DuckDBPyConnection, loaded: Any) -> Callable[[], tuple[float, float]]:
+        def run() -> tuple[float, float]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            temps = write(on, loaded, codes, labels, targets, lambda n: None)
+            took = time.perf_counter() - wall, time.process_time() - cpu
+            for temp in temps:
+                Path(temp).unlink()
+            return took
+        return run
 
     best("tier 1 (row_key_sql) on the list", repeat, tier1)
     best("export child (its CPU + this side)", repeat, child)
-    best("write both files", repeat, writer)
+    best("write both files (Arrow)", repeat, writer(output.write_outputs, con, src))
     con.close()
+    if "narrow" in inspect.signature(source.load).parameters:
+        con = duckdb.connect(config={"threads": 2, "memory_limit": "3GB", "preserve_insertion_order": True})
+        wall, cpu = time.perf_counter(), time.process_time()
+        plain = source.load(con, folder / "list.csv", None, rows.select, narrow=True)
+        print(f"  {'narrow load + tier 1 (plain: ' + str(plain.plain) + ')':34s} wall {time.perf_counter() - wall:6.2f} s  "
+              f"cpu {time.process_time() - cpu:6.2f} s  (one run)")
+        best("write both files (lines)", repeat, writer(output.write, con, plain))
+        con.close()
 
 
 def main() -> None:
@@ -139,14 +153,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--replace-outputs", action="store_true",
                         help="leave the previous run's output files for the scrub to replace (timed in `publish`)")
+    parser.add_argument("--phases", type=int, default=1, help="whole scrubs timed by phase (default 1)")
+    parser.add_argument("--no-parts", action="store_true", help="skip the parts timed alone")
     args = parser.parse_args()
     from reachguard import scrub
 
     print(f"machine: {machine()} · code: {Path(inspect.getfile(scrub)).parent}")
     print("one scrub, by phase:")
-    phases(args.dir, args.replace_outputs)
-    print("parts alone:")
-    parts(args.dir, args.repeat)
+    for _ in range(args.phases):
+        phases(args.dir, args.replace_outputs)
+    if not args.no_parts:
+        print("parts alone:")
+        parts(args.dir, args.repeat)
 
 
 if __name__ == "__main__":

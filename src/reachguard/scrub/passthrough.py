@@ -31,6 +31,7 @@ import pyarrow as pa
 CHUNK_ROWS = 1_000_000
 SAMPLE_ROWS = 1_000  # rows whose number cell is compared with DuckDB's before trusting the lines
 _FORBIDDEN = (b'"', b"\r")
+_SLICE = 1 << 24
 
 
 def is_plain(path: Path) -> bool:
@@ -56,28 +57,19 @@ def is_plain(path: Path) -> bool:
 
 
 class Lines:
-    """The list's data rows as `"\\n" + row` strings over the memory-mapped file (no copy)."""
+    """The list's data rows as `"\\n" + row` strings over the memory-mapped file (no copy), and
+    how many times `delimiter` occurs in the file."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, delimiter: str):
         self._file = open(path, "rb")
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        data = np.frombuffer(self._map, np.uint8)
-        ends = np.flatnonzero(data == 10)
-        if len(ends) and ends[-1] != len(data) - 1:
-            ends = np.append(ends, len(data))  # the last line has no `\n`: it ends at the file's end
+        ends, self.delimiters = _scan(self._map, delimiter)
         count = max(0, len(ends) - 1)
         self.rows: pa.LargeStringArray = pa.LargeStringArray.from_buffers(
             count, pa.py_buffer(ends.astype(np.int64, copy=False)), pa.py_buffer(self._map))
         blank = np.diff(ends) == 1
         if blank.any():  # DuckDB skips blank lines; so must the row index
             self.rows = self.rows.filter(pa.array(~blank))
-        self._data = data
-
-    def count(self, byte: str) -> int:
-        """How many times the one-byte `byte` occurs in the whole file (in 16 MiB slices)."""
-        value = ord(byte)
-        step = 1 << 24
-        return sum(int(np.count_nonzero(self._data[i:i + step] == value)) for i in range(0, len(self._data), step))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -89,12 +81,27 @@ class Lines:
 
     def close(self) -> None:
         self.rows = pa.array([], pa.large_string())
-        del self._data
         try:
             self._map.close()
         except BufferError:  # an array over the map is still referenced (an error's traceback): GC closes it
             pass
         self._file.close()
+
+
+def _scan(view: mmap.mmap, delimiter: str) -> tuple[np.ndarray, int]:
+    """The offset of every line end (and the file's end, when the last line has no newline),
+    and how many delimiters the file holds. In slices: a whole-file `data == 10` would be one
+    more file-sized temporary for the kernel to hand out, and fresh pages are slow on a VM."""
+    data = np.frombuffer(view, np.uint8)
+    found, delimiters = [np.empty(0, np.int64)], 0
+    for start in range(0, len(data), _SLICE):
+        piece = data[start:start + _SLICE]
+        found.append(np.flatnonzero(piece == 10) + start)
+        delimiters += int(np.count_nonzero(piece == ord(delimiter)))
+    ends = np.concatenate(found)
+    if len(ends) and ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    return ends, delimiters
 
 
 def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
@@ -105,8 +112,8 @@ def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: i
     The proof: as many non-blank lines as rows; exactly `columns - 1` delimiters per line (in
     strict mode DuckDB refuses fewer but silently drops extra trailing ones, `1,2,,`, which the
     Arrow writer would not write back); and a sample of number cells equal to what DuckDB read."""
-    lines = Lines(path)
-    if len(lines) != rows or lines.count(delimiter) != (rows + 1) * (columns - 1):
+    lines = Lines(path, delimiter)
+    if len(lines) != rows or lines.delimiters != (rows + 1) * (columns - 1):
         lines.close()
         return None
     sample = sorted({int(i) for i in np.linspace(0, rows - 1, min(rows, SAMPLE_ROWS))}) if rows else []
