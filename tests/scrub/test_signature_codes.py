@@ -1,29 +1,51 @@
-"""A row's code comes from its signature's judgement, by table or by search, never a wrong one."""
+"""A row's code comes from its signature's judgement, never a wrong one, never a silent gap."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from reachguard.scrub.features import code_of_signature as _code_of_signature
+from reachguard.scrub.features import row_codes
 
 
-@pytest.mark.parametrize("scale", [1, 1 << 30])  # small signatures (table) and large ones (binary search)
+def _feat(sigs: np.ndarray, exact: np.ndarray) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    rids = np.arange(len(sigs), dtype=np.int64)[::-1].copy()  # not in row order, as GROUP BY leaves them
+    con.register("t", pa.table({"rid": rids, "sig": pa.array(sigs, pa.int64()), "exact": pa.array(exact, pa.bool_())}))
+    con.execute("CREATE TEMP TABLE rg_feat AS SELECT * FROM t")
+    con.unregister("t")
+    return con
+
+
+@pytest.mark.parametrize("scale", [1, 1 << 40])  # small signatures and ones past 32 bits
 def test_each_row_gets_its_signatures_code(scale: int) -> None:
     rng = np.random.default_rng(3)
     sigs = rng.choice(np.arange(0, 5000), size=40, replace=False) * scale
     decided = {int(s): int(c) for s, c in zip(sigs, rng.integers(0, 9, size=len(sigs)))}
     rows = rng.choice(sigs, size=10_000)
-    got = _code_of_signature(decided, rows)
-    assert got.tolist() == [decided[int(s)] for s in rows]
+    exact = rng.random(10_000) < 0.1
+    con = _feat(rows, exact)
+    rid, code = row_codes(con, decided)
+    expected = {int(r): decided[int(s)] for r, s, e in zip(range(len(rows))[::-1], rows, exact) if not e}
+    assert dict(zip(rid.tolist(), code.tolist())) == expected
+    assert len(rid) == len(expected)  # each row once; the exact ones left to the engine
 
 
 @pytest.mark.parametrize("stray", [7, -1, 10_000, 1 << 40])
 def test_a_signature_never_judged_is_an_error(stray: int) -> None:
-    decided = {0: 1, 8: 2, 16: 0, 4096: 3}
+    con = _feat(np.array([0, 8, stray, 16]), np.zeros(4, bool))
     with pytest.raises(RuntimeError, match="never judged"):
-        _code_of_signature(decided, np.array([0, 8, stray, 16], dtype=np.int64))
+        row_codes(con, {0: 1, 8: 2, 16: 0, 4096: 3})
+
+
+def test_a_stray_signature_on_an_exact_row_is_not_looked_up() -> None:
+    con = _feat(np.array([0, 7]), np.array([False, True]))
+    rid, code = row_codes(con, {0: 4})
+    assert (rid.tolist(), code.tolist()) == ([1], [4])
 
 
 def test_no_rows() -> None:
-    assert _code_of_signature({8: 2}, np.empty(0, np.int64)).tolist() == []
+    rid, code = row_codes(_feat(np.empty(0, np.int64), np.empty(0, bool)), {8: 2})
+    assert rid.tolist() == [] and code.tolist() == []

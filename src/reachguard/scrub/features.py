@@ -103,20 +103,22 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
         con.unregister(name + "_arrow")
 
 
-def code_of_signature(decided: dict[int, int], sig: np.ndarray) -> np.ndarray:
-    """Each row's code from its signature's: a direct table when the signatures are small
-    integers (the usual case: a few bits), else a binary search."""
-    sigs = np.fromiter(decided.keys(), np.int64, len(decided))
-    values = np.fromiter(decided.values(), np.int32, len(decided))
-    if sigs.min() >= 0 and sigs.max() < 1 << 22:
-        table = np.full(int(sigs.max()) + 1, -1, np.int32)
-        table[sigs] = values
-        got = table[np.minimum(sig, len(table) - 1)] if len(sig) else np.empty(0, np.int32)
-        if len(sig) and (sig.min() < 0 or sig.max() >= len(table) or bool((got < 0).any())):
-            raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
-        return got
-    order = np.argsort(sigs)
-    at = np.minimum(np.searchsorted(sigs[order], sig), len(sigs) - 1)
-    if not np.array_equal(sigs[order][at], sig):
-        raise RuntimeError("a row's signature was never judged")
-    return values[order][at]
+def row_codes(con: duckdb.DuckDBPyConnection, decided: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(rid, code) of every row of `rg_feat` not judged one by one, its code its signature's.
+
+    The lookup is a join inside DuckDB (parallel, beside the data) and only 4-byte row ids and
+    2-byte codes come out: fetching 8-byte rids and signatures into numpy to look them up there
+    cost twice as long on a 10M list."""
+    con.register("rg_sig_codes", pa.table({"sig": pa.array(list(decided), pa.int64()),
+                                           "code": pa.array(list(decided.values()), pa.int32())}))
+    try:
+        found = con.sql(
+            "SELECT f.rid::INTEGER AS rid, coalesce(m.code, -1) AS code FROM rg_feat f "
+            "LEFT JOIN rg_sig_codes m ON m.sig = f.sig WHERE NOT f.exact"
+        ).fetchnumpy()
+    finally:
+        con.unregister("rg_sig_codes")
+    rid, code = np.asarray(found["rid"]), np.asarray(found["code"])
+    if len(code) and int(code.min()) < 0:
+        raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
+    return rid, code

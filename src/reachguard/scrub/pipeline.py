@@ -253,8 +253,8 @@ class _Scrub:
         bad = con.sql("SELECT rid, field_ok FROM rg_rows WHERE key IS NULL OR NOT field_ok").fetchnumpy()
         codes[bad["rid"]] = np.where(np.asarray(bad["field_ok"], dtype=bool), invalid_number, invalid_field)
         if decided:
-            found = con.sql("SELECT rid, sig FROM rg_feat WHERE NOT exact").fetchnumpy()
-            codes[found["rid"]] = features.code_of_signature(decided, found["sig"])
+            rid, code = features.row_codes(con, decided)
+            codes[rid] = code
         if exact:
             codes[np.fromiter(exact.keys(), np.int64, len(exact))] = np.fromiter(exact.values(), np.int32, len(exact))
         return codes
