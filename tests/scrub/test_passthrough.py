@@ -175,3 +175,34 @@ def test_a_zero_copy_slice_gives_the_values_bytes() -> None:
     array = pa.array(["\nab", "\nc", "\n", "\ndef"], pa.large_string()).slice(1, 2)
     assert bytes(passthrough._bytes(array)) == b"\nc\n"
     assert bytes(passthrough._bytes(array.slice(0, 0))) == b""
+
+
+@pytest.mark.parametrize("edit", ["append", "rewrite same size", "delete"])
+def test_a_list_changed_during_the_scrub_is_refused(tmp_path: Path, edit: str) -> None:
+    from datetime import datetime
+
+    from reachguard.scrub import pipeline
+    from reachguard.store import SQLiteStore
+
+    path = tmp_path / "list.csv"
+    text = "name,phone\n" + "".join(f"n{i},138{i:08d}\n" for i in range(50))
+    path.write_text(text, encoding="utf-8")
+    store = SQLiteStore(str(tmp_path / "rg.db"))
+
+    def meddle(stage: str, fraction: float) -> None:
+        if stage == "judge" and path.exists() and path.read_text(encoding="utf-8") == text:
+            if edit == "append":
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write("late,13900000000\n")
+            elif edit == "rewrite same size":
+                path.write_text(text.replace("n7,", "x7,"), encoding="utf-8")
+            else:
+                path.unlink()
+
+    with pytest.raises(ScrubInputError) as caught:
+        pipeline.run_scrub(path, store=store, org="acme", purpose="service", channel="sms",
+                           at=datetime.fromisoformat("2026-11-23T10:00:00+08:00"), out=tmp_path / "a.csv", progress=meddle)
+    store.close()
+    assert caught.value.code == "LIST_CHANGED"
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "a.rejected.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if "rg-tmp" in p.name]

@@ -23,7 +23,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from reachguard.scrub import passthrough
-from reachguard.scrub.source import Source, quote_ident, text_sql
+from reachguard.scrub.source import ScrubInputError, Source, file_stamp, quote_ident, text_sql
 
 BATCH_ROWS = 200_000
 RG_CODE = "__reachguard_code"  # the status column read beside the list's own (never written)
@@ -59,9 +59,12 @@ def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, lab
     loaded rows: its rows come out as the very bytes they came in. Any other list, or a plain
     one that fails that proof, goes through Arrow, which quotes every text cell."""
     if source.plain:
+        # The rows are read from the file again (either way): it must be the file that was judged.
+        if file_stamp(source.path) != source.stamp:
+            raise ScrubInputError("LIST_CHANGED", f"{source.path} changed while it was being scrubbed; scrub it again")
         number_index = source.columns.index(source.number_column)
-        lines = passthrough.open_lines(source.path, con, source.rows, len(source.columns), text_sql(source, source.number_column),
-                                       number_index, source.delimiter)
+        lines = passthrough.open_lines(source.path, con, source.rows, len(source.columns),
+                                       text_sql(source, source.number_column), number_index, source.delimiter)
         if lines is not None:
             temps = (temp_path(targets[0]), temp_path(targets[1]))
             names = list(source.columns)
@@ -81,8 +84,9 @@ def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndar
                   targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
     """Write allowed (code 0) and rejected rows through Arrow to temporary files; return their paths.
 
-    The rows come from `rg_src`, or, for a plain list loaded narrow, from the file again. One pass over the list: each batch of rows (and its codes) is split in two by Arrow, so
-    the ten million stored rows are read and decoded once, not once per file. Splitting and
+    The rows come from `rg_src`, or, for a plain list loaded narrow, from the file again. One
+    pass over the list: each batch of rows (and its codes) is split in two by Arrow, so the ten
+    million stored rows are read and decoded once, not once per file. Splitting and
     CSV encoding run on `threads` worker threads (Arrow releases the GIL); the encoded
     batches are written in list order."""
     con.register("rg_st", pa.table({"code": pa.array(codes)}))

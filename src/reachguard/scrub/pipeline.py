@@ -9,7 +9,8 @@ The steps, and why in this order:
    subject/relation cells, keep the first row of each number (the later ones are DUPLICATE);
 3. reduce each kept row's state to a signature (features.py) and let the engine judge a real
    row per signature, or judge rows one by one where the sets cannot decide (judge.py);
-4. write allowed and rejected rows (output.py; plain CSV line for line, passthrough.py), record --reserve contacts, commit, publish.
+4. write allowed and rejected rows (output.py; a plain CSV line for line, passthrough.py),
+   record --reserve contacts, commit, publish.
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ class Source:
     types: dict[str, str] = field(default_factory=dict)
     table: str = ""  # the table expression the list is read with (read_csv / read_parquet)
     plain: bool = False  # a CSV without quotes or CRs, loaded narrow: its lines are its rows
+    stamp: tuple[int, int, int] | None = None  # a plain list's (size, mtime_ns, inode) before it was read
 
 
 def quote_ident(name: str) -> str:
@@ -86,6 +87,15 @@ def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     return None
 
 
+def file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when the file is written to: size, modification time, inode."""
+    try:
+        info = path.stat()
+    except OSError:
+        return -1, -1, -1  # gone: never equal to a stamp taken while it was there
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
 def is_parquet(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(4) == PARQUET_MAGIC
@@ -105,7 +115,9 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, column: str | None = None, 
     if is_parquet(path):
         source = _load_parquet(con, path, column, select)
     else:
+        stamp = file_stamp(path)  # before anything reads it: an edit from here on shows
         source = _load_csv(con, path, column, select, narrow and is_plain(path))
+        source.stamp = stamp if source.plain else None
     source.rows = con.execute("SELECT count(*) FROM rg_src").fetchall()[0][0]
     return source
 
