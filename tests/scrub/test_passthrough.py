@@ -38,9 +38,13 @@ def _cells(data: bytes, delimiter: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=delimiter))
 
 
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
 def _input_rows(text: str, columns: int) -> list[str]:
     """The data lines DuckDB reads as rows (blank ones skipped when there are several columns)."""
-    lines = text.removeprefix("\ufeff").split("\n")[1:]
+    lines = text.removeprefix("\ufeff").split(_newline(text))[1:]
     if lines and lines[-1] == "":
         lines.pop()
     return [line for line in lines if line or columns == 1]
@@ -71,6 +75,8 @@ PLAIN = {
     "semicolons": "name;phone;segment\nx;13800138000;y\nz;13900139001;w,v\n",
     "tabs": "name\tphone\tsegment\nx\t13800138000\ty z\nz\t13900139001\tw\n",
     "pipes": "name|phone|segment\nx|13800138000|y\nz|13900139001|w;v\n",
+    "crlf (Excel)": "name,phone,segment\r\nx,13800138000,y\r\n\r\nz,13900139001,\r\nw,13700137000,v\r\n",
+    "crlf without a final line end": "name;phone\r\nx;13800138000\r\nz;13900139001\r\nw;13700137000",
 }
 
 
@@ -92,8 +98,10 @@ def test_plain_lists_are_copied_byte_for_byte(tmp_path: Path, monkeypatch: pytes
     # the rows are the input's own lines, in order; the header has the (stripped) column names
     rows = _input_rows(PLAIN[case], len(narrow.columns))
     codes = _codes(len(rows))
-    assert allowed.decode().split("\n") == [delim.join(narrow.columns)] + [r for r, c in zip(rows, codes) if c == 0] + [""]
-    assert rejected.decode().split("\n")[1:] == [r + delim + passthrough.cell(LABELS[c], delim) for r, c in zip(rows, codes) if c] + [""]
+    newline = _newline(PLAIN[case])
+    assert allowed.decode().split(newline) == [delim.join(narrow.columns)] + [r for r, c in zip(rows, codes) if c == 0] + [""]
+    assert rejected.decode().split(newline)[1:] == [r + delim + passthrough.cell(LABELS[c], delim)
+                                                     for r, c in zip(rows, codes) if c] + [""]
     if narrow.rows:
         assert seen == sorted(seen) and seen[-1] == narrow.rows
     # a narrow load keeps only what the scrub reads
@@ -112,7 +120,7 @@ def test_a_reason_cell_is_quoted_when_it_holds_the_delimiter(tmp_path: Path) -> 
 
 FALLBACK = {
     "quotes": ('name,phone\n"a, b",13800138000\nc,13900139001\n', False),
-    "carriage returns": ("name,phone\r\na,13800138000\r\nc,13900139001\r\n", False),
+    "a stray carriage return": ("name,phone\r\na,13800138000\r\nc,13900139001\r\n\r", True),
     "extra trailing delimiters": ("name,phone,segment\na,13800138000,x,,\nc,13900139001,y\n", True),
     "one column with a blank line": ("phone\n13800138000\n\n13900139001\n", True),
 }

@@ -1,18 +1,19 @@
 """Plain CSV lists written back line for line: the scrub's fast path for the common file.
 
-Why: most campaign lists are plain CSV — no quoted cell, `\\n` line ends. In such a file every
-non-blank line is one row (DuckDB skips blank lines, and without quotes no cell can hold a
+Why: most campaign lists are plain CSV — no quoted cell, `\\n` or (Excel) `\\r\\n` line ends. In
+such a file every non-blank line is one row (DuckDB skips blank lines, and without quotes no cell can hold a
 delimiter or a line break), so an output row can be the input line's own bytes: the same cells a
 CSV reader gets from the Arrow writer's output (which quotes every text cell; tests compare the
 two parsed), without loading the list's other columns into DuckDB or encoding them again.
 
 How: the list is memory-mapped and its line ends found by numpy. Element i of a zero-copy Arrow
-string array runs from one line end to the next, i.e. `"\\n" + row i`; so the allowed file is
-the header, a filter of that array and a final `\\n`, and the rejected file the header, each
-rejected row followed by its reasons cell (one `take` interleaving rows and the few distinct
-cells), and a final `\\n`. Anything that breaks the premise — a quote, a carriage return, a line
-count or a sampled number cell that disagrees with what DuckDB loaded — sends the scrub back to
-the Arrow writer (output.py).
+string array runs from one line end to the next, i.e. `"\\n" + row i` (`"\\r\\n" + row i`: the
+offsets then point at each `\\r`); so the allowed file is the header, a filter of that array and
+a final line end, and the rejected file the header, each rejected row followed by its reasons
+cell (one `take` interleaving rows and the few distinct cells), and a final line end. Output
+keeps the input's line ends. Anything that breaks the premise — a quote, a carriage return
+other than in every line end, a line count, delimiters or a sampled number cell that disagrees
+with what DuckDB loaded — sends the scrub back to the Arrow writer (output.py).
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ import pyarrow as pa
 
 CHUNK_ROWS = 1_000_000
 SAMPLE_ROWS = 1_000  # rows whose number cell is compared with DuckDB's before trusting the lines
-_FORBIDDEN = (b'"', b"\r")
+_QUOTE = b'"'
 _SLICE = 1 << 24
 
 
 def is_plain(path: Path) -> bool:
-    """Valid UTF-8 with no quote and no carriage return anywhere (memchr scans, Arrow's check).
+    """Valid UTF-8 without a quote (a memchr scan, Arrow's check); carriage returns are
+    checked when the lines are opened (they must all be in `\\r\\n` line ends).
 
     The UTF-8 check matters: a narrow load (rows.select) never decodes the other columns, so
     without it a GB18030 name column would be copied out instead of refused (INVALID_UTF8)."""
@@ -44,7 +46,7 @@ def is_plain(path: Path) -> bool:
         if size == 0:
             return False
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            if any(view.find(byte) >= 0 for byte in _FORBIDDEN):
+            if view.find(_QUOTE) >= 0:
                 return False
             text = pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, size], np.int64)), pa.py_buffer(view))
             try:
@@ -63,11 +65,21 @@ class Lines:
     def __init__(self, path: Path, delimiter: str):
         self._file = open(path, "rb")
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-        ends, self.delimiters = _scan(self._map, delimiter)
+        newlines, self.delimiters, returns = _scan(self._map, delimiter)
+        size = len(self._map)
+        data = np.frombuffer(self._map, np.uint8)
+        # `\r\n` line ends: all of them, and no other carriage return (else `consistent` is False)
+        self.newline = b"\r\n" if returns else b"\n"
+        self.consistent = not returns or (returns == len(newlines) and int(newlines[0]) > 0
+                                          and bool((data[newlines - 1] == 13).all()))
+        del data
+        ends = newlines - 1 if returns and self.consistent else newlines
+        if not len(newlines) or newlines[-1] != size - 1:
+            ends = np.append(ends, size)  # the last line has no line end: it ends at the file's end
         count = max(0, len(ends) - 1)
         self.rows: pa.LargeStringArray = pa.LargeStringArray.from_buffers(
             count, pa.py_buffer(ends.astype(np.int64, copy=False)), pa.py_buffer(self._map))
-        blank = np.diff(ends) == 1
+        blank = np.diff(ends) == len(self.newline)
         if blank.any():  # DuckDB skips blank lines; so must the row index
             self.rows = self.rows.filter(pa.array(~blank))
 
@@ -75,7 +87,7 @@ class Lines:
         return len(self.rows)
 
     def cell(self, row: int, column: int, delimiter: str) -> str:
-        line = self.rows[row].as_py()[1:]
+        line = self.rows[row].as_py()[len(self.newline):]
         fields = line.split(delimiter)
         return fields[column] if column < len(fields) else ""
 
@@ -88,20 +100,18 @@ class Lines:
         self._file.close()
 
 
-def _scan(view: mmap.mmap, delimiter: str) -> tuple[np.ndarray, int]:
-    """The offset of every line end (and the file's end, when the last line has no newline),
-    and how many delimiters the file holds. In slices: a whole-file `data == 10` would be one
-    more file-sized temporary for the kernel to hand out, and fresh pages are slow on a VM."""
+def _scan(view: mmap.mmap, delimiter: str) -> tuple[np.ndarray, int, int]:
+    """The offset of every `\\n`, how many delimiters and how many `\\r` the file holds. In
+    slices: a whole-file `data == 10` would be one more file-sized temporary for the kernel to
+    hand out, and fresh pages are slow on a VM."""
     data = np.frombuffer(view, np.uint8)
-    found, delimiters = [np.empty(0, np.int64)], 0
+    found, delimiters, returns = [np.empty(0, np.int64)], 0, 0
     for start in range(0, len(data), _SLICE):
         piece = data[start:start + _SLICE]
         found.append(np.flatnonzero(piece == 10) + start)
         delimiters += int(np.count_nonzero(piece == ord(delimiter)))
-    ends = np.concatenate(found)
-    if len(ends) and ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data))
-    return ends, delimiters
+        returns += int(np.count_nonzero(piece == 13))
+    return np.concatenate(found), delimiters, returns
 
 
 def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
@@ -113,7 +123,7 @@ def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: i
     strict mode DuckDB refuses fewer but silently drops extra trailing ones, `1,2,,`, which the
     Arrow writer would not write back); and a sample of number cells equal to what DuckDB read."""
     lines = Lines(path, delimiter)
-    if len(lines) != rows or lines.delimiters != (rows + 1) * (columns - 1):
+    if not lines.consistent or len(lines) != rows or lines.delimiters != (rows + 1) * (columns - 1):
         lines.close()
         return None
     sample = sorted({int(i) for i in np.linspace(0, rows - 1, min(rows, SAMPLE_ROWS))}) if rows else []
@@ -135,13 +145,13 @@ def cell(text: str, delimiter: str) -> str:
 
 
 def header(names: list[str], delimiter: str) -> bytes:
-    """The header line for these columns, without its `\n`."""
+    """The header line for these columns, without its line end."""
     return delimiter.join(cell(name, delimiter) for name in names).encode("utf-8")
 
 
 def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[bytes, bytes], temps: tuple[Path, Path],
           delimiter: str, progress: Callable[[int], None], threads: int | None = None) -> None:
-    """Write the allowed (code 0) and rejected rows to `temps`; `headers` end without `\\n`.
+    """Write the allowed (code 0) and rejected rows to `temps`; `headers` end without a line end.
 
     Chunks of rows are encoded on `threads` worker threads (Arrow releases the GIL) and written
     in list order."""
@@ -179,8 +189,8 @@ def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[byt
                 progress(done)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        allowed_file.write(b"\n")
-        rejected_file.write(b"\n")
+        allowed_file.write(lines.newline)
+        rejected_file.write(lines.newline)
 
 
 def _write_one(parts: tuple[memoryview, memoryview, int], allowed_file, rejected_file) -> int:  # type: ignore[no-untyped-def]
