@@ -119,9 +119,11 @@ def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: i
     """The file's lines when they provably are DuckDB's rows, else None. `number_sql` reads the
     number cell as text from `rg_src`.
 
-    The proof: as many non-blank lines as rows; exactly `columns - 1` delimiters per line (in
-    strict mode DuckDB refuses fewer but silently drops extra trailing ones, `1,2,,`, which the
-    Arrow writer would not write back); and a sample of number cells equal to what DuckDB read."""
+    The proof: line ends as announced (`consistent`); as many non-blank lines as rows; as many
+    delimiters as `columns - 1` per line, header included — in strict mode DuckDB refused any
+    line with fewer, so this total shows that none has more (DuckDB silently drops extra
+    trailing ones, `1,2,,`, which the Arrow writer would not write back); and a sample of number
+    cells equal to what DuckDB read."""
     lines = Lines(path, delimiter)
     if not lines.consistent or len(lines) != rows or lines.delimiters != (rows + 1) * (columns - 1):
         lines.close()
