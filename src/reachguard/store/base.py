@@ -9,64 +9,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from reachguard.ledger.chain import LedgerEntry
-from reachguard.state import AccountRecord, ContactRecord, RecipientState
+from reachguard.state import AccountRecord, RecipientState
+from reachguard.store.errors import BadDatabaseUrl, StoreUnavailable  # noqa: F401  (re-exported)
+from reachguard.store.rows import (  # noqa: F401  (re-exported)
+    AggregateRow, ApiKeyRecord, AppealRow, Checkpoint, ComplaintCase, NewContact, PendingEntry, ReporterRow, ReportRow,
+    StateQuery,
+)
+from reachguard.store.sql_common import (  # noqa: F401  (re-exported)
+    LEDGER_PAGE, NUMBER_RECORD_QUERIES, and_where, decision_filters, number_records_from, paged_ledger_range,
+)
+from reachguard.store.urls import POSTGRES_SCHEMES, is_postgres_url  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from reachguard.store.sqlite_snapshot import StateSnapshot
-
-
-PendingEntry = tuple[str, str, float, "str | None", "str | None", bytes]
-"""(org, kind, at, number, tag, canonical body) of a ledger entry still to be chained."""
-
-NewContact = tuple[ContactRecord, "str | None", "str | None", "str | None"]
-
-ReportRow = tuple[str, str, bytes, float, "str | None"]
-"""(number, label, reporter hash, at, text) of one report, as appended to the reports log."""
-
-ReporterRow = tuple[bytes, float, float, int, float, float, float, int, int]
-"""(reporter hash, first_at, last_at, reports, burst, burst_at, peak burst, agreements, disagreements)."""
-
-AggregateRow = tuple[str, bytes, int]
-"""(number, packed votes: the latest label of each distinct reporter, reports filed) — reputation/votes.py."""
-
-AppealRow = tuple[int, str, str, "str | None", str, float]
-"""(appeal id, number, org, label appealed or None for every label, reason, at)."""
-
-
-class StateQuery(NamedTuple):
-    """What a decision needs loaded: which tables, for which org, number, subject.
-
-    A NamedTuple (immutable like the frozen dataclass it was, a quarter of the cost to build:
-    a batch makes one per attempt)."""
-
-    org: str
-    number: str
-    purpose: str
-    subject: str | None
-    contacts_since: float
-    need_subject_contacts: bool = False
-
-
-POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
-"""The URL schemes of the PostgreSQL backends; anything else names a SQLite store."""
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(POSTGRES_SCHEMES)
-
-
-class StoreUnavailable(RuntimeError):
-    """The backend cannot be reached; decisions must fail closed."""
-
-
-class BadDatabaseUrl(StoreUnavailable, ValueError):
-    """The database URL is wrong (its form, or a parameter): the commands report it as they
-    report a store they cannot open; library callers may catch it as the ValueError it also is.
-    Here, not in pg_engine, so that SQLite URLs can raise it without importing SQLAlchemy."""
 
 
 class Store(ABC):
@@ -327,114 +285,3 @@ class Store(ABC):
 
     @abstractmethod
     def template_ids(self, org: str) -> list[str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    """An API key as stored (without the key): who it acts for and with which role."""
-
-    key_id: str
-    org: str
-    role: str
-    created_at: float
-    revoked_at: float | None = None
-    label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A signed statement: at `signed_at`, entry `seq` of `org`'s chain had `entry_hash`."""
-
-    org: str
-    seq: int
-    entry_hash: str
-    signed_at: float
-    key_id: str  # fingerprint of the signing public key
-    signature: str  # hex Ed25519 signature over ledger.checkpoint.checkpoint_message(...)
-
-
-@dataclass(frozen=True, slots=True)
-class ComplaintCase:
-    """The handling of one complaint: the complaint is its org's ledger entry `seq`."""
-
-    org: str
-    seq: int
-    number: str | None
-    at: float
-    text: str | None
-    status: str = "new"  # new → acknowledged → resolved
-    assignee: str | None = None
-    reply: str | None = None
-    acknowledged_at: float | None = None
-    resolved_at: float | None = None
-    updated_at: float | None = None
-
-
-# The per-number reads behind Store.number_records, written once for every backend: each is
-# (section, SQL with `?` placeholders for (number[, org]), column names). Backends that use
-# another placeholder style translate `?` before running them.
-NUMBER_RECORD_QUERIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("consents", "SELECT channels, at, expires_at, withdrawn, evidence FROM consents WHERE number=? AND org=? ORDER BY seq",
-     ("channels", "at", "expires_at", "withdrawn", "evidence")),
-    ("opt_outs", "SELECT org, channels, at, kind, note FROM opt_outs WHERE number=? AND (org=? OR org IS NULL) ORDER BY seq",
-     ("org", "channels", "at", "kind", "note")),
-    ("lists", "SELECT list, at FROM dnc WHERE number=? ORDER BY list", ("list", "at")),
-    ("accounts", "", ()),  # backend-specific (designated contacts are JSON): filled in by the caller
-    ("outcomes", "SELECT subject, result, at FROM outcomes WHERE number=? AND org=? ORDER BY seq", ("subject", "result", "at")),
-    ("contacts", "SELECT channel, purpose, relation, subject, at, attempt_id, agent FROM contacts "
-     "WHERE number=? AND org=? ORDER BY at DESC, seq DESC LIMIT 100",
-     ("channel", "purpose", "relation", "subject", "at", "id", "agent")),
-    ("inbound", "SELECT recipient, org, text, at FROM inbound WHERE sender=? AND (org=? OR org IS NULL) ORDER BY seq",
-     ("to", "org", "text", "at")),
-)
-
-
-def number_records_from(fetch: Callable[[str, tuple], Iterable[Sequence[Any]]], org: str, number: str,
-                        accounts: list[dict]) -> dict[str, list[dict]]:
-    """Store.number_records from one backend's `fetch(sql, params)`; contacts oldest first."""
-    records: dict[str, list[dict]] = {}
-    for section, sql, names in NUMBER_RECORD_QUERIES:
-        if section == "accounts":
-            records[section] = accounts
-            continue
-        params = (number,) if sql.count("?") == 1 else (number, org)
-        records[section] = [dict(zip(names, row)) for row in fetch(sql, params)]
-    records["contacts"].reverse()  # the newest 100, shown in time order
-    return records
-
-
-LEDGER_PAGE = 5000
-
-
-def paged_ledger_range(fetch: Callable[[int], Sequence[Sequence[Any]]], seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:
-    """`Store.ledger_range` for every SQL dialect: `fetch(start)` returns up to LEDGER_PAGE rows
-    (the LedgerEntry columns, in seq order) from `start` to `seq_to`; a page at a time, so an
-    export of millions of entries never holds them all."""
-    start = seq_from
-    while start <= seq_to:
-        rows = fetch(start)
-        for row in rows:
-            yield LedgerEntry(*row)
-        if len(rows) < LEDGER_PAGE:
-            return
-        start = rows[-1][1] + 1
-
-
-def and_where(*clauses: tuple[str, Any]) -> tuple[str, list[Any]]:
-    """` AND clause` for each (clause, value) whose value is given, and those values: the optional
-    filters of the ledger and checkpoint reads, for every SQL dialect (each clause carries its own
-    placeholder)."""
-    given = [(clause, value) for clause, value in clauses if value is not None]
-    return "".join(" AND " + clause for clause, _ in given), [value for _, value in given]
-
-
-def decision_filters(
-    p: str, reason_exists: str, org: str, after_seq: int, at_from: float | None, at_to: float | None,
-    verdict: str | None, reason: str | None, limit: int,
-) -> tuple[str, list[Any]]:
-    """The `WHERE … ORDER BY seq LIMIT …` tail of `Store.decisions` and its parameters, for every
-    SQL dialect: `p` is its placeholder, `reason_exists` its `EXISTS (…)` clause matching a reason
-    code in the entry's JSON body (the one part the dialects spell differently)."""
-    extra, values = and_where((f"at >= {p}", at_from), (f"at < {p}", at_to), (f"tag = {p}", verdict), (reason_exists, reason))
-    sql = f" WHERE org = {p} AND seq > {p} AND kind = 'decision'{extra} ORDER BY seq LIMIT {p}"
-    return sql, [org, after_seq, *values, limit]

@@ -37,7 +37,7 @@ answers 503 UNAVAILABLE, `reachguard replay` stops with exit 3 after the chunks 
 committed); state events, which do not touch Redis, go on. The client reconnects by itself
 on the next decision once Redis answers again.
 
-The scripts and their connection: redis_scripts.py.
+The scripts and their connection: redis_scripts.py (texts in redis_lua.py, connection in redis_wire.py).
 """
 
 from __future__ import annotations
