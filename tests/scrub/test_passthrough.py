@@ -80,14 +80,14 @@ PLAIN = {
 }
 
 
-@pytest.mark.parametrize("chunk", [1, 2, 1000])
+@pytest.mark.parametrize("chunk", [1, 40, 1 << 20])  # CHUNK_BYTES: one row, a few, all
 @pytest.mark.parametrize("case", sorted(PLAIN))
 def test_plain_lists_are_copied_byte_for_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, chunk: int) -> None:
     path = tmp_path / "list.csv"
     path.write_bytes(PLAIN[case].encode("utf-8"))
     whole_allowed, whole_rejected, whole, _ = _write(path, tmp_path / "whole", narrow=False)
     assert not whole.plain
-    monkeypatch.setattr(passthrough, "CHUNK_ROWS", chunk)
+    monkeypatch.setattr(passthrough, "CHUNK_BYTES", chunk)
     calls = _used_lines(monkeypatch)
     allowed, rejected, narrow, seen = _write(path, tmp_path / "narrow", narrow=True)
     assert narrow.plain and calls == [1]
@@ -162,7 +162,7 @@ def test_lines_that_disagree_with_the_loaded_rows_are_not_used(tmp_path: Path) -
 
 
 def test_a_failure_mid_write_propagates_and_releases_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passthrough, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(passthrough, "CHUNK_BYTES", 20)  # about two rows
     path = tmp_path / "list.csv"
     path.write_text("name,phone\n" + "".join(f"n{i},138{i:08d}\n" for i in range(20)), encoding="utf-8")
     con = duckdb.connect()
