@@ -214,3 +214,63 @@ def test_a_list_changed_during_the_scrub_is_refused(tmp_path: Path, edit: str) -
     assert caught.value.code == "LIST_CHANGED"
     assert not (tmp_path / "a.csv").exists() and not (tmp_path / "a.rejected.csv").exists()
     assert not [p for p in tmp_path.iterdir() if "rg-tmp" in p.name]
+
+
+def test_a_file_name_duckdb_would_read_as_a_pattern_reads_exactly_that_file(tmp_path: Path) -> None:
+    """DuckDB reads `list[1].csv` as a glob (it would read `list1.csv`): the scrub must judge and
+    copy the very file it was given, or refuse it."""
+    named = tmp_path / "list[1].csv"
+    named.write_text("name,phone\nmine,13800138000\n", encoding="utf-8")
+    (tmp_path / "list1.csv").write_text("name,phone\nother,13900139000\n", encoding="utf-8")
+    (tmp_path / "a*b?.csv").write_text("name,phone\nstar,13700137000\n", encoding="utf-8")
+    (tmp_path / "aXbY.csv").write_text("name,phone\nx,13600136000\n", encoding="utf-8")
+    for path, expected in ((named, "13800138000"), (tmp_path / "a*b?.csv", "13700137000")):
+        for narrow in (True, False):
+            con = duckdb.connect()
+            source_mod.load(con, path, None, rows_mod.select, narrow=narrow)
+            assert con.execute("SELECT phone FROM rg_src").fetchall() == [(expected,)]
+
+
+def test_a_column_named_rowid_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("RowID,phone\n1,13800138000\n", encoding="utf-8")
+    with pytest.raises(ScrubInputError) as caught:
+        source_mod.load(duckdb.connect(), path, None, rows_mod.select, narrow=True)
+    assert caught.value.code == "BAD_HEADER" and "RowID" in caught.value.message
+
+
+@pytest.mark.parametrize("writer", ["lines", "arrow"])
+def test_an_edit_while_the_rows_are_copied_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
+    path = tmp_path / "list.csv"
+    text = "name,phone,seg\n" + "".join(f"n{i},138{i:08d},s\n" for i in range(30))
+    if writer == "arrow":
+        text = text.replace("n7,", "n7,", 1).replace(",s\n", ",s,\n", 1)  # an extra trailing delimiter: Arrow's path
+    path.write_text(text, encoding="utf-8")
+    con = duckdb.connect()
+    src = source_mod.load(con, path, None, rows_mod.select, narrow=True)
+    assert src.plain
+    name = "write" if writer == "lines" else "write_outputs"
+    owner = passthrough if writer == "lines" else output
+    real = getattr(owner, name)
+
+    def edit_after(*args, **kwargs):  # type: ignore[no-untyped-def]
+        done = real(*args, **kwargs)
+        path.write_text(text.replace("n3,13800000003", "n3,13700000003"), encoding="utf-8")  # same size
+        return done
+
+    monkeypatch.setattr(owner, name, edit_after)
+    with pytest.raises(ScrubInputError) as caught:
+        output.write(con, src, _codes(src.rows), LABELS, (tmp_path / "a.csv", tmp_path / "r.csv"), lambda n: None, 2)
+    assert caught.value.code == "LIST_CHANGED"
+
+
+def test_blank_lines_at_the_end_keep_the_lines_zero_copy(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("name,phone\na,13800138000\nb,13900139001\n\n\n", encoding="utf-8")
+    lines = passthrough.Lines(path, ",")
+    assert len(lines) == 2 and lines.rows.buffers()[2].size == path.stat().st_size  # the map itself, not a copy
+    lines.close()
+    path.write_text("name,phone\na,13800138000\n\nb,13900139001\n", encoding="utf-8")
+    lines = passthrough.Lines(path, ",")
+    assert len(lines) == 2 and [lines.cell(i, 1, ",") for i in range(2)] == ["13800138000", "13900139001"]
+    lines.close()

@@ -59,9 +59,9 @@ def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, lab
     loaded rows: its rows come out as the very bytes they came in. Any other list, or a plain
     one that fails that proof, goes through Arrow, which quotes every text cell."""
     if source.plain:
-        # The rows are read from the file again (either way): it must be the file that was judged.
-        if file_stamp(source.path) != source.stamp:
-            raise ScrubInputError("LIST_CHANGED", f"{source.path} changed while it was being scrubbed; scrub it again")
+        # The rows are read from the file again (either way): it must be the file that was judged,
+        # before and after they were copied.
+        _unchanged(source)
         number_index = source.columns.index(source.number_column)
         lines = passthrough.open_lines(source.path, con, source.rows, len(source.columns),
                                        text_sql(source, source.number_column), number_index, source.delimiter)
@@ -76,8 +76,17 @@ def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, lab
                 passthrough.write(lines, codes, labels, headers, temps, source.delimiter, progress, threads)
             finally:
                 lines.close()
+            _unchanged(source)
             return temps
-    return write_outputs(con, source, codes, labels, targets, progress, threads)
+    temps = write_outputs(con, source, codes, labels, targets, progress, threads)
+    if source.plain:
+        _unchanged(source)
+    return temps
+
+
+def _unchanged(source: Source) -> None:
+    if file_stamp(source.path) != source.stamp:
+        raise ScrubInputError("LIST_CHANGED", f"{source.path} changed while it was being scrubbed; scrub it again")
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],

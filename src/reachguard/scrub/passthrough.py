@@ -81,7 +81,11 @@ class Lines:
             count, pa.py_buffer(ends.astype(np.int64, copy=False)), pa.py_buffer(self._map))
         blank = np.diff(ends) == len(self.newline)
         if blank.any():  # DuckDB skips blank lines; so must the row index
-            self.rows = self.rows.filter(pa.array(~blank))
+            kept = int(np.flatnonzero(~blank)[-1]) + 1 if (~blank).any() else 0
+            if blank[:kept].any():
+                self.rows = self.rows.filter(pa.array(~blank))  # a copy of the lines: blank lines inside
+            else:
+                self.rows = self.rows.slice(0, kept)  # blank lines only at the end (the usual case): no copy
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -87,6 +88,21 @@ def find_column(columns: list[str], wanted: str | None, candidates: tuple[str, .
     return None
 
 
+def duckdb_path(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """The path as DuckDB must be given it to read exactly this one file.
+
+    DuckDB reads a path as a glob pattern: `list[1].csv` would read `list1.csv`, `a*.csv` every
+    match, so the scrub would judge another file's rows (and, copying the named file's lines,
+    pair them with the wrong verdicts). Each `*`, `?`, `[` and `]` becomes a one-character class,
+    and DuckDB's own glob must then find exactly this file."""
+    pattern = re.sub(r"([\[\]*?])", r"[\1]", str(path))
+    found = [row[0] for row in con.execute("SELECT file FROM glob(?)", [pattern]).fetchall()]
+    if found != [str(path)]:
+        raise ScrubInputError("INVALID_OPTION", f"{path}: DuckDB cannot read this file by its name alone; rename it "
+                              "without `*`, `?`, `[` or `]`")
+    return pattern
+
+
 def file_stamp(path: Path) -> tuple[int, int, int]:
     """What changes when the file is written to: size, modification time, inode."""
     try:
@@ -126,6 +142,8 @@ def _columns_or_fail(path: Path, columns: list[str], column: str | None) -> tupl
     for name in columns:
         if name.casefold().startswith(RESERVED_PREFIX):
             raise ScrubInputError("BAD_HEADER", f"{path}: column names starting with {RESERVED_PREFIX!r} are reserved: {name!r}")
+        if name.casefold() == "rowid":  # would shadow DuckDB's row number, which pairs rows with verdicts
+            raise ScrubInputError("BAD_HEADER", f"{path}: a column may not be named {name!r} (DuckDB's row number); rename it")
     number = find_column(columns, column, NUMBER_COLUMNS, "phone number")
     if number is None:
         raise ScrubInputError(
@@ -193,7 +211,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, se
                     plain=plain)
     spec = "{" + ", ".join(f"{sql_quote(n)}: 'VARCHAR'" for n in names) + "}"
     table = (
-        f"read_csv({sql_quote(str(path))}, header = true, "
+        f"read_csv({sql_quote(duckdb_path(con, path))}, header = true, "
         f"auto_detect = false, delim = {sql_quote(delim)}, quote = '\"', escape = '\"', strict_mode = true, "
         f"null_padding = false, columns = {spec})"
     )
@@ -222,8 +240,8 @@ def _csv_error(path: Path, exc: duckdb.Error) -> ScrubInputError:
 
 
 def _load_parquet(con: duckdb.DuckDBPyConnection, path: Path, column: str | None, select: Select) -> Source:
-    table = f"read_parquet({sql_quote(str(path))})"
     try:
+        table = f"read_parquet({sql_quote(duckdb_path(con, path))})"
         described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         names = [row[0] for row in described]
         number, subject, relation = _columns_or_fail(path, names, column)
