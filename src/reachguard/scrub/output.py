@@ -23,6 +23,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from reachguard.scrub import passthrough
+from reachguard.scrub.direct_file import OutputFile
 from reachguard.scrub.source import ScrubInputError, Source, file_stamp, quote_ident, text_sql
 
 BATCH_ROWS = 200_000
@@ -149,6 +150,8 @@ class _Writer:
     """One output file. CSV batches are encoded by `encode` (any thread, no header) and their
     bytes appended by `write` in order; Parquet batches go to the ParquetWriter as they are."""
 
+    file: OutputFile | None
+
     def __init__(self, path: Path, schema: pa.Schema, options: pcsv.WriteOptions | None):
         self.schema, self.options = schema, options
         if options is None:
@@ -156,7 +159,7 @@ class _Writer:
             self.file = None
         else:
             self.parquet = None
-            self.file = open(path, "wb")
+            self.file = OutputFile(path)
             header = pa.BufferOutputStream()
             pcsv.write_csv(schema.empty_table(), header, write_options=options)
             self.file.write(header.getvalue())

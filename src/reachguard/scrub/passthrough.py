@@ -29,6 +29,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from reachguard.scrub.direct_file import OutputFile
+
 CHUNK_BYTES = 8 << 20  # of input lines per chunk; see write()
 SAMPLE_ROWS = 1_000  # rows whose number cell is compared with DuckDB's before trusting the lines
 _QUOTE = b'"'
@@ -181,7 +183,7 @@ def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[byt
         rejected = pieces.take(pa.array(order))
         return _bytes(allowed), _bytes(rejected), stop - start
 
-    with open(temps[0], "wb") as allowed_file, open(temps[1], "wb") as rejected_file:
+    with OutputFile(temps[0]) as allowed_file, OutputFile(temps[1]) as rejected_file:
         allowed_file.write(headers[0])
         rejected_file.write(headers[1])
         done = 0
@@ -209,7 +211,7 @@ def _chunk_rows(lines: Lines) -> int:
     return max(1, CHUNK_BYTES * len(lines) // max(1, total))
 
 
-def _write_one(parts: tuple[memoryview, memoryview, int], allowed_file, rejected_file) -> int:  # type: ignore[no-untyped-def]
+def _write_one(parts: tuple[memoryview, memoryview, int], allowed_file: OutputFile, rejected_file: OutputFile) -> int:
     allowed_file.write(parts[0])
     rejected_file.write(parts[1])
     return parts[2]
