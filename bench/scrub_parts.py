@@ -67,7 +67,8 @@ def phases(folder: Path, replace: bool) -> None:
                                (output, "publish", "publish")):
         undo.append(timed(owner, name, label))
     if hasattr(output, "passthrough"):  # the line-for-line writer's two steps, inside "write both files"
-        undo += [timed(output.passthrough, "open_lines", "  prove the lines"), timed(output.passthrough, "write", "  copy the lines")]
+        proof = "prove" if hasattr(output.passthrough, "prove") else "open_lines"
+        undo += [timed(output.passthrough, proof, "  prove the lines"), timed(output.passthrough, "write", "  copy the lines")]
     if not replace:  # else the scrub replaces the previous run's outputs, unlinking them in `publish`
         for name in ("allowed.csv", "allowed.rejected.csv"):
             (folder / name).unlink(missing_ok=True)

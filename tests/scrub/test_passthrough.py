@@ -154,11 +154,30 @@ def test_lines_that_disagree_with_the_loaded_rows_are_not_used(tmp_path: Path) -
     con = duckdb.connect()
     src = source_mod.load(con, path, None, rows_mod.select, narrow=True)
     number = text_sql(src, "phone")
-    assert passthrough.open_lines(path, con, src.rows, 2, number, 1, ",") is not None
-    assert passthrough.open_lines(path, con, src.rows + 1, 2, number, 1, ",") is None  # count
-    assert passthrough.open_lines(path, con, src.rows, 3, number, 1, ",") is None  # delimiters per line
-    con.execute(f"UPDATE rg_src SET phone = '13700137000' WHERE rowid = 1")
-    assert passthrough.open_lines(path, con, src.rows, 2, number, 1, ",") is None  # a sampled number cell
+    lines = passthrough.Lines(path, ",")
+    assert passthrough.prove(lines, con, src.rows, 2, number, 1, ",")
+    assert not passthrough.prove(lines, con, src.rows + 1, 2, number, 1, ",")  # count
+    assert not passthrough.prove(lines, con, src.rows, 3, number, 1, ",")  # delimiters per line
+    con.execute("UPDATE rg_src SET phone = '13700137000' WHERE rowid = 1")
+    assert not passthrough.prove(lines, con, src.rows, 2, number, 1, ",")  # a sampled number cell
+    lines.close()
+
+
+def test_lines_scanned_ahead_are_the_ones_written(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(b"name,phone\r\na,13800138000\r\nb,13900139001\r\n")
+    con = duckdb.connect()
+    src = source_mod.load(con, path, None, rows_mod.select, narrow=True)
+    ahead = passthrough.LinesAhead(path, src.delimiter)
+    temps = output.write(con, src, np.array([0, 1], np.int32), LABELS, (tmp_path / "a.csv", tmp_path / "r.csv"),
+                         lambda n: None, 2, ahead=ahead)
+    ahead.close()  # after take(): nothing left to close
+    assert temps[0].read_bytes() == b"name,phone\r\na,13800138000\r\n"
+    assert temps[1].read_bytes() == b"name,phone,reasons\r\nb,13900139001,OPTED_OUT\r\n"
+    gone = passthrough.LinesAhead(tmp_path / "missing.csv", ",")
+    with pytest.raises(FileNotFoundError):
+        gone.take()
+    gone.close()
 
 
 def test_a_failure_mid_write_propagates_and_releases_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,32 +53,34 @@ def reasons_column(source: Source) -> str:
 
 
 def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, labels: list[str],
-          targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None) -> tuple[Path, Path]:
+          targets: tuple[Path, Path], progress: Callable[[int], None], threads: int | None = None,
+          ahead: passthrough.LinesAhead | None = None) -> tuple[Path, Path]:
     """Write allowed (code 0) and rejected rows to temporary files; return their paths.
 
-    A plain CSV list is copied line for line (passthrough.py) when its lines provably are the
-    loaded rows: its rows come out as the very bytes they came in. Any other list, or a plain
-    one that fails that proof, goes through Arrow, which quotes every text cell."""
+    A plain CSV list is copied line for line (passthrough.py) when its lines (scanned `ahead`,
+    or now) provably are the loaded rows: its rows come out as the very bytes they came in. Any
+    other list, or a plain one that fails that proof, goes through Arrow, which quotes every
+    text cell."""
     if source.plain:
         # The rows are read from the file again (either way): it must be the file that was judged,
         # before and after they were copied.
         _unchanged(source)
-        number_index = source.columns.index(source.number_column)
-        lines = passthrough.open_lines(source.path, con, source.rows, len(source.columns),
-                                       text_sql(source, source.number_column), number_index, source.delimiter)
-        if lines is not None:
-            temps = (temp_path(targets[0]), temp_path(targets[1]))
-            names = list(source.columns)
-            headers = (passthrough.header(names, source.delimiter),
-                       passthrough.header(names + [reasons_column(source)], source.delimiter))
-            try:
+        lines = ahead.take() if ahead is not None else passthrough.Lines(source.path, source.delimiter)
+        try:
+            number_index = source.columns.index(source.number_column)
+            if passthrough.prove(lines, con, source.rows, len(source.columns), text_sql(source, source.number_column),
+                                 number_index, source.delimiter):
+                temps = (temp_path(targets[0]), temp_path(targets[1]))
+                names = list(source.columns)
+                headers = (passthrough.header(names, source.delimiter),
+                           passthrough.header(names + [reasons_column(source)], source.delimiter))
                 for tmp in temps:
                     tmp.parent.mkdir(parents=True, exist_ok=True)
                 passthrough.write(lines, codes, labels, headers, temps, source.delimiter, progress, threads)
-            finally:
-                lines.close()
-            _unchanged(source)
-            return temps
+                _unchanged(source)
+                return temps
+        finally:
+            lines.close()
     temps = write_outputs(con, source, codes, labels, targets, progress, threads)
     if source.plain:
         _unchanged(source)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -120,29 +121,59 @@ def _scan(view: mmap.mmap, delimiter: str) -> tuple[np.ndarray, int, int]:
     return np.concatenate(found), delimiters, returns
 
 
-def open_lines(path: Path, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
-               delimiter: str) -> Lines | None:
-    """The file's lines when they provably are DuckDB's rows, else None. `number_sql` reads the
-    number cell as text from `rg_src`.
+class LinesAhead:
+    """`Lines` built on a thread of its own while the scrub goes on: the scan is one core's
+    numpy work, and dedup and the signature joins leave the machine's cores partly idle."""
+
+    def __init__(self, path: Path, delimiter: str):
+        self._lines: Lines | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, delimiter), name="reachguard-scrub-lines-ahead",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, delimiter: str) -> None:
+        try:
+            self._lines = Lines(path, delimiter)
+        except BaseException as exc:  # handed to take()
+            self._error = exc
+
+    def take(self) -> Lines:
+        """The lines (the caller closes them); re-raises the scan's error."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        lines, self._lines = self._lines, None
+        assert lines is not None, "take() is called once"
+        return lines
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None
+
+
+def prove(lines: Lines, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
+          delimiter: str) -> bool:
+    """Whether the file's lines provably are DuckDB's rows. `number_sql` reads the number cell
+    as text from `rg_src`.
 
     The proof: line ends as announced (`consistent`); as many non-blank lines as rows; as many
     delimiters as `columns - 1` per line, header included — in strict mode DuckDB refused any
     line with fewer, so this total shows that none has more (DuckDB silently drops extra
     trailing ones, `1,2,,`, which the Arrow writer would not write back); and a sample of number
     cells equal to what DuckDB read."""
-    lines = Lines(path, delimiter)
     if not lines.consistent or len(lines) != rows or lines.delimiters != (rows + 1) * (columns - 1):
-        lines.close()
-        return None
+        return False
     sample = sorted({int(i) for i in np.linspace(0, rows - 1, min(rows, SAMPLE_ROWS))}) if rows else []
     if sample:
         con.register("rg_sample", pa.table({"rid": pa.array(sample, pa.int64())}))
         got = dict(con.execute(f"SELECT rowid, {number_sql} FROM rg_src WHERE rowid IN (SELECT rid FROM rg_sample)").fetchall())
         con.unregister("rg_sample")
         if any((got.get(i) or "") != lines.cell(i, number_index, delimiter) for i in sample):
-            lines.close()
-            return None
-    return lines
+            return False
+    return True
 
 
 def cell(text: str, delimiter: str) -> str:

@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from reachguard.model import CHANNELS
 from reachguard.policy import PolicyBook
-from reachguard.scrub import features, output, rows as rows_mod, source as source_mod
+from reachguard.scrub import features, output, passthrough, rows as rows_mod, source as source_mod
 from reachguard.scrub.export import ExportPlan, plan_for
 from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
@@ -173,6 +173,15 @@ class _Scrub:
         return self.ids[outcome]
 
     def run(self, exported: Callable[[], dict[str, pa.Table]], targets: tuple[Path, Path]) -> ScrubReport:
+        ahead = passthrough.LinesAhead(self.src.path, self.src.delimiter) if self.src.plain else None
+        try:
+            return self._run(exported, targets, ahead)
+        finally:
+            if ahead is not None:
+                ahead.close()
+
+    def _run(self, exported: Callable[[], dict[str, pa.Table]], targets: tuple[Path, Path],
+             ahead: passthrough.LinesAhead | None) -> ScrubReport:
         con = self.con
         in_sql, in_python = rows_mod.build(con, self.src)
         self.progress("numbers", 1.0)
@@ -194,7 +203,7 @@ class _Scrub:
             self.notes.append("the list has no `subject` column: every collection row is UNKNOWN_SUBJECT")
         labels = [";".join(o.codes) for o in self.outcomes]
         total = max(1, len(codes))
-        output.write(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total))
+        output.write(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total), ahead=ahead)
         reserved = self._reserve(codes, exact) if self.reserve else 0
         return self._report(codes, targets, in_sql, in_python, signatures, len(exact), reserved)
 
