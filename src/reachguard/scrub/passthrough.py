@@ -134,6 +134,7 @@ class LinesAhead:
 
     def _run(self, path: Path, delimiter: str) -> None:
         try:
+            _lower_this_threads_priority()
             self._lines = Lines(path, delimiter)
         except BaseException as exc:  # handed to take()
             self._error = exc
@@ -152,6 +153,15 @@ class LinesAhead:
         if self._lines is not None:
             self._lines.close()
             self._lines = None
+
+
+def _lower_this_threads_priority() -> None:
+    """Nice 19 for the calling thread only (Linux: a thread is a task of its own), so that the
+    scan takes the cores' idle time and never the critical path's; where not possible, as is."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def prove(lines: Lines, con: duckdb.DuckDBPyConnection, rows: int, columns: int, number_sql: str, number_index: int,
