@@ -10,8 +10,6 @@ and renamed only when the whole scrub — including recording --reserve contacts
 from __future__ import annotations
 
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 
 from reachguard.scrub import passthrough
 from reachguard.scrub.direct_file import OutputFile
+from reachguard.scrub.in_order import encode_in_order
 from reachguard.scrub.source import ScrubInputError, Source, file_stamp, quote_ident, text_sql
 
 BATCH_ROWS = 200_000
@@ -61,29 +60,37 @@ def write(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndarray, lab
     or now) provably are the loaded rows: its rows come out as the very bytes they came in. Any
     other list, or a plain one that fails that proof, goes through Arrow, which quotes every
     text cell."""
-    if source.plain:
-        # The rows are read from the file again (either way): it must be the file that was judged,
-        # before and after they were copied.
-        _unchanged(source)
-        lines = ahead.take() if ahead is not None else passthrough.Lines(source.path, source.delimiter)
-        try:
-            number_index = source.columns.index(source.number_column)
-            if passthrough.prove(lines, con, source.rows, len(source.columns), text_sql(source, source.number_column),
-                                 number_index, source.delimiter):
-                temps = (temp_path(targets[0]), temp_path(targets[1]))
-                names = list(source.columns)
-                headers = (passthrough.header(names, source.delimiter),
-                           passthrough.header(names + [reasons_column(source)], source.delimiter))
-                for tmp in temps:
-                    tmp.parent.mkdir(parents=True, exist_ok=True)
-                passthrough.write(lines, codes, labels, headers, temps, source.delimiter, progress, threads)
-                _unchanged(source)
-                return temps
-        finally:
-            lines.close()
-    temps = write_outputs(con, source, codes, labels, targets, progress, threads)
-    if source.plain:
-        _unchanged(source)
+    if not source.plain:
+        return write_outputs(con, source, codes, labels, targets, progress, threads)
+    # The rows are read from the file again (either way): it must be the file that was judged,
+    # before and after they were copied.
+    _unchanged(source)
+    lines = ahead.take() if ahead is not None else passthrough.Lines(source.path, source.delimiter)
+    try:
+        temps = _copy_lines(con, source, lines, codes, labels, targets, progress, threads)
+    finally:
+        lines.close()
+    if temps is None:
+        temps = write_outputs(con, source, codes, labels, targets, progress, threads)
+    _unchanged(source)
+    return temps
+
+
+def _copy_lines(con: duckdb.DuckDBPyConnection, source: Source, lines: passthrough.Lines, codes: np.ndarray,
+                labels: list[str], targets: tuple[Path, Path], progress: Callable[[int], None],
+                threads: int | None) -> tuple[Path, Path] | None:
+    """Both files from the list's own lines, or None when they are not provably its rows."""
+    number_index = source.columns.index(source.number_column)
+    if not passthrough.prove(lines, con, source.rows, len(source.columns), text_sql(source, source.number_column),
+                             number_index, source.delimiter):
+        return None
+    temps = (temp_path(targets[0]), temp_path(targets[1]))
+    names = list(source.columns)
+    headers = (passthrough.header(names, source.delimiter),
+               passthrough.header(names + [reasons_column(source)], source.delimiter))
+    for tmp in temps:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+    passthrough.write(lines, codes, labels, headers, temps, source.delimiter, progress, threads)
     return temps
 
 
@@ -111,8 +118,6 @@ def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndar
     rejected_schema = allowed_schema.append(pa.field(reasons_column(source), pa.string()))
     temps = (temp_path(targets[0]), temp_path(targets[1]))
     writers = (_writer(temps[0], targets[0], allowed_schema, source), _writer(temps[1], targets[1], rejected_schema, source))
-    workers = max(1, threads or os.cpu_count() or 1)
-
     def split(batch: pa.RecordBatch) -> tuple[object, object, int]:
         code = batch.column(len(names))
         kept = pc.equal(code, 0)
@@ -121,31 +126,19 @@ def write_outputs(con: duckdb.DuckDBPyConnection, source: Source, codes: np.ndar
         rejected = pa.RecordBatch.from_arrays(columns + [reasons.take(code)], schema=rejected_schema).filter(pc.invert(kept))
         return writers[0].encode(allowed), writers[1].encode(rejected), batch.num_rows
 
-    done = 0
-    pending: deque[Future[tuple[object, object, int]]] = deque()
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-write")
+    def emit(parts: tuple[object, object, int]) -> int:
+        writers[0].write(parts[0])
+        writers[1].write(parts[1])
+        return parts[2]
+
     try:
-        for batch in reader:
-            pending.append(pool.submit(split, batch))
-            while len(pending) > 2 * workers or (pending and pending[0].done()):
-                done += _write_one(pending.popleft().result(), writers)
-                progress(done)
-        while pending:
-            done += _write_one(pending.popleft().result(), writers)
-            progress(done)
+        encode_in_order(reader, split, emit, progress, threads, depth=2, name="reachguard-scrub-write")
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, batches not started are dropped
         reader.close()  # else DuckDB refuses the unregister below, masking the error
         for writer in writers:
             writer.close()
         con.unregister("rg_st")
     return temps
-
-
-def _write_one(parts: tuple[object, object, int], writers: tuple["_Writer", "_Writer"]) -> int:
-    writers[0].write(parts[0])
-    writers[1].write(parts[1])
-    return parts[2]
 
 
 class _Writer:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from reachguard.scrub.direct_file import OutputFile
+from reachguard.scrub.in_order import encode_in_order
 
 CHUNK_BYTES = 8 << 20  # of input lines per chunk; see write()
 SAMPLE_ROWS = 1_000  # rows whose number cell is compared with DuckDB's before trusting the lines
@@ -209,9 +208,9 @@ def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[byt
     0.25-0.34 s in 8 MiB chunks. (Inside a whole scrub the file writes themselves dominate.)"""
     suffixes = pa.array(["" if i == 0 else delimiter + cell(label, delimiter) for i, label in enumerate(labels)],
                         pa.large_string())
-    workers = max(1, threads or os.cpu_count() or 1)
 
-    def encode(start: int, stop: int) -> tuple[memoryview, memoryview, int]:
+    def encode(bounds: tuple[int, int]) -> tuple[memoryview, memoryview, int]:
+        start, stop = bounds
         part = lines.rows.slice(start, stop - start)
         part_codes = codes[start:stop]
         allowed = part.filter(pa.array(part_codes == 0))
@@ -227,21 +226,15 @@ def write(lines: Lines, codes: np.ndarray, labels: list[str], headers: tuple[byt
     with OutputFile(temps[0]) as allowed_file, OutputFile(temps[1]) as rejected_file:
         allowed_file.write(headers[0])
         rejected_file.write(headers[1])
-        done = 0
-        pending: deque[Future[tuple[memoryview, memoryview, int]]] = deque()
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="reachguard-scrub-lines")
-        try:
-            step = _chunk_rows(lines)
-            for start in range(0, len(lines), step):
-                pending.append(pool.submit(encode, start, min(len(lines), start + step)))
-                while len(pending) > workers or (pending and pending[0].done()):
-                    done += _write_one(pending.popleft().result(), allowed_file, rejected_file)
-                    progress(done)
-            while pending:
-                done += _write_one(pending.popleft().result(), allowed_file, rejected_file)
-                progress(done)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+
+        def emit(parts: tuple[memoryview, memoryview, int]) -> int:
+            allowed_file.write(parts[0])
+            rejected_file.write(parts[1])
+            return parts[2]
+
+        step = _chunk_rows(lines)
+        chunks = ((start, min(len(lines), start + step)) for start in range(0, len(lines), step))
+        encode_in_order(chunks, encode, emit, progress, threads, depth=1, name="reachguard-scrub-lines")
         allowed_file.write(lines.newline)
         rejected_file.write(lines.newline)
 
@@ -250,12 +243,6 @@ def _chunk_rows(lines: Lines) -> int:
     """Rows per chunk: CHUNK_BYTES of the list's average line."""
     total = len(_bytes(lines.rows))
     return max(1, CHUNK_BYTES * len(lines) // max(1, total))
-
-
-def _write_one(parts: tuple[memoryview, memoryview, int], allowed_file: OutputFile, rejected_file: OutputFile) -> int:
-    allowed_file.write(parts[0])
-    rejected_file.write(parts[1])
-    return parts[2]
 
 
 def _bytes(array: pa.Array) -> memoryview:

@@ -62,7 +62,7 @@ class Source:
     delimiter: str = ","
     types: dict[str, str] = field(default_factory=dict)
     table: str = ""  # the table expression the list is read with (read_csv / read_parquet)
-    plain: bool = False  # a CSV without quotes or CRs, loaded narrow: its lines are its rows
+    plain: bool = False  # a quote-free UTF-8 CSV loaded narrow: its lines are its rows (passthrough.py)
     stamp: tuple[int, int, int] | None = None  # a plain list's (size, mtime_ns, inode) before it was read
 
 
