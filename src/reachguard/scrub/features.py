@@ -13,11 +13,15 @@ the engine one by one (`exact`):
 * any contact when calendar days depend on the recipient's zone (`us`);
 * a number without an integer key (rows.py: over 18 digits), whose stored copy has none either.
 
-The store's numbers are matched by the same integer key as the list's (rows.py).
+The store's numbers are matched by the same integer key as the list's (rows.py), and each
+state table is looked up in the kept keys, sorted (keysets.py): binary searches of the smaller
+side into the larger instead of hash joins. Only the per-key reductions (newest consent,
+contacts per cap) stay in DuckDB.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import duckdb
@@ -26,99 +30,169 @@ import pyarrow as pa
 
 from reachguard.policy.schema import Policy
 from reachguard.scrub.export import FUTURE_BIT, ExportPlan
+from reachguard.scrub.keysets import Kept, locate
 from reachguard.scrub.rows import num_sql
 
 SIGNATURE = ("relation", "listed", "opted", "consent", "capbits", "zkey")
-# The signature travels as one BIGINT (`sig`): grouping and joining one integer per row is far
-# cheaper than six columns, three of them text. Bits, low to high: relation (3), listed (1),
-# opted (1), consent (2), capbits (one per per-number cap), then the zone set's number.
+# The signature travels as one int64 (`sig`): grouping one integer per row is far cheaper than
+# six columns. Bits, low to high: relation (3), listed (1), opted (1), consent (2), capbits (one
+# per per-number cap), then the zone set's number.
 RELATION_IDS = {"": 0, "borrower": 1, "contact": 2, "guarantor": 3, "prospect": 4}
 CONSENT_IDS = {"N": 0, "W": 1, "E": 2, "A": 3}
+_NONE = np.iinfo(np.int64).min  # "no opt-out": older than any time
+
+
+@dataclass(slots=True)
+class Features:
+    """Each kept row's signature, aligned with `Kept` (by key); `exact`: judged one by one."""
+
+    rid: np.ndarray
+    sig: np.ndarray
+    exact: np.ndarray
+
+    def table(self) -> pa.Table:
+        return pa.table({"rid": self.rid, "sig": self.sig, "exact": self.exact})
 
 
 def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa.Table], policy: Policy,
-          zones: Callable[[str], str] | None = None) -> None:
-    """Create `rg_feat(rid, sig, exact)` for every row of `rg_kept` (sig: SIGNATURE packed, see above)."""
-    for name, table in tables.items():
-        con.register(name + "_arrow", table)
-    joins = []
-    listed = opted = "false"
-    consent = "0"
-    capbits = "0"
-    future = contacted = "false"
+          kept: Kept, zones: Callable[[str], str] | None = None, *, relations: bool = False,
+          subjects: bool = False) -> Features:
+    """The signature of every kept row (SIGNATURE packed, see above). `relations` / `subjects`:
+    the list has those columns (rg_rows holds them).
+
+    Per-row arrays are bytes where they can be: on a freshly booted VM, first touching a new
+    76 MB int64 array costs about as much as a binary search of millions of keys."""
+    size = len(kept)
+    sig = _per_kept_row(con, kept, _relation_sql()) if relations else np.zeros(size, dtype=np.int64)
     if "rg_dnc" in tables:
-        listed = "k.key IN (SELECT key FROM rg_dnc_arrow)"  # a mark join: no DISTINCT needed
-    if "rg_consent" in tables:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE rg_consent_set AS SELECT key, status, micros FROM (
-             SELECT key, status, micros, seq FROM rg_consent_arrow)
-             QUALIFY row_number() OVER (PARTITION BY key ORDER BY micros DESC, seq DESC) = 1"""
-        )  # the newest record by (at, seq), as rules/consent.latest_consent
-        joins.append("LEFT JOIN rg_consent_set c ON c.key = k.key")
-        consent = ("CASE c.status " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in CONSENT_IDS.items() if v)
-                   + " ELSE 0 END")
+        listed = np.zeros(size, dtype=np.int8)
+        listed[locate(kept.key, _column(tables["rg_dnc"], "key"))[0]] = 1 << 3
+        sig |= listed
+    consent, consented = _consents(con, kept, tables["rg_consent"]) if "rg_consent" in tables else (None, None)
     if "rg_optout" in tables:
-        # every org's and this org's newest opt-out: one row per key in each (export.py)
-        joins.append("LEFT JOIN rg_optout_arrow o ON o.key = k.key LEFT JOIN rg_optout_org_arrow g ON g.key = k.key")
-        newest = "greatest(o.micros, g.micros)"
-        # rules/consent.py: an opt-out stands unless the newest consent is not withdrawn and
-        # came after it (every applicable opt-out, i.e. the latest one).
-        lifted = f"(c.status IN ('E', 'A') AND c.micros > {newest})" if "rg_consent" in tables else "false"
-        opted = f"((o.key IS NOT NULL OR g.key IS NOT NULL) AND NOT coalesce({lifted}, false))"
+        sig |= _opted(kept, tables, consent, consented).view(np.int8) << 4
+    if consent is not None:
+        sig |= consent << 5  # int8: at most 3 << 5
+    exact = kept.key < 0
     if "rg_contact" in tables:
-        bits = " | ".join(
-            f"((sum((flags >> {i}) & 1) >= {cap.max})::INTEGER << {i})" for i, cap in enumerate(plan.caps)
-        ) or "0"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE rg_contact_set AS
-            SELECT key, {bits} AS capbits, bool_or(((flags >> {FUTURE_BIT}) & 1) = 1) AS future
-            FROM rg_contact_arrow GROUP BY key"""
-        )
-        joins.append("LEFT JOIN rg_contact_set t ON t.key = k.key")
-        capbits, future, contacted = "coalesce(t.capbits, 0)", "coalesce(t.future, false)", "t.key IS NOT NULL"
-    zkey = "0"
+        capbits, future, contacted = _contacts(con, plan, kept, tables["rg_contact"])
+        sig |= capbits << 7
+        exact |= future
+        if plan.contacts_exact:
+            exact |= contacted
     if zones is not None:
-        found = con.execute(f"SELECT key, {num_sql('key')} FROM rg_kept").fetchall()
-        ids: dict[str, int] = {}
-        zone_ids = [ids.setdefault(zones(row[1]), len(ids)) for row in found]
-        con.register("rg_zone_arrow", pa.table({"key": pa.array([row[0] for row in found], pa.int64()),
-                                                 "zkey": pa.array(zone_ids, pa.int64())}))
-        joins.append("LEFT JOIN rg_zone_arrow z ON z.key = k.key")
-        zkey = "z.zkey"
-    relation = ("CASE k.relation " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in RELATION_IDS.items() if v)
-                + " ELSE 0 END")
-    exact = [f"({future})", "k.key < 0"]
-    if plan.subject_caps:
-        exact.append("k.subject IS NOT NULL")
-    if plan.contacts_exact:
-        exact.append(f"({contacted})")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE rg_feat AS
-        SELECT k.rid, (({relation}) + (({listed})::BIGINT << 3) + (({opted})::BIGINT << 4) + (({consent})::BIGINT << 5)
-                       + (({capbits})::BIGINT << 7) + (({zkey})::BIGINT << {7 + len(plan.caps)})) AS sig,
-               ({' OR '.join(exact)}) AS exact
-        FROM rg_kept k {' '.join(joins)}"""
-    )
-    for name in tables:
-        con.unregister(name + "_arrow")
+        sig |= _zone_keys(con, kept, zones) << (7 + len(plan.caps))
+    if plan.subject_caps and subjects:
+        exact |= _per_kept_row(con, kept, "subject IS NOT NULL").astype(bool)
+    return Features(kept.rid, sig, exact)
 
 
-def row_codes(con: duckdb.DuckDBPyConnection, decided: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(rid, code) of every row of `rg_feat` not judged one by one, its code its signature's.
-
-    The lookup is a join inside DuckDB (parallel, beside the data) and only 4-byte row ids and
-    2-byte codes come out: fetching 8-byte rids and signatures into numpy to look them up there
-    cost twice as long on a 10M list."""
-    con.register("rg_sig_codes", pa.table({"sig": pa.array(list(decided), pa.int64()),
-                                           "code": pa.array(list(decided.values()), pa.int32())}))
+def _consents(con: duckdb.DuckDBPyConnection, kept: Kept, consents: pa.Table) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each kept row's newest consent status (CONSENT_IDS, int8), and (positions, micros) of the
+    rows that have one, positions ascending."""
+    con.register("rg_consent_arrow", consents)
+    ids = "CASE status " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in CONSENT_IDS.items() if v) + " ELSE 0 END"
     try:
-        found = con.sql(
-            "SELECT f.rid::INTEGER AS rid, coalesce(m.code, -1) AS code FROM rg_feat f "
-            "LEFT JOIN rg_sig_codes m ON m.sig = f.sig WHERE NOT f.exact"
+        newest = con.sql(
+            f"""SELECT key, ({ids})::TINYINT AS status, micros FROM rg_consent_arrow
+            QUALIFY row_number() OVER (PARTITION BY key ORDER BY micros DESC, seq DESC) = 1 ORDER BY key"""
+        ).fetchnumpy()  # the newest record by (at, seq), as rules/consent.latest_consent
+    finally:
+        con.unregister("rg_consent_arrow")
+    status = np.zeros(len(kept), dtype=np.int8)
+    at, found = locate(kept.key, newest["key"])
+    status[at] = np.asarray(newest["status"])[found]
+    return status, (at, np.asarray(newest["micros"])[found])
+
+
+def _opted(kept: Kept, tables: dict[str, pa.Table], consent: np.ndarray | None,
+           consented: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Whether an opt-out stands for each kept row: every org's or this org's (one row per key in
+    each, export.py), unless the newest consent is not withdrawn and came after the newest
+    opt-out (rules/consent.py)."""
+    opted = np.zeros(len(kept), dtype=bool)
+    hits = []
+    for name in ("rg_optout", "rg_optout_org"):
+        at, found = locate(kept.key, _column(tables[name], "key"))
+        opted[at] = True
+        hits.append((at, _column(tables[name], "micros")[found]))
+    if consent is None or consented is None:
+        return opted
+    # only rows opted out with a consent that could lift it (few): positions ascending
+    maybe = np.flatnonzero(opted & (consent >= CONSENT_IDS["E"]))
+    newest_out = np.full(len(maybe), _NONE, dtype=np.int64)
+    for at, micros in hits:
+        where, found = locate(maybe, at)
+        np.maximum.at(newest_out, where, micros[found])
+    where, found = locate(consented[0], maybe)
+    lifted = consented[1][where] > newest_out  # every `maybe` row has a consent: found is all True
+    opted[maybe[lifted]] = False
+    return opted
+
+
+def _contacts(con: duckdb.DuckDBPyConnection, plan: ExportPlan, kept: Kept,
+              contacts: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per kept row: which per-number caps are full (a bit each), a contact after --at, any contact."""
+    con.register("rg_contact_arrow", contacts)
+    bits = " | ".join(
+        f"((sum((flags >> {i}) & 1) >= {cap.max})::BIGINT << {i})" for i, cap in enumerate(plan.caps)
+    ) or "0::BIGINT"
+    try:
+        per_key = con.sql(
+            f"""SELECT key, {bits} AS capbits, bool_or(((flags >> {FUTURE_BIT}) & 1) = 1) AS future
+            FROM rg_contact_arrow GROUP BY key"""
         ).fetchnumpy()
     finally:
-        con.unregister("rg_sig_codes")
-    rid, code = np.asarray(found["rid"]), np.asarray(found["code"])
-    if len(code) and int(code.min()) < 0:
+        con.unregister("rg_contact_arrow")
+    capbits = np.zeros(len(kept), dtype=np.int64)
+    future = np.zeros(len(kept), dtype=bool)
+    contacted = np.zeros(len(kept), dtype=bool)
+    at, found = locate(kept.key, per_key["key"])
+    capbits[at] = np.asarray(per_key["capbits"])[found]
+    future[at] = np.asarray(per_key["future"])[found]
+    contacted[at] = True
+    return capbits, future, contacted
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy()
+
+
+def _relation_sql() -> str:
+    return "CASE relation " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in RELATION_IDS.items() if v) + " ELSE 0 END"
+
+
+def _per_kept_row(con: duckdb.DuckDBPyConnection, kept: Kept, expression: str) -> np.ndarray:
+    """`expression` (an integer) over rg_rows, for each kept row (the list's subject or relation column)."""
+    found = con.sql(f"SELECT rid, ({expression})::BIGINT AS value FROM rg_rows").fetchnumpy()
+    every = np.zeros(int(np.max(found["rid"], initial=-1)) + 1, dtype=np.int64)
+    every[np.asarray(found["rid"])] = np.asarray(found["value"])
+    return every[kept.rid]
+
+
+def _zone_keys(con: duckdb.DuckDBPyConnection, kept: Kept, zones: Callable[[str], str]) -> np.ndarray:
+    """The number of each kept key's zone set (policies with recipient time zones)."""
+    found = con.execute(f"SELECT key, {num_sql('key')} FROM rg_kept").fetchall()
+    ids: dict[str, int] = {}
+    zone_ids = np.array([ids.setdefault(zones(row[1]), len(ids)) for row in found], dtype=np.int64)
+    zkey = np.zeros(len(kept), dtype=np.int64)
+    at, hit = locate(kept.key, np.array([row[0] for row in found], dtype=np.int64))
+    zkey[at] = zone_ids[hit]
+    return zkey
+
+
+def row_codes(features: Features, decided: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(rid, code) of every row not judged one by one, its code its signature's."""
+    rid, sig = features.rid, features.sig
+    if features.exact.any():
+        judged = ~features.exact
+        rid, sig = rid[judged], sig[judged]
+    sigs = np.array(sorted(decided), dtype=np.int64)
+    codes = np.array([decided[s] for s in sigs.tolist()], dtype=np.int32)
+    if len(sig) == 0:
+        return rid, np.empty(0, np.int32)
+    at = np.searchsorted(sigs, sig) if len(sigs) else np.zeros(len(sig), np.int64)
+    np.minimum(at, max(0, len(sigs) - 1), out=at)
+    if not len(sigs) or not np.array_equal(sigs.take(at), sig):
         raise RuntimeError("a row's signature was never judged")  # cannot happen: every group is judged
-    return rid, code
+    return rid, codes.take(at)

@@ -36,7 +36,7 @@ from reachguard.scrub.judge import Judge, Outcome
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
 from reachguard.scrub.snapshot import open_state
 from reachguard.scrub.snapshot_pg import is_pg_store, open_pg, open_pg_state
-from reachguard.scrub.source import Source, ScrubInputError, text_sql
+from reachguard.scrub.source import RESERVED_PREFIX as P, Source, ScrubInputError, text_sql
 from reachguard.store import SQLiteStore, Store, is_postgres_url
 from reachguard.store.sqlite import sqlite_path
 from reachguard.timeutil import range_problem
@@ -165,6 +165,7 @@ class _Scrub:
         self.ids: dict[Outcome, int] = {self.outcomes[0]: 0}
         self.notes: list[str] = []
         self.meta = {"org": org, "purpose": purpose, "channel": channel, "at": at.isoformat()}
+        self.features: features.Features | None = None
 
     def code(self, outcome: Outcome) -> int:
         if outcome not in self.ids:
@@ -183,7 +184,7 @@ class _Scrub:
     def _run(self, exported: Callable[[], dict[str, pa.Table]], targets: tuple[Path, Path],
              ahead: passthrough.LinesAhead | None) -> ScrubReport:
         con = self.con
-        in_sql, in_python = rows_mod.build(con, self.src)
+        built = rows_mod.build(con, self.src)
         self.progress("numbers", 1.0)
         tables = exported()
         self.progress("state", 0.5)
@@ -193,7 +194,10 @@ class _Scrub:
             policy = self.policies.for_org(self.plan.org)
             if policy.timezone == "recipient":
                 zones = lambda number: "|".join(z.key for z in policy.zones_for(number))  # noqa: E731
-            features.build(con, self.plan, tables, policy, zones)
+            self.features = features.build(con, self.plan, tables, policy, built.kept, zones,
+                                           relations=self.src.relation_column is not None,
+                                           subjects=self.src.subject_column is not None)
+            con.register("rg_feat", self.features.table())  # (rid, sig, exact) for the SQL below
         self.progress("state", 1.0)
         decided, signatures = self._judge_signatures() if set_wise else ({}, 0)
         exact = self._judge_rows(set_wise)
@@ -205,15 +209,15 @@ class _Scrub:
         total = max(1, len(codes))
         output.write(con, self.src, codes, labels, targets, lambda n: self.progress("write", 0.95 * n / total), ahead=ahead)
         reserved = self._reserve(codes, exact) if self.reserve else 0
-        return self._report(codes, targets, in_sql, in_python, signatures, len(exact), reserved)
+        return self._report(codes, targets, built, signatures, len(exact), reserved)
 
     # --- judging --------------------------------------------------------------------------
 
     def _rows(self, where: str) -> dict[int, tuple[str, str | None, str | None]]:
         found = self.con.execute(
-            f"SELECT k.rid, r.raw, k.subject, k.relation FROM (SELECT * FROM rg_kept WHERE {where}) k "
-            f"JOIN (SELECT rowid AS rid, {text_sql(self.src, self.src.number_column)} AS raw FROM rg_src) r "
-            "ON r.rid = k.rid ORDER BY k.rid"
+            f"SELECT k.rid, r.raw, r.subject, r.relation FROM (SELECT rid FROM rg_kept WHERE {where}) k "
+            f"JOIN (SELECT rowid AS rid, {text_sql(self.src, self.src.number_column)} AS raw, {P}subject AS subject, "
+            f"{P}relation AS relation FROM rg_src) r ON r.rid = k.rid ORDER BY k.rid"
         ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in found}
 
@@ -237,11 +241,10 @@ class _Scrub:
             else:
                 split.append(group[0])
             self.progress("judge", 0.3 * (index + 1) / max(1, len(groups)))
-        if split:
+        if split and self.features is not None:
             self.notes.append(f"{len(split)} state signature(s) did not determine the verdict; their rows were judged one by one")
-            con.register("rg_split", pa.table({"sig": pa.array(split, pa.int64())}))
-            con.execute("UPDATE rg_feat SET exact = true WHERE sig IN (SELECT sig FROM rg_split)")
-            con.unregister("rg_split")
+            self.features.exact |= np.isin(self.features.sig, np.array(split, dtype=np.int64))
+            con.register("rg_feat", self.features.table())
         return decided, len(groups)
 
     def _judge_rows(self, set_wise: bool) -> dict[int, int]:
@@ -262,8 +265,8 @@ class _Scrub:
         invalid_field = self.code(Outcome("deny", (INVALID_FIELD,)))
         bad = con.sql("SELECT rid, field_ok FROM rg_rows WHERE key IS NULL OR NOT field_ok").fetchnumpy()
         codes[bad["rid"]] = np.where(np.asarray(bad["field_ok"], dtype=bool), invalid_number, invalid_field)
-        if decided:
-            rid, code = features.row_codes(con, decided)
+        if decided and self.features is not None:
+            rid, code = features.row_codes(self.features, decided)
             codes[rid] = code
         if exact:
             codes[np.fromiter(exact.keys(), np.int64, len(exact))] = np.fromiter(exact.values(), np.int32, len(exact))
@@ -275,19 +278,16 @@ class _Scrub:
         engine_allowed = sum(1 for code in exact.values() if code == 0)
         self.con.register("rg_allowed", pa.table({"rid": pa.array(allowed, pa.int64())}))
         rows = self.con.execute(
-            f"SELECT {rows_mod.num_sql('key')}, subject, relation FROM rg_kept WHERE rid IN (SELECT rid FROM rg_allowed) "
-            "AND rid NOT IN (SELECT rid FROM rg_feat WHERE exact) ORDER BY rid"
-            if self._has_feat() else "SELECT NULL, subject, relation FROM rg_kept WHERE false"
+            f"SELECT {rows_mod.num_sql('k.key')}, r.subject, r.relation FROM rg_kept k JOIN rg_rows r ON r.rid = k.rid "
+            "WHERE k.rid IN (SELECT rid FROM rg_allowed) AND k.rid NOT IN (SELECT rid FROM rg_feat WHERE exact) ORDER BY k.rid"
+            if self.features is not None else "SELECT NULL, NULL, NULL WHERE false"
         ).fetchall()
         self.con.unregister("rg_allowed")
         reserved = self.judge.reserve_rows(rows) + engine_allowed
         self.judge.ledger_summary({**self.meta, "list": self.src.path.name, "rows": self.src.rows})
         return reserved
 
-    def _has_feat(self) -> bool:
-        return bool(self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rg_feat'").fetchall()[0][0])
-
-    def _report(self, codes: np.ndarray, targets: tuple[Path, Path], in_sql: int, in_python: int, signatures: int,
+    def _report(self, codes: np.ndarray, targets: tuple[Path, Path], built: rows_mod.Built, signatures: int,
                 row_by_row: int, reserved: int) -> ScrubReport:
         counts = np.bincount(codes, minlength=len(self.outcomes))
         by_verdict: dict[str, int] = {}
@@ -298,14 +298,14 @@ class _Scrub:
                 if count:
                     reasons[code] = reasons.get(code, 0) + count
         allowed = int(counts[0]) if len(counts) else 0
-        kept = int(self.con.execute("SELECT count(*) FROM rg_kept").fetchall()[0][0])
+        kept = len(built.kept)
         return ScrubReport(
             rows=len(codes), allowed=allowed, rejected=len(codes) - allowed,
             denied=by_verdict.get("deny", 0) - reasons.get(INVALID_NUMBER, 0) - reasons.get(INVALID_FIELD, 0),
             deferred=by_verdict.get("defer", 0), invalid_numbers=reasons.get(INVALID_NUMBER, 0),
             duplicates=reasons.get(DUPLICATE, 0), invalid_fields=reasons.get(INVALID_FIELD, 0), reasons=reasons,
             number_column=self.src.number_column, out=targets[0], rejected_out=targets[1], reserved=reserved,
-            numbers_in_sql=in_sql, numbers_in_python=in_python, signatures=signatures,
+            numbers_in_sql=built.in_sql, numbers_in_python=built.in_python, signatures=signatures,
             judged_set_wise=kept - row_by_row, judged_row_by_row=row_by_row, notes=self.notes, **self.meta,
         )
 

@@ -12,15 +12,20 @@ Tables made here (`rid` = the row's position in `rg_src`):
   rg_rows(rid, key, pending, field_ok, subject, relation)  a view of every row: columns `select`
                                      added to rg_src as the list was read (key NULL: invalid
                                      number; pending: the raw value when tier 1 could not settle it)
-  rg_kept(key, rid, subject, relation)            the first valid, well-formed row of each key
+  rg_kept(key, rid)                               the first valid, well-formed row of each key
+                                     (subject and relation: that row's, in rg_rows)
   rg_odd(key, num)                                the E.164 of each negative key
 """
 
 from __future__ import annotations
 
-import duckdb
+from dataclasses import dataclass
 
-from reachguard.scrub import numbers_sql
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from reachguard.scrub import keysets, numbers_sql
 from reachguard.scrub.source import RESERVED_PREFIX, Source, quote_ident, text_sql
 
 RELATIONS = ("borrower", "contact", "guarantor", "prospect")
@@ -61,9 +66,16 @@ def select(src: Source, table: str) -> str:
               FROM {table})"""
 
 
-def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
-    """Create rg_rows (a view of rg_src loaded with `select`), rg_kept and rg_odd; returns
-    (rows settled per row, distinct values sent to Python)."""
+@dataclass(frozen=True, slots=True)
+class Built:
+    in_sql: int  # rows whose number tier 1 settled
+    in_python: int  # distinct raw values handed to numbers.try_normalize
+    kept: keysets.Kept  # the first valid, well-formed row of each key, by key
+
+
+def build(con: duckdb.DuckDBPyConnection, src: Source) -> Built:
+    """Create rg_rows (a view of rg_src loaded with `select`), rg_odd and rg_kept (registered
+    from numpy: `kept`)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW rg_rows AS SELECT rowid AS rid, {P}key AS key, {P}pending AS pending,
         {P}field_ok AS field_ok, {P}subject AS subject, {P}relation AS relation FROM rg_src"""
@@ -84,11 +96,8 @@ def build(con: duckdb.DuckDBPyConnection, src: Source) -> tuple[int, int]:
                 WHERE p.num IS NOT NULL) s
             WHERE rg_src.{P}pending = s.raw"""
         )
-    # The first row of each number is kept; subject and relation only when the list has them.
-    extra = "".join(f", arg_min_null({name}, rid) AS {name}" if present else f", NULL::VARCHAR AS {name}"
-                    for name, present in (("subject", src.subject_column), ("relation", src.relation_column)))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE rg_kept AS
-        SELECT key, min(rid) AS rid{extra} FROM rg_rows WHERE key IS NOT NULL AND field_ok GROUP BY key"""
-    )
-    return fast, in_python
+    # The first row of each number is kept: a sort in numpy (keysets.py), not a GROUP BY.
+    valid = con.sql("SELECT rid, key FROM rg_rows WHERE key IS NOT NULL AND field_ok").fetchnumpy()
+    kept = keysets.first_rows(np.asarray(valid["key"]), np.asarray(valid["rid"]))
+    con.register("rg_kept", pa.table({"key": kept.key, "rid": kept.rid}))
+    return Built(fast, in_python, kept)
