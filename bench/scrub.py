@@ -138,12 +138,15 @@ def child_raw(folder: Path) -> dict:
     return {"allowed": kept, "seconds": time.perf_counter() - started}
 
 
-def measure(kind: str, folder: Path) -> tuple[float, float, dict]:
+def measure(kind: str, folder: Path, huge_pages: bool = False) -> tuple[float, float, dict]:
     """(seconds, peak RSS in MiB, the child's answer + its CPU seconds) of one child process.
 
     CPU seconds (user + system, its own helper processes included) are what a loaded machine
-    distorts least: with four other jobs on two cores, wall times double and halve from run to run."""
-    return run_child([sys.executable, __file__, "--child", kind, "--dir", str(folder)], folder)
+    distorts least: with four other jobs on two cores, wall times double and halve from run to run.
+    Both children run as `reachguard scrub` runs: numpy's huge-page advice off (core/memory.py),
+    unless `huge_pages` (numpy's default)."""
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1" if huge_pages else "0"}
+    return run_child([sys.executable, __file__, "--child", kind, "--dir", str(folder)], folder, env)
 
 
 def run_child(argv: list[str], folder: Path, env: dict[str, str] | None = None) -> tuple[float, float, dict]:
@@ -171,6 +174,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--reuse", action="store_true",
                         help="use the files already in --dir (from a run with --keep and the same --rows)")
+    parser.add_argument("--numpy-huge-pages", action="store_true",
+                        help="run the children with numpy's huge-page advice on (numpy's default; the CLI turns it off)")
     parser.add_argument("--child", choices=("scrub", "raw"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -181,7 +186,8 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
     print(f"rows: {args.rows:,} · store: {args.rows:,} opt-outs/list entries, {args.rows // 10:,} consents, "
-          f"{max(1, args.rows // 1000):,} contacts · repeat {args.repeat} · shared machine: figures are noisy")
+          f"{max(1, args.rows // 1000):,} contacts · repeat {args.repeat} · numpy huge pages "
+          f"{'on' if args.numpy_huge_pages else 'off (as the CLI)'} · shared machine: figures are noisy")
     try:
         if args.reuse and args.dir is not None:
             print(f"reusing the inputs in {folder}")
@@ -197,7 +203,7 @@ def main() -> None:
         print(f"load average before: {open('/proc/loadavg').read().strip()}")
         for _ in range(args.repeat):
             for kind in ("raw", "scrub"):
-                seconds, rss, answer = measure(kind, folder)
+                seconds, rss, answer = measure(kind, folder, args.numpy_huge_pages)
                 runs[kind].append((seconds, rss))
                 inside[kind].append(answer["seconds"])
                 cpu[kind].append(answer["cpu"])

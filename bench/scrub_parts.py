@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import resource
 import sys
 import tempfile
@@ -28,8 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-import duckdb
-import numpy as np
+# As `reachguard scrub` runs (core/memory.py): numpy's huge-page advice off unless the caller set it.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, median  # noqa: E402
@@ -159,7 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     from reachguard import scrub
 
-    print(f"machine: {machine()} · code: {Path(inspect.getfile(scrub)).parent}")
+    print(f"machine: {machine()} · code: {Path(inspect.getfile(scrub)).parent} · numpy huge pages: {os.environ['NUMPY_MADVISE_HUGEPAGE']}")
     print("one scrub, by phase:")
     for _ in range(args.phases):
         phases(args.dir, args.replace_outputs)

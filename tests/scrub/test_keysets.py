@@ -38,15 +38,24 @@ def test_first_rows_match_a_plain_loop(low: int, high: int, size: int) -> None:
 
 
 def test_packing_is_taken_only_when_it_fits() -> None:
-    keys = np.array([8613800000000, 8613800000001], dtype=np.int64)
-    assert keysets._packed_first_rows(keys, np.array([0, 1], dtype=np.int64)) is not None
-    wide = np.array([1, 999_999_999_999_999_999], dtype=np.int64)  # ~2^60 apart: 3 bits left for rids
-    assert keysets._packed_first_rows(wide, np.array([0, 7], dtype=np.int64)) is not None
-    assert keysets._packed_first_rows(wide, np.array([0, 8], dtype=np.int64)) is None
-    # the rids take bits too: a span that fits with small rids does not with large ones
-    span = np.array([0, 1 << 40], dtype=np.int64)
-    assert keysets._packed_first_rows(span, np.array([0, 1], dtype=np.int64)) is not None
-    assert keysets._packed_first_rows(span, np.array([0, (1 << 30)], dtype=np.int64)) is None
+    assert keysets.packing(8613800000000, 8619999999999, 0, 10_000_000) is not None
+    # ~2^60 apart: 3 bits left for rids
+    assert keysets.packing(1, 999_999_999_999_999_999, 0, 7) == 3
+    assert keysets.packing(1, 999_999_999_999_999_999, 0, 8) is None
+    assert keysets.packing(0, 1 << 40, 0, 1 << 21) == 22
+    assert keysets.packing(0, 1 << 40, 0, 1 << 22) is None
+    assert keysets.packing(0, 10, -1, 5) is None  # rids are never negative; if they were, no packing
+
+
+def test_packed_pairs_give_the_same_rows() -> None:
+    rng = np.random.default_rng(9)
+    keys = rng.integers(8613000000000, 8613000000999, size=4_000, dtype=np.int64)
+    rids = rng.permutation(4_000).astype(np.int64)
+    bits = keysets.packing(int(keys.min()), int(keys.max()), 0, int(rids.max()))
+    assert bits is not None
+    packed = ((keys - int(keys.min())) << bits) | rids
+    got = keysets.first_rows_packed(packed, int(keys.min()), bits)
+    assert _as_dict(got) == _reference(keys.tolist(), rids.tolist())
 
 
 def test_nothing_kept_from_nothing() -> None:

@@ -43,6 +43,9 @@ def scrub(
     Example: reachguard scrub campaign.csv --db reachguard.db --org acme --purpose marketing
     --channel sms --at 2026-11-23T10:00:00+08:00 --out allowed.csv
     """
+    from reachguard.core.memory import small_pages_for_numpy
+
+    small_pages_for_numpy()  # before numpy is imported (core/memory.py: why)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 

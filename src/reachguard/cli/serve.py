@@ -27,6 +27,9 @@ def serve(
     """
     import os
 
+    from reachguard.core.memory import small_pages_for_numpy
+
+    small_pages_for_numpy()  # scrub jobs run in the API process too (core/memory.py: why)
     import uvicorn
 
     from reachguard.api import logs

@@ -34,25 +34,32 @@ def first_rows(key: np.ndarray, rid: np.ndarray) -> Kept:
     rid = np.asarray(rid, dtype=np.int64)
     if len(key) == 0:
         return Kept(np.empty(0, np.int64), np.empty(0, np.int64))
-    packed = _packed_first_rows(key, rid)
-    return packed if packed is not None else sorted_first_rows(key, rid)
-
-
-def _packed_first_rows(key: np.ndarray, rid: np.ndarray) -> Kept | None:
-    """Key and rid packed into one int64 and sorted as plain integers (several times faster
-    than an argsort); None when the key span and the rids do not fit in 63 bits."""
-    low, high = int(key.min()), int(key.max())
-    if int(rid.min()) < 0:
-        return None
-    bits = max(1, int(rid.max()).bit_length())
-    if high - low >= 1 << (63 - bits):
-        return None
+    bits = packing(int(key.min()), int(key.max()), int(rid.min()), int(rid.max()))
+    if bits is None:
+        return sorted_first_rows(key, rid)
+    low = int(key.min())
     packed = key
     packed -= low
     packed <<= bits
     packed |= rid
+    return first_rows_packed(packed, low, bits, spare=rid)
+
+
+def packing(low: int, high: int, lowest_rid: int, highest_rid: int) -> int | None:
+    """The bits a rid takes when (key - low) << bits | rid packs a pair into one int64, or None
+    when the key span and the rids do not fit in 63 bits (then: sorted_first_rows)."""
+    if lowest_rid < 0:
+        return None
+    bits = max(1, highest_rid.bit_length())
+    return bits if high - low < 1 << (63 - bits) else None
+
+
+def first_rows_packed(packed: np.ndarray, low: int, bits: int, spare: np.ndarray | None = None) -> Kept:
+    """first_rows of pairs already packed (see `packing`), sorted as plain integers: several
+    times faster than an argsort. `packed` is sorted in place; `spare` (same length, if given)
+    is overwritten instead of allocating a new array."""
     packed.sort()
-    keys = np.right_shift(packed, bits, out=rid)
+    keys = np.right_shift(packed, bits, out=spare if spare is not None else None)
     keys += low
     first = _starts(keys)
     found = packed[first]

@@ -97,7 +97,21 @@ def build(con: duckdb.DuckDBPyConnection, src: Source) -> Built:
             WHERE rg_src.{P}pending = s.raw"""
         )
     # The first row of each number is kept: a sort in numpy (keysets.py), not a GROUP BY.
-    valid = con.sql("SELECT rid, key FROM rg_rows WHERE key IS NOT NULL AND field_ok").fetchnumpy()
-    kept = keysets.first_rows(np.asarray(valid["key"]), np.asarray(valid["rid"]))
+    kept = _first_rows(con)
     con.register("rg_kept", pa.table({"key": kept.key, "rid": kept.rid}))
     return Built(fast, in_python, kept)
+
+
+def _first_rows(con: duckdb.DuckDBPyConnection) -> keysets.Kept:
+    """The first valid, well-formed row of each key. Where (key, rid) pairs pack into one
+    integer, DuckDB packs them in its parallel scan and numpy only sorts (keysets.py)."""
+    valid = "FROM rg_rows WHERE key IS NOT NULL AND field_ok"
+    low, high, first, last = con.execute(f"SELECT min(key), max(key), min(rid), max(rid) {valid}").fetchall()[0]
+    if low is None:
+        return keysets.first_rows(np.empty(0, np.int64), np.empty(0, np.int64))
+    bits = keysets.packing(low, high, first, last)
+    if bits is None:
+        found = con.sql(f"SELECT key, rid {valid}").fetchnumpy()
+        return keysets.first_rows(np.asarray(found["key"]), np.asarray(found["rid"]))
+    packed = con.sql(f"SELECT ((key - {low}) << {bits}) | rid AS packed {valid}").fetchnumpy()["packed"]
+    return keysets.first_rows_packed(np.asarray(packed), low, bits)
