@@ -38,14 +38,14 @@ def _tables() -> dict[str, pa.Table]:
     return {
         "rg_dnc": table(key=[2, 2, 999]),  # on two lists; 999 is not on the list at all
         "rg_optout": table(key=[3, 5, 6, 7], micros=[100, 200, 100, 100]),
-        "rg_optout_org": table(key=[4, 5], micros=[100, 100]),
+        "rg_optout_org": table(key=[4, 5, 12], micros=[100, 100, 100]),
         "rg_consent": table(key=[4, 5, 6, 7, 8, 8], status=["A", "A", "E", "W", "A", "W"],
                             micros=[200, 150, 200, 200, 100, 100], seq=[1, 2, 3, 4, 5, 6]),
         "rg_contact": table(key=[9, 9, 9, 10], flags=[0b11, 0b10, 0b10, 1 << FUTURE_BIT]),
     }
 
 
-KEYS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -1]
+KEYS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1]
 RELATIONS = {11: "contact", 3: "prospect"}
 SUBJECTS = {4: "L1"}
 
@@ -88,6 +88,7 @@ def test_each_fact_of_the_signature() -> None:
     assert facts[9]["capbits"] == 0b01                          # 1 today (max 1) full; 3 this month (max 4) not
     assert facts[10]["exact"] and not facts[9]["exact"]         # a contact after --at
     assert facts[11]["relation"] == features.RELATION_IDS["contact"]
+    assert facts[12]["opted"] == 1                              # this org's opt-out alone
     assert facts[-1]["exact"]                                   # no integer key in the store
     assert not any(f["exact"] for k, f in facts.items() if k not in (10, -1))  # no per-subject cap in cn
 

@@ -21,8 +21,9 @@ contacts per cap) stay in DuckDB.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import duckdb
 import numpy as np
@@ -63,28 +64,50 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     Per-row arrays are bytes where they can be: on a freshly booted VM, first touching a new
     76 MB int64 array costs about as much as a binary search of millions of keys."""
     size = len(kept)
-    sig = _per_kept_row(con, kept, _relation_sql()) if relations else np.zeros(size, dtype=np.int64)
-    if "rg_dnc" in tables:
-        listed = np.zeros(size, dtype=np.int8)
-        listed[locate(kept.key, _column(tables["rg_dnc"], "key"))[0]] = 1 << 3
-        sig |= listed
-    consent, consented = _consents(con, kept, tables["rg_consent"]) if "rg_consent" in tables else (None, None)
-    if "rg_optout" in tables:
-        sig |= _opted(kept, tables, consent, consented).view(np.int8) << 4
-    if consent is not None:
-        sig |= consent << 5  # int8: at most 3 << 5
-    exact = kept.key < 0
-    if "rg_contact" in tables:
-        capbits, future, contacted = _contacts(con, plan, kept, tables["rg_contact"])
-        sig |= capbits << 7
-        exact |= future
-        if plan.contacts_exact:
-            exact |= contacted
+    # The lookups are independent and numpy and DuckDB release the GIL: two at a time.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reachguard-features") as pool:
+        listed = pool.submit(_listed, kept, tables["rg_dnc"]) if "rg_dnc" in tables else None
+        consents = pool.submit(_on_cursor, con, _consents, kept, tables["rg_consent"]) if "rg_consent" in tables else None
+        contacts = (pool.submit(_on_cursor, con, _contacts, plan, kept, tables["rg_contact"])
+                    if "rg_contact" in tables else None)
+        sig = _per_kept_row(con, kept, _relation_sql()) if relations else np.zeros(size, dtype=np.int64)
+        opted_out = _opt_outs(kept, tables) if "rg_optout" in tables else None
+        consent, consented = consents.result() if consents is not None else (None, None)
+        if listed is not None:
+            sig |= listed.result()
+        if opted_out is not None:
+            sig |= _standing(*opted_out, consent, consented).view(np.int8) << 4
+        if consent is not None:
+            sig |= consent << 5  # int8: at most 3 << 5
+        exact = kept.key < 0
+        if contacts is not None:
+            capbits, future, contacted = contacts.result()
+            sig |= capbits << 7
+            exact |= future
+            if plan.contacts_exact:
+                exact |= contacted
     if zones is not None:
         sig |= _zone_keys(con, kept, zones) << (7 + len(plan.caps))
     if plan.subject_caps and subjects:
         exact |= _per_kept_row(con, kept, "subject IS NOT NULL").astype(bool)
     return Features(kept.rid, sig, exact)
+
+
+def _on_cursor(con: duckdb.DuckDBPyConnection, work: Callable[..., Any], *args: Any) -> Any:
+    """`work(cursor, *args)` on a connection of its own (a DuckDB connection is not shared
+    between threads)."""
+    cursor = con.cursor()
+    try:
+        return work(cursor, *args)
+    finally:
+        cursor.close()
+
+
+def _listed(kept: Kept, dnc: pa.Table) -> np.ndarray:
+    """1 << 3 (the signature's bit) for each kept row on an applicable list, else 0 (int8)."""
+    listed = np.zeros(len(kept), dtype=np.int8)
+    listed[locate(kept.key, _column(dnc, "key"))[0]] = 1 << 3
+    return listed
 
 
 def _consents(con: duckdb.DuckDBPyConnection, kept: Kept, consents: pa.Table) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -105,17 +128,22 @@ def _consents(con: duckdb.DuckDBPyConnection, kept: Kept, consents: pa.Table) ->
     return status, (at, np.asarray(newest["micros"])[found])
 
 
-def _opted(kept: Kept, tables: dict[str, pa.Table], consent: np.ndarray | None,
-           consented: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """Whether an opt-out stands for each kept row: every org's or this org's (one row per key in
-    each, export.py), unless the newest consent is not withdrawn and came after the newest
-    opt-out (rules/consent.py)."""
+def _opt_outs(kept: Kept, tables: dict[str, pa.Table]) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Which kept rows have an opt-out, every org's or this org's (one row per key in each,
+    export.py), and for each of the two tables (positions, micros) of its hits."""
     opted = np.zeros(len(kept), dtype=bool)
     hits = []
     for name in ("rg_optout", "rg_optout_org"):
         at, found = locate(kept.key, _column(tables[name], "key"))
         opted[at] = True
         hits.append((at, _column(tables[name], "micros")[found]))
+    return opted, hits
+
+
+def _standing(opted: np.ndarray, hits: list[tuple[np.ndarray, np.ndarray]], consent: np.ndarray | None,
+              consented: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """The opt-outs that stand: all, unless the newest consent is not withdrawn and came after
+    the newest opt-out (rules/consent.py). Changes and returns `opted`."""
     if consent is None or consented is None:
         return opted
     # only rows opted out with a consent that could lift it (few): positions ascending
