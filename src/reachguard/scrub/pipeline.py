@@ -27,24 +27,22 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from reachguard.model import CHANNELS
 from reachguard.policy import PolicyBook
 from reachguard.scrub import features, output, passthrough, rows as rows_mod, source as source_mod
 from reachguard.scrub.export import ExportPlan, plan_for
 from reachguard.scrub.export_child import ExportChild
 from reachguard.scrub.judge import Judge, Outcome
+from reachguard.scrub.options import check_options, check_paths
 from reachguard.scrub.report import DUPLICATE, INVALID_FIELD, INVALID_NUMBER, ScrubReport
 from reachguard.scrub.snapshot import open_state
 from reachguard.scrub.snapshot_pg import is_pg_store, open_pg, open_pg_state
 from reachguard.scrub.source import RESERVED_PREFIX as P, Source, ScrubInputError, text_sql
 from reachguard.store import SQLiteStore, Store, is_postgres_url
 from reachguard.store.sqlite import sqlite_path
-from reachguard.timeutil import range_problem
 
 Progress = Callable[[str, float], None]
 """progress(stage, fraction of the whole scrub done, 0..1); stages: read, numbers, state, judge, write."""
 
-PURPOSES = ("marketing", "collection", "service")
 _WEIGHTS = {"read": (0.0, 0.30), "numbers": (0.30, 0.40), "state": (0.40, 0.50), "judge": (0.50, 0.65), "write": (0.65, 1.0)}
 
 
@@ -75,10 +73,10 @@ def run_scrub(
     would). Raises ScrubInputError for unusable input; stored data is never changed then.
     """
     started = time.perf_counter()
-    _check_options(org, purpose, channel, at)
+    check_options(org, purpose, channel, at)
     src_path, out_path = Path(source), Path(out)
     rej_path = Path(rejected) if rejected is not None else output.default_rejected(out_path)
-    _check_paths(src_path, out_path, rej_path)
+    check_paths(src_path, out_path, rej_path)
     policies = policies if policies is not None else PolicyBook.profile("cn")
     policy = policies.for_org(org)
     plan = plan_for(policy, org, purpose, channel, at)
@@ -316,29 +314,3 @@ def _stages(progress: Progress | None) -> Progress:
             start, end = _WEIGHTS[stage]
             progress(stage, start + (end - start) * min(1.0, max(0.0, fraction)))
     return report
-
-
-def _check_options(org: str, purpose: str, channel: str, at: datetime) -> None:
-    if not org or len(org) > 128:
-        raise ScrubInputError("INVALID_OPTION", "--org must be 1 to 128 characters")
-    if purpose not in PURPOSES:
-        raise ScrubInputError("INVALID_OPTION", f"--purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
-    if channel not in CHANNELS:
-        raise ScrubInputError("INVALID_OPTION", f"--channel must be one of {', '.join(CHANNELS)}, not {channel!r}")
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ScrubInputError("INVALID_OPTION", "--at needs an offset, e.g. 2026-11-23T10:00:00+08:00")
-    problem = range_problem(at, "--at")  # the CLI and the API check it too; a library caller may not
-    if problem is not None:
-        raise ScrubInputError("INVALID_OPTION", problem)
-
-
-def _check_paths(src: Path, out: Path, rejected: Path) -> None:
-    """Refuse output paths that could only fail (or destroy the input) after the whole scrub ran."""
-    resolved = {"--out": out.resolve(), "--rejected": rejected.resolve()}
-    if resolved["--out"] == resolved["--rejected"]:
-        raise ScrubInputError("INVALID_OPTION", "--out and --rejected must be different files")
-    for name, path in resolved.items():
-        if src.exists() and path == src.resolve():
-            raise ScrubInputError("INVALID_OPTION", f"{name} would overwrite the input list {src}")
-        if path.is_dir():
-            raise ScrubInputError("INVALID_OPTION", f"{name} {path} is a directory; name a file in it")

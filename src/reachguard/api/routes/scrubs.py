@@ -24,7 +24,7 @@ from reachguard.api.routes.common import json_response, parse_time
 from reachguard.api.service import Principal, Service
 from reachguard.model import CHANNELS
 from reachguard.scrub.jobs import ScrubJob, ScrubJobs
-from reachguard.scrub.pipeline import PURPOSES
+from reachguard.scrub.options import PURPOSES
 from reachguard.scrub.snapshot_pg import is_pg_store
 from reachguard.store.sqlite import SQLiteStore
 
