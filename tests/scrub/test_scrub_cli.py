@@ -98,6 +98,7 @@ def test_reserve_counts_the_allowed_rows_as_contacts(db: Path, tmp_path: Path) -
     ("电话,name\n13800138000,x\n", "gb18030", "INVALID_UTF8"),
     ("phone,name\n13800138000,x,extra\n", "utf-8", "MALFORMED_CSV"),
     ("phone,phone\n1,2\n", "utf-8", "BAD_HEADER"),
+    ("phone,na\x00me\n13800138000,x\n", "utf-8", "BAD_HEADER"),
 ])
 def test_bad_lists_fail_clearly_and_write_nothing(db: Path, tmp_path: Path, content: str, encoding: str, code: str) -> None:
     source = write(tmp_path / "list.csv", content, encoding)

@@ -177,6 +177,8 @@ def read_header(path: Path) -> tuple[list[str], str]:
     names = [name.strip() for name in best]
     if any(not name for name in names):
         raise ScrubInputError("BAD_HEADER", f"{path}: the header has an empty column name: {text[:200]!r}")
+    if any("\x00" in name for name in names):  # Arrow would cut the name there, the line copy would not
+        raise ScrubInputError("BAD_HEADER", f"{path}: a column name holds a NUL character: {text[:200]!r}")
     seen: set[str] = set()
     for name in names:
         if name.casefold() in seen:
