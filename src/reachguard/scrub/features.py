@@ -67,8 +67,9 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     # The lookups are independent and numpy and DuckDB release the GIL: two at a time.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reachguard-features") as pool:
         listed = pool.submit(_listed, kept, tables["rg_dnc"]) if "rg_dnc" in tables else None
-        consents = pool.submit(_on_cursor, con, _consents, kept, tables["rg_consent"]) if "rg_consent" in tables else None
-        contacts = (pool.submit(_on_cursor, con, _contacts, plan, kept, tables["rg_contact"])
+        consents = (pool.submit(_on_cursor, con.cursor(), _consents, kept, tables["rg_consent"])
+                    if "rg_consent" in tables else None)
+        contacts = (pool.submit(_on_cursor, con.cursor(), _contacts, plan, kept, tables["rg_contact"])
                     if "rg_contact" in tables else None)
         sig = _per_kept_row(con, kept, _relation_sql()) if relations else np.zeros(size, dtype=np.int64)
         opted_out = _opt_outs(kept, tables) if "rg_optout" in tables else None
@@ -93,10 +94,9 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     return Features(kept.rid, sig, exact)
 
 
-def _on_cursor(con: duckdb.DuckDBPyConnection, work: Callable[..., Any], *args: Any) -> Any:
-    """`work(cursor, *args)` on a connection of its own (a DuckDB connection is not shared
-    between threads)."""
-    cursor = con.cursor()
+def _on_cursor(cursor: duckdb.DuckDBPyConnection, work: Callable[..., Any], *args: Any) -> Any:
+    """`work(cursor, *args)`, then the cursor closed: a connection of its own for a pool thread
+    (a DuckDB connection is not shared between threads; cursors are made on the caller's)."""
     try:
         return work(cursor, *args)
     finally:
