@@ -26,7 +26,7 @@ def test_off_by_default_before_numpy_is_imported() -> None:
 
 def test_the_operators_choice_stands() -> None:
     took, value, used = _numpy_huge_pages("1")
-    assert (value, used) == ("1", "True")
+    assert (took, value, used) == ("True", "1", "True")
 
 
 def test_too_late_once_numpy_is_imported(monkeypatch) -> None:

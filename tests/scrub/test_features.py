@@ -37,15 +37,15 @@ def _tables() -> dict[str, pa.Table]:
 
     return {
         "rg_dnc": table(key=[2, 2, 999]),  # on two lists; 999 is not on the list at all
-        "rg_optout": table(key=[3, 5, 6, 7], micros=[100, 200, 100, 100]),
-        "rg_optout_org": table(key=[4, 5, 12], micros=[100, 100, 100]),
-        "rg_consent": table(key=[4, 5, 6, 7, 8, 8], status=["A", "A", "E", "W", "A", "W"],
-                            micros=[200, 150, 200, 200, 100, 100], seq=[1, 2, 3, 4, 5, 6]),
+        "rg_optout": table(key=[3, 5, 6, 7, 13, 14], micros=[100, 200, 100, 100, 100, 100]),
+        "rg_optout_org": table(key=[4, 5, 12, 13], micros=[100, 100, 100, 200]),
+        "rg_consent": table(key=[4, 5, 6, 7, 8, 8, 13, 14], status=["A", "A", "E", "W", "A", "W", "A", "A"],
+                            micros=[200, 150, 200, 200, 100, 100, 150, 100], seq=[1, 2, 3, 4, 5, 6, 7, 8]),
         "rg_contact": table(key=[9, 9, 9, 10], flags=[0b11, 0b10, 0b10, 1 << FUTURE_BIT]),
     }
 
 
-KEYS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1]
+KEYS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, -1]
 RELATIONS = {11: "contact", 3: "prospect"}
 SUBJECTS = {4: "L1"}
 
@@ -89,6 +89,8 @@ def test_each_fact_of_the_signature() -> None:
     assert facts[10]["exact"] and not facts[9]["exact"]         # a contact after --at
     assert facts[11]["relation"] == features.RELATION_IDS["contact"]
     assert facts[12]["opted"] == 1                              # this org's opt-out alone
+    assert facts[13]["opted"] == 1                              # this org's opt-out (200) is newer than the consent (150)
+    assert facts[14]["opted"] == 1                              # a consent at the opt-out's own time does not lift it
     assert facts[-1]["exact"]                                   # no integer key in the store
     assert not any(f["exact"] for k, f in facts.items() if k not in (10, -1))  # no per-subject cap in cn
 
@@ -124,3 +126,29 @@ def test_a_rule_without_its_set_leaves_its_fact_empty(missing: str) -> None:
     found = features.build(con, _plan(), tables, POLICY, kept)
     bits = {"rg_dnc": 1 << 3, "rg_optout": 1 << 4, "rg_consent": 3 << 5, "rg_contact": 3 << 7}[missing]
     assert not np.any(found.sig & bits)
+
+
+def test_zone_sets_with_numbers_without_an_integer_key() -> None:
+    """Two kept numbers with negative keys (rg_odd): each gets its own number's zone set."""
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE rg_odd AS SELECT * FROM (VALUES (-2::BIGINT, '+1999'), (-1::BIGINT, '+2888')) t(key, num)")
+    kept = first_rows(np.array([-2, -1, 5]), np.array([0, 1, 2]))
+    con.register("rg_kept", pa.table({"key": kept.key, "rid": kept.rid}))
+    plan = _plan()
+    seen: list[str] = []
+    found = features.build(con, plan, {}, POLICY, kept, zones=lambda number: seen.append(number) or number[-1])
+    assert sorted(seen) == ["+1999", "+2888", "+5"]
+    zkeys = (found.sig >> (7 + len(plan.caps))).tolist()
+    assert len(set(zkeys)) == 3 and found.exact.tolist() == [True, True, False]
+
+
+def test_a_failing_lookup_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in a pool thread (here the consents' DuckDB query) is raised by build."""
+    def broken(*args: object) -> None:
+        raise RuntimeError("consents unreadable")
+
+    monkeypatch.setattr(features, "_consents", broken)
+    kept = first_rows(np.array(KEYS), np.arange(len(KEYS)))
+    with pytest.raises(RuntimeError, match="consents unreadable"):
+        features.build(_con(), _plan(), _tables(), POLICY, kept)
+

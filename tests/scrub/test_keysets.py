@@ -58,6 +58,47 @@ def test_packed_pairs_give_the_same_rows() -> None:
     assert _as_dict(got) == _reference(keys.tolist(), rids.tolist())
 
 
+def test_read_only_inputs_are_copied_not_written() -> None:
+    keys = np.array([5, 3, 5], dtype=np.int64)
+    rids = np.array([0, 1, 2], dtype=np.int64)
+    keys.flags.writeable = rids.flags.writeable = False  # as zero-copy Arrow views come
+    assert _as_dict(keysets.first_rows(keys, rids)) == {3: 1, 5: 0}
+    assert keys.tolist() == [5, 3, 5]
+
+
+def test_packing_close_to_63_bits() -> None:
+    """An 18-digit key span with as many rows as still fit: the packed path at its limit."""
+    rng = np.random.default_rng(4)
+    keys = np.concatenate([[1, 999_999_999_999_999_999], rng.integers(1, 999_999_999_999_999_999, size=6, dtype=np.int64)])
+    keys = np.concatenate([keys, keys[:3]])
+    rids = np.arange(len(keys), dtype=np.int64)  # highest rid 10: 4 bits; the span takes 60
+    assert keysets.packing(int(keys.min()), int(keys.max()), 0, int(rids.max())) is None
+    assert keysets.packing(int(keys.min()), int(keys.max()), 0, 7) == 3
+    small = rids % 8  # rids up to 7 fit: packed, and the same rows as the loop
+    assert _as_dict(keysets.first_rows(keys.copy(), small.copy())) == _reference(keys.tolist(), small.tolist())
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_rows_first_rows_packs_in_duckdb_or_falls_back(wide: bool) -> None:
+    """rows._first_rows: DuckDB packs (key, rid) in SQL, or, where they do not fit, numpy argsorts."""
+    import duckdb
+
+    from reachguard.scrub import rows
+
+    rng = np.random.default_rng(2)
+    high = 999_999_999_999_999_999 if wide else 8613999999999
+    keys = rng.integers(-3 if not wide else 1, high, size=3_000, dtype=np.int64)
+    keys[::7] = keys[1]  # repeats
+    valid = rng.random(3_000) > 0.1
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t(k BIGINT, ok BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(int(k) if i % 11 else None, bool(v)) for i, (k, v) in enumerate(zip(keys, valid))])
+    con.execute("CREATE VIEW rg_rows AS SELECT rowid AS rid, k AS key, ok AS field_ok FROM t")
+    want = _reference([int(k) for i, (k, v) in enumerate(zip(keys, valid)) if v and i % 11],
+                      [i for i, v in enumerate(valid) if v and i % 11])
+    assert _as_dict(rows._first_rows(con)) == want
+
+
 def test_nothing_kept_from_nothing() -> None:
     kept = keysets.first_rows(np.empty(0, np.int64), np.empty(0, np.int64))
     assert len(kept) == 0 and kept.key.dtype == np.int64

@@ -200,7 +200,7 @@ def _per_kept_row(con: duckdb.DuckDBPyConnection, kept: Kept, expression: str) -
 
 def _zone_keys(con: duckdb.DuckDBPyConnection, kept: Kept, zones: Callable[[str], str]) -> np.ndarray:
     """The number of each kept key's zone set (policies with recipient time zones)."""
-    found = con.execute(f"SELECT key, {num_sql('key')} FROM rg_kept").fetchall()
+    found = con.execute(f"SELECT k.key, {num_sql('k.key')} FROM rg_kept k").fetchall()  # qualified: rg_odd has a key too
     ids: dict[str, int] = {}
     zone_ids = np.array([ids.setdefault(zones(row[1]), len(ids)) for row in found], dtype=np.int64)
     zkey = np.zeros(len(kept), dtype=np.int64)

@@ -34,6 +34,8 @@ def first_rows(key: np.ndarray, rid: np.ndarray) -> Kept:
     rid = np.asarray(rid, dtype=np.int64)
     if len(key) == 0:
         return Kept(np.empty(0, np.int64), np.empty(0, np.int64))
+    if not (key.flags.writeable and rid.flags.writeable):  # e.g. zero-copy views of Arrow buffers
+        key, rid = key.copy(), rid.copy()
     bits = packing(int(key.min()), int(key.max()), int(rid.min()), int(rid.max()))
     if bits is None:
         return sorted_first_rows(key, rid)
