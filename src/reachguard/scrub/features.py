@@ -1,4 +1,4 @@
-"""Each kept row's state reduced to a signature, set-wise in DuckDB (marketing and service).
+"""Each kept row's state reduced to a signature, set-wise (marketing and service).
 
 Why signatures: the rules' answer for a row depends only on a few facts about its state — is
 the number on a list that applies, does an opt-out stand (none, or one not followed by a
@@ -13,10 +13,10 @@ the engine one by one (`exact`):
 * any contact when calendar days depend on the recipient's zone (`us`);
 * a number without an integer key (rows.py: over 18 digits), whose stored copy has none either.
 
-The store's numbers are matched by the same integer key as the list's (rows.py), and each
-state table is looked up in the kept keys, sorted (keysets.py): binary searches of the smaller
-side into the larger instead of hash joins. Only the per-key reductions (newest consent,
-contacts per cap) stay in DuckDB.
+The store's numbers are matched by the same integer key as the list's (rows.py): each store
+set's keys are located in the sorted kept keys by binary search (keysets.py), in numpy, instead
+of DuckDB hash joins (docs/scrub.md: ~5 s of CPU less at 10M). Only the per-key reductions
+(newest consent, contacts per cap) stay in DuckDB.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def build(con: duckdb.DuckDBPyConnection, plan: ExportPlan, tables: dict[str, pa
     """The signature of every kept row (SIGNATURE packed, see above). `relations` / `subjects`:
     the list has those columns (rg_rows holds them).
 
-    Per-row arrays are bytes where they can be: on a freshly booted VM, first touching a new
-    76 MB int64 array costs about as much as a binary search of millions of keys."""
+    Per-row arrays are bytes where they can be: on the bench's VM, first touching a new 76 MB
+    int64 array cost about as much as a binary search of millions of keys."""
     size = len(kept)
     # The lookups are independent and numpy and DuckDB release the GIL: two at a time.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reachguard-features") as pool:
