@@ -4,7 +4,8 @@ Why numpy and sorting instead of DuckDB's GROUP BY and hash joins: on a 10M-row 
 dedup `GROUP BY key` cost ~3 s of CPU and the four hash joins of the features ~5 s (each probe
 of 9.5M keys into a 5M-key table is a cache miss per row; EXPLAIN ANALYZE in docs/scrub.md).
 Sorted once, the same answers are a vectorised sort (AVX-512 where the CPU has it) and binary
-searches of the smaller side into the larger: ~2 s of CPU for dedup and every join together.
+searches of each store set's keys in the sorted list keys: ~2 s of CPU for dedup and every join
+together.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ def first_rows(key: np.ndarray, rid: np.ndarray) -> Kept:
     key = np.asarray(key, dtype=np.int64)
     rid = np.asarray(rid, dtype=np.int64)
     if len(key) == 0:
-        return Kept(np.empty(0, np.int64), np.empty(0, np.int64))
+        return sorted_first_rows(key, rid)
     if not (key.flags.writeable and rid.flags.writeable):  # e.g. zero-copy views of Arrow buffers
         key, rid = key.copy(), rid.copy()
-    bits = packing(int(key.min()), int(key.max()), int(rid.min()), int(rid.max()))
+    low = int(key.min())
+    bits = packing(low, int(key.max()), int(rid.min()), int(rid.max()))
     if bits is None:
         return sorted_first_rows(key, rid)
-    low = int(key.min())
     packed = key
     packed -= low
     packed <<= bits
@@ -71,6 +72,8 @@ def first_rows_packed(packed: np.ndarray, low: int, bits: int, spare: np.ndarray
 
 def sorted_first_rows(key: np.ndarray, rid: np.ndarray) -> Kept:
     """The general case: an argsort of the keys, then the lowest rid within each run."""
+    if len(key) == 0:
+        return Kept(np.empty(0, np.int64), np.empty(0, np.int64))
     order = np.argsort(key)
     keys = key[order]
     starts = np.flatnonzero(_starts(keys))

@@ -107,11 +107,9 @@ def _first_rows(con: duckdb.DuckDBPyConnection) -> keysets.Kept:
     integer, DuckDB packs them in its parallel scan and numpy only sorts (keysets.py)."""
     valid = "FROM rg_rows WHERE key IS NOT NULL AND field_ok"
     low, high, first, last = con.execute(f"SELECT min(key), max(key), min(rid), max(rid) {valid}").fetchall()[0]
-    if low is None:
-        return keysets.first_rows(np.empty(0, np.int64), np.empty(0, np.int64))
-    bits = keysets.packing(low, high, first, last)
-    if bits is None:
+    bits = keysets.packing(low, high, first, last) if low is not None else None
+    if bits is None:  # no valid row, or pairs too wide to pack
         found = con.sql(f"SELECT key, rid {valid}").fetchnumpy()
-        return keysets.first_rows(np.asarray(found["key"]), np.asarray(found["rid"]))
+        return keysets.sorted_first_rows(np.asarray(found["key"], np.int64), np.asarray(found["rid"], np.int64))
     packed = con.sql(f"SELECT ((key - {low}) << {bits}) | rid AS packed {valid}").fetchnumpy()["packed"]
     return keysets.first_rows_packed(np.asarray(packed), low, bits)
