@@ -251,3 +251,64 @@ def test_a_fold_commits_page_by_page_and_a_failure_keeps_the_pages_done(tmp_path
         assert snapshot(store, reports) == expected
     finally:
         store.close()
+
+
+def test_a_fold_computes_outside_the_write_lock(tmp_path, monkeypatch) -> None:
+    """The fold's computation (most of it at scale) runs without the write lock: another writer
+    on the same file — here a second store, as a second process would — goes on meanwhile. Its
+    report folds the bulk's pending rows first, so the bulk's computed rows are stale: the fold
+    sees the moved mark under the lock, saves nothing of them, and the end state is per-report
+    ingest's exactly."""
+    import threading
+
+    from reachguard.reputation import bulk as bulk_module
+
+    reports = random_stream(300, seed=21)
+    expected = per_report(tmp_path, reports)
+    path = str(tmp_path / "unlocked.db")
+    store, other = SQLiteStore(path), SQLiteStore(path)
+    real, finished = bulk_module.folded_rows, []
+
+    def meanwhile(store_, rows, policy):
+        computed = real(store_, rows, policy)
+        writer = threading.Thread(target=lambda: finished.append(
+            reputation.record_reports(other, reports[250:], policy=POLICY, key=KEY)))
+        writer.start()
+        writer.join(timeout=20)  # with the write lock held here, it would wait out SQLite's busy timeout
+        return computed
+
+    try:
+        bulk = reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000)
+        bulk.add(reports[:250])
+        monkeypatch.setattr(bulk_module, "folded_rows", meanwhile)
+        assert bulk.fold() == 0  # the other writer folded these 250 before its own 50
+        assert finished == [50]
+        assert pending_after(store) is None
+        assert snapshot(store, reports) == expected
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_fold_saves_what_it_computed_when_nothing_moved(tmp_path, monkeypatch) -> None:
+    """Nothing in between: the rows computed outside the lock are saved as they are (computed once)."""
+    from reachguard.reputation import bulk as bulk_module
+
+    reports = random_stream(400, seed=22)
+    expected = per_report(tmp_path, reports)
+    store = SQLiteStore(str(tmp_path / "saved.db"))
+    real, calls = bulk_module.folded_rows, []
+
+    def counted(store_, rows, policy):
+        calls.append(len(rows))
+        return real(store_, rows, policy)
+
+    try:
+        monkeypatch.setattr(bulk_module, "folded_rows", counted)
+        with reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=150) as bulk:
+            for part in chunks(reports, random.Random(22)):
+                bulk.add(part)
+        assert sum(calls) == 400 and len(calls) >= 2  # every report from memory, none read back from the log
+        assert snapshot(store, reports) == expected
+    finally:
+        store.close()

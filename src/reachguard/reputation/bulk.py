@@ -5,7 +5,7 @@ a batch of 50,000 reports dirties tens of thousands of pages of a 1 GB database,
 to the WAL and back. Folding a million reports at a time rewrites each page once per fold
 instead of once per batch, and appending to the log is a sequential write.
 
-The fold is the ingest code itself (`ingest.ingest_rows`, replaying the log in `seq` order,
+The fold is the ingest code itself (`ingest.folded_rows`, applying the log in `seq` order,
 like `rebuild`), so once folded the lookups are exactly what per-report ingest gives — the
 arithmetic does not depend on how the log is cut into chunks (tests/reputation/test_reputation_bulk.py).
 
@@ -23,7 +23,7 @@ from typing import Iterable
 
 from reachguard.model import Report
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.ingest import (FOLD_CHUNK, LOCK_KEY, LOCK_ORG, PENDING, Row, fold, ingest_rows, lock_reports,
+from reachguard.reputation.ingest import (LOCK_KEY, LOCK_ORG, PENDING, Row, fold, folded_rows, lock_reports, paused_gc,
                                          pending_after, prepare)
 from reachguard.reputation.keying import reporter_key
 from reachguard.store.base import Store
@@ -78,20 +78,34 @@ class BulkIngest:
         return len(rows)
 
     def fold(self) -> int:
-        """Fold now (every pending report of the store, not only this object's)."""
+        """Fold now (every pending report of the store, not only this object's).
+
+        When the log after the mark is exactly this object's rows, they are folded from memory,
+        in one page, and *computed outside the write lock* (reads only; at 10 M reports the
+        computation is most of a fold, and every writer, decisions included, waits for that
+        lock). Under the lock the mark and the log's end are checked again: any other fold,
+        rebuild or report in between moves one of them, and then the log is folded under the
+        lock as before, so a fold never saves rows computed from aggregates that changed."""
         after, rows = self._after, self._rows
         self.pending, self._after, self._rows = 0, None, []
         store = self.store
+        computed = None
+        if self._holds_pending(after, rows):
+            with paused_gc():
+                computed = folded_rows(store, rows, self.policy)
         with store.transaction(LOCK_ORG, LOCK_KEY):
             lock_reports(store)
-            # the log after the mark is exactly this object's rows (seq has no gaps on SQLite; a gap
-            # or anyone else's row makes the count larger): fold them without reading them back
-            if after is not None and pending_after(store) == after and store.last_report_seq() - after == len(rows):
-                for start in range(0, len(rows), FOLD_CHUNK):
-                    ingest_rows(store, rows[start:start + FOLD_CHUNK], self.policy, append=False)
-                store.set_meta(PENDING, "")
-                return len(rows)
-            return fold(store, self.policy)
+            if computed is None or not self._holds_pending(after, rows):  # (the mark, once moved, is never ours again)
+                return fold(store, self.policy)
+            store.save_reports((), *computed)
+            store.set_meta(PENDING, "")
+            return len(rows)
+
+    def _holds_pending(self, after: int | None, rows: list[Row]) -> bool:
+        """Whether the log after the mark is exactly `rows` (seq has no gaps on SQLite; a gap or
+        anyone else's row makes the count larger, a fold moves the mark)."""
+        store = self.store
+        return after is not None and bool(rows) and pending_after(store) == after and store.last_report_seq() - after == len(rows)
 
     def close(self) -> None:
         self.fold()

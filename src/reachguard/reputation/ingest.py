@@ -11,9 +11,10 @@ meta key PENDING; every ingest folds them first (`fold`), so the log is applied 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import msgspec
 import numpy as np
@@ -45,15 +46,23 @@ Row = tuple[str, str, bytes, float, "str | None"]
 _DEFAULT = ReputationPolicy()
 
 
-def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
-    """Normalise and hash; raises InvalidNumber for the first bad number (nothing stored)."""
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The garbage collector off meanwhile: ingest allocates a few objects per report and frees
+    none, so a collection would only rescan them (seconds at millions of reports)."""
     paused = gc.isenabled()
-    gc.disable()  # allocates two objects per report and frees none (see ingest_rows)
+    gc.disable()
     try:
-        return _prepare(reports, key)
+        yield
     finally:
         if paused:
             gc.enable()
+
+
+def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
+    """Normalise and hash; raises InvalidNumber for the first bad number (nothing stored)."""
+    with paused_gc():
+        return _prepare(reports, key)
 
 
 def _prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
@@ -153,28 +162,29 @@ def ingest_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy, *, 
     `append` is false — a rebuild replaying the log — append them to the reports log)."""
     if not rows:
         return
-    paused = gc.isenabled()
-    gc.disable()  # the loop allocates ~3 objects per report and frees none: collections would only rescan
-    try:
+    with paused_gc():
         _ingest(store, rows, policy, append)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append: bool) -> None:
     with store.transaction(LOCK_ORG, LOCK_KEY):
-        columns = list(zip(*rows)) if len(rows) >= SET_FOLD_MIN else None
-        numbers, hashes = (set(columns[0]), set(columns[2])) if columns else ({r[0] for r in rows}, {r[2] for r in rows})
-        # in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
-        # ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
-        # the tables outgrow the page cache and a fold's reads were a third of its time)
-        ordered = sorted(numbers)
-        aggregates = store.report_aggregates(ordered)
-        stored = store.reporters(by_prefix(hashes) if columns else sorted(hashes))
-        folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy, ordered) if columns else None
-        aggregate_rows, reporter_rows = folded or _loop(rows, aggregates, stored, policy)
+        aggregate_rows, reporter_rows = folded_rows(store, rows, policy)
         store.save_reports(rows if append else (), aggregate_rows, reporter_rows)
+
+
+def folded_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]]:
+    """The aggregate and reporter rows after applying `rows` to what the store holds now (reads
+    only: the caller saves them, under the reports lock, or checks nothing moved meanwhile)."""
+    columns = list(zip(*rows)) if len(rows) >= SET_FOLD_MIN else None
+    numbers, hashes = (set(columns[0]), set(columns[2])) if columns else ({r[0] for r in rows}, {r[2] for r in rows})
+    # in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
+    # ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
+    # the tables outgrow the page cache and a fold's reads were a third of its time)
+    ordered = sorted(numbers)
+    aggregates = store.report_aggregates(ordered)
+    stored = store.reporters(by_prefix(hashes) if columns else sorted(hashes))
+    folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy, ordered) if columns else None
+    return folded or _loop(rows, aggregates, stored, policy)
 
 
 def by_prefix(hashes: set[bytes]) -> list[bytes]:
