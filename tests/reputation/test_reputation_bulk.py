@@ -267,10 +267,10 @@ def test_a_fold_computes_outside_the_write_lock(tmp_path, monkeypatch) -> None:
     expected = per_report(tmp_path, reports)
     path = str(tmp_path / "unlocked.db")
     store, other = SQLiteStore(path), SQLiteStore(path)
-    real, finished = bulk_module.folded_rows, []
+    real, finished = bulk_module.folded_page, []
 
-    def meanwhile(store_, rows, policy):
-        computed = real(store_, rows, policy)
+    def meanwhile(store_, page, policy):
+        computed = real(store_, page, policy)
         writer = threading.Thread(target=lambda: finished.append(
             reputation.record_reports(other, reports[250:], policy=POLICY, key=KEY)))
         writer.start()
@@ -280,7 +280,7 @@ def test_a_fold_computes_outside_the_write_lock(tmp_path, monkeypatch) -> None:
     try:
         bulk = reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000)
         bulk.add(reports[:250])
-        monkeypatch.setattr(bulk_module, "folded_rows", meanwhile)
+        monkeypatch.setattr(bulk_module, "folded_page", meanwhile)
         assert bulk.fold() == 0  # the other writer folded these 250 before its own 50
         assert finished == [50]
         assert pending_after(store) is None
@@ -297,14 +297,14 @@ def test_a_fold_saves_what_it_computed_when_nothing_moved(tmp_path, monkeypatch)
     reports = random_stream(400, seed=22)
     expected = per_report(tmp_path, reports)
     store = SQLiteStore(str(tmp_path / "saved.db"))
-    real, calls = bulk_module.folded_rows, []
+    real, calls = bulk_module.folded_page, []
 
-    def counted(store_, rows, policy):
-        calls.append(len(rows))
-        return real(store_, rows, policy)
+    def counted(store_, page, policy):
+        calls.append(len(page))
+        return real(store_, page, policy)
 
     try:
-        monkeypatch.setattr(bulk_module, "folded_rows", counted)
+        monkeypatch.setattr(bulk_module, "folded_page", counted)
         with reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=150) as bulk:
             for part in chunks(reports, random.Random(22)):
                 bulk.add(part)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from reachguard import reputation
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import ingest, setfold
 from reachguard.reputation.ingest import prepare
+from reachguard.reputation.page import Columns, Page
 from reachguard.reputation.keying import reporter_key
 from reachguard.store import SQLiteStore
 
@@ -27,7 +29,7 @@ def states(rows, policy, pages):
     pages as a store would; returns both final (aggregates, reporters) and each page's output."""
     outs = []
     for fold_page in (lambda page, a, r: ingest._loop(page, a, r, policy),
-                      lambda page, a, r: setfold.fold(list(zip(*page)), len({x[0] for x in page}), len({x[2] for x in page}), a, r, policy)):
+                      lambda page, a, r: setfold.fold(Page.of_rows(page), a, r, policy)):
         aggregates: dict = {}
         reporters: dict = {}
         pieces = []
@@ -75,10 +77,10 @@ def test_set_fold_declines_what_it_cannot_match_exactly() -> None:
     at = T0.timestamp()
     two = [("+8613800138000", "fraud", b"\x01" * 8 + b"\x02" * 8, at, None),
            ("+8613800138000", "fraud", b"\x01" * 8 + b"\x03" * 8, at, None)]  # first 8 bytes shared
-    assert setfold.fold(list(zip(*two)), 1, 2, {}, {}, POLICY) is None
-    assert setfold.fold(list(zip(("+8613800138000", "fraud", b"short", at, None))), 1, 1, {}, {}, POLICY) is None
+    assert Page.of_rows(two) is None
+    assert Page.of_rows([("+8613800138000", "fraud", b"short", at, None)]) is None
     bad = [("+8613800138000", "spam", b"\x01" * 16, at, None)]
-    assert setfold.fold(list(zip(*bad)), 1, 1, {}, {}, POLICY) is None  # not a label: the loop raises, as before
+    assert setfold.fold(Page.of_rows(bad), {}, {}, POLICY) is None  # not a label: the loop raises, as before
     with pytest.raises(KeyError):
         ingest._loop(bad, {}, {}, POLICY)
     # and the ingest falls back to the loop for such a page
@@ -119,24 +121,34 @@ def test_set_fold_on_every_backend(store, tmp_path, set_fold_always) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_set_fold_given_the_sorted_numbers_gives_the_same_rows(seed: int) -> None:
-    """ingest passes the page's numbers already sorted (it reads the store in key order):
-    the fold must come out the same as when it sorts them itself, page by page over stored state."""
+def test_columns_filled_batch_by_batch_give_the_page_of_all_rows(seed: int) -> None:
+    """A bulk ingest fills its columns an `add` at a time (ids in order of first sight); the
+    page must be the one of all rows at once: numbers sorted, hashes in bytes order, every
+    report's number, hash, label and time in log order."""
     reports = random_stream(900, seed) if seed % 2 else tied_stream(900, seed)
     rows = prepare(reports, KEY)
-    aggregates: dict = {}
-    reporters: dict = {}
-    for start in range(0, len(rows), 150):
-        page = rows[start:start + 150]
-        numbers, hashes = {r[0] for r in page}, {r[2] for r in page}
-        a = {n: aggregates[n] for n in numbers if n in aggregates}
-        rep = {h: reporters[h] for h in hashes if h in reporters}
-        itself = setfold.fold(list(zip(*page)), len(numbers), len(hashes), a, rep, POLICY)
-        given = setfold.fold(list(zip(*page)), len(numbers), len(hashes), a, rep, POLICY, sorted(numbers))
-        assert itself is not None and given == itself
-        assert [row[0] for row in given[0]] == sorted(numbers)
-        aggregates.update({n: (b, c) for n, b, c in given[0]})
-        reporters.update({row[0]: row for row in given[1]})
+    columns = Columns()
+    for part in chunks(rows, random.Random(seed)):
+        columns.extend(part)
+    columns.extend([])
+    page = columns.page()
+    assert page is not None and len(page) == len(rows) == len(columns)
+    assert page.numbers == sorted({r[0] for r in rows}) and page.hashes == sorted({r[2] for r in rows})
+    assert [page.numbers[i] for i in page.num.tolist()] == [r[0] for r in rows]
+    assert [page.hashes[i] for i in page.rep.tolist()] == [r[2] for r in rows]
+    assert [reputation.LABELS[i] for i in page.label.tolist()] == [r[1] for r in rows]
+    assert page.at.tolist() == [r[3] for r in rows]
+    assert page.words.tobytes() == b"".join(h[:8][::-1] + h[8:][::-1] for h in page.hashes)  # native-endian words
+    assert Columns().page() is None
+
+
+def test_stable_order_is_a_stable_argsort_on_both_paths() -> None:
+    rng = random.Random(5)
+    keys = np.array([rng.randrange(40) for _ in range(5_000)], np.int64)
+    expected = np.argsort(keys, kind="stable")
+    assert (setfold.stable_order(keys, 40) == expected).all()  # packed: 6 + 13 bits
+    assert (setfold.stable_order(keys, 2**52) == expected).all()  # 53 + 13 bits do not pack: argsort
+    assert setfold.stable_order(np.array([3], np.int64), 4).tolist() == [0]
 
 
 @pytest.mark.parametrize("size", [5, 3_000])  # the loop's page and a set-based page
@@ -156,11 +168,11 @@ def test_ingest_reads_aggregates_and_reporters_in_key_order(tmp_path, size: int)
         store.close()
 
 
-def test_hashes_by_prefix_are_in_key_order() -> None:
-    hashes = {random.Random(i).randbytes(16) for i in range(3_000)}  # distinct 8-byte prefixes
-    assert ingest.by_prefix(hashes) == sorted(hashes)  # big-endian: a little-endian read fails here
-    tied = {b"\x07" * 8 + random.Random(i).randbytes(8) for i in range(50)} | {b"\x03" * 16, b"\x09" * 16}
-    got = ingest.by_prefix(tied)  # a shared prefix may come in either order: only the groups are ordered
-    assert got[0] == b"\x03" * 16 and got[-1] == b"\x09" * 16 and set(got) == tied and len(got) == len(tied)
-    odd = {b"\x02" * 5, b"\x01" * 16}  # not all 16 bytes: Python's sort
-    assert ingest.by_prefix(odd) == sorted(odd)
+def test_page_hashes_are_in_bytes_order() -> None:
+    """The store is read and reporter rows are written in key order: big-endian words give the
+    bytes' order (a little-endian read fails here)."""
+    at = T0.timestamp()
+    hashes = [random.Random(i).randbytes(16) for i in range(3_000)]
+    page = Page.of_rows([("+8613800138000", "fraud", h, at, None) for h in hashes])
+    assert page is not None and page.hashes == sorted(hashes)
+    assert [page.hashes[i] for i in page.rep.tolist()] == hashes

@@ -5,7 +5,7 @@ a batch of 50,000 reports dirties tens of thousands of pages of a 1 GB database,
 to the WAL and back. Folding a million reports at a time rewrites each page once per fold
 instead of once per batch, and appending to the log is a sequential write.
 
-The fold is the ingest code itself (`ingest.folded_rows`, applying the log in `seq` order,
+The fold is the ingest code itself (`ingest.folded_page`, applying the log in `seq` order,
 like `rebuild`), so once folded the lookups are exactly what per-report ingest gives — the
 arithmetic does not depend on how the log is cut into chunks (tests/reputation/test_reputation_bulk.py).
 
@@ -23,8 +23,9 @@ from typing import Iterable
 
 from reachguard.model import Report
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.ingest import (LOCK_KEY, LOCK_ORG, PENDING, Row, fold, folded_rows, lock_reports, paused_gc,
+from reachguard.reputation.ingest import (LOCK_KEY, LOCK_ORG, PENDING, fold, folded_page, lock_reports, paused_gc,
                                          pending_after, prepare)
+from reachguard.reputation.page import Columns
 from reachguard.reputation.keying import reporter_key
 from reachguard.store.base import Store
 
@@ -51,7 +52,7 @@ class BulkIngest:
         self.key = reporter_key(store, key)
         self.pending = 0  # reports this object appended and has not folded
         self._after: int | None = None  # the pending mark this object set; its rows follow it
-        self._rows: list[Row] = []  # those rows, in log order: folded from memory, not read back
+        self._rows = Columns()  # those rows, in log order, as ids: folded from memory, not read back
 
     def add(self, reports: Iterable[Report]) -> int:
         """Append validated `report` events to the log (all or nothing); returns how many.
@@ -66,9 +67,9 @@ class BulkIngest:
             if mark is None:  # everything before is folded: the pending part starts with these rows
                 mark = store.last_report_seq()
                 store.set_meta(PENDING, str(mark))
-                self._after, self._rows = mark, []
+                self._after, self._rows = mark, Columns()
             elif mark != self._after:  # someone else's reports are pending too: fold from the log
-                self._after, self._rows = None, []
+                self._after, self._rows = None, Columns()
             store.save_reports(rows, (), ())
         if self._after is not None:
             self._rows.extend(rows)
@@ -87,12 +88,13 @@ class BulkIngest:
         rebuild or report in between moves one of them, and then the log is folded under the
         lock as before, so a fold never saves rows computed from aggregates that changed."""
         after, rows = self._after, self._rows
-        self.pending, self._after, self._rows = 0, None, []
+        self.pending, self._after, self._rows = 0, None, Columns()
         store = self.store
         computed = None
         if self._holds_pending(after, rows):
             with paused_gc():
-                computed = folded_rows(store, rows, self.policy)
+                page = rows.page()
+                computed = folded_page(store, page, self.policy) if page is not None else None
         with store.transaction(LOCK_ORG, LOCK_KEY):
             lock_reports(store)
             if computed is None or not self._holds_pending(after, rows):  # (the mark, once moved, is never ours again)
@@ -101,11 +103,11 @@ class BulkIngest:
             store.set_meta(PENDING, "")
             return len(rows)
 
-    def _holds_pending(self, after: int | None, rows: list[Row]) -> bool:
+    def _holds_pending(self, after: int | None, rows: Columns) -> bool:
         """Whether the log after the mark is exactly `rows` (seq has no gaps on SQLite; a gap or
         anyone else's row makes the count larger, a fold moves the mark)."""
         store = self.store
-        return after is not None and bool(rows) and pending_after(store) == after and store.last_report_seq() - after == len(rows)
+        return after is not None and len(rows) > 0 and pending_after(store) == after and store.last_report_seq() - after == len(rows)
 
     def close(self) -> None:
         self.fold()

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Iterable, Iterator, Sequence
 
 import msgspec
-import numpy as np
 
 from reachguard.events import EventError, validation_code
 from reachguard.model import Report
@@ -26,6 +25,7 @@ from reachguard.reputation.ports import reportable
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation.keying import reporter_hasher, reporter_key
 from reachguard.reputation import setfold, votes
+from reachguard.reputation.page import Page
 from reachguard.reputation.votes import LABEL_INDEX
 from reachguard.reputation.weights import HOUR
 from reachguard.store.base import AggregateRow, ReporterRow, Store
@@ -175,28 +175,22 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append:
 def folded_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]]:
     """The aggregate and reporter rows after applying `rows` to what the store holds now (reads
     only: the caller saves them, under the reports lock, or checks nothing moved meanwhile)."""
-    columns = list(zip(*rows)) if len(rows) >= SET_FOLD_MIN else None
-    numbers, hashes = (set(columns[0]), set(columns[2])) if columns else ({r[0] for r in rows}, {r[2] for r in rows})
-    # in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
-    # ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
-    # the tables outgrow the page cache and a fold's reads were a third of its time)
-    ordered = sorted(numbers)
-    aggregates = store.report_aggregates(ordered)
-    stored = store.reporters(by_prefix(hashes) if columns else sorted(hashes))
-    folded = setfold.fold(columns, len(numbers), len(hashes), aggregates, stored, policy, ordered) if columns else None
-    return folded or _loop(rows, aggregates, stored, policy)
+    page = Page.of_rows(rows) if len(rows) >= SET_FOLD_MIN else None
+    folded = folded_page(store, page, policy) if page is not None else None
+    if folded is not None:
+        return folded
+    aggregates = store.report_aggregates(sorted({r[0] for r in rows}))
+    return _loop(rows, aggregates, store.reporters(sorted({r[2] for r in rows})), policy)
 
 
-def by_prefix(hashes: set[bytes]) -> list[bytes]:
-    """Reporter hashes in key order, sorted by their first 8 bytes with numpy (Python's sort of
-    600,000 hashes took ~1 s of a fold). Only the store's read order depends on it: hashes sharing
-    their first 8 bytes may come in either order."""
-    listed = list(hashes)
-    joined = b"".join(listed)
-    if len(joined) != 16 * len(listed):
-        return sorted(listed)
-    order = np.argsort(np.frombuffer(joined, ">u8")[::2], kind="stable")
-    return [listed[i] for i in order.tolist()]
+def folded_page(store: Store, page: Page, policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
+    """`folded_rows` for a page, set-based; None if only the loop can fold it (see setfold.py).
+    Read in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
+    ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
+    the tables outgrow the page cache and a fold's reads were a third of its time)."""
+    if bool((page.label < 0).any()):
+        return None
+    return setfold.fold(page, store.report_aggregates(page.numbers), store.reporters(page.hashes), policy)
 
 
 def _loop(rows: Sequence[Row], aggregates: dict[str, tuple[bytes, int]], stored: dict[bytes, ReporterRow],

@@ -19,20 +19,20 @@ Python's float pow (C `pow`), not numpy's (which may use a SIMD pow that differs
 Rounds are as many as the most reports one number (or reporter) has in the page: ~50 for the
 bench's hot numbers, so the per-round overhead is negligible against a page of 10^5–10^6 reports.
 
-`fold` returns None when it cannot promise identical rows — two reporters of the page whose
-hashes share their first 8 bytes (never seen in practice; matching uses 64-bit words), or a hash
-that is not 16 bytes — and the caller runs the loop instead.
+The page (page.py) cannot be built when the integers could not match hashes exactly — two
+reporters whose hashes share their first 8 bytes (never seen in practice; matching uses 64-bit
+words), or a hash that is not 16 bytes — and `fold` returns None for a name that is not a label;
+in both cases the caller runs the loop instead.
 """
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import numpy as np
 
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import votes
-from reachguard.reputation.votes import LABEL_INDEX, LABELS
+from reachguard.reputation.page import Page
+from reachguard.reputation.votes import LABELS
 from reachguard.reputation.weights import HOUR
 from reachguard.store.base import AggregateRow, ReporterRow
 
@@ -40,81 +40,46 @@ VOTE = np.dtype([("h0", ">u8"), ("h1", ">u8"), ("label", "u1"), ("at", "<f8")])
 """votes.VOTE as a numpy record (hash as two big-endian words: their order is the bytes' order)."""
 assert VOTE.itemsize == votes.SIZE and votes.VOTE.format == "<16sBd"
 
-HASH = 16
 AGREE, DISAGREE = 1, 2
 
 
-def fold(columns: Sequence[Sequence], distinct_numbers: int, distinct_reporters: int,
-         aggregates: dict[str, tuple[bytes, int]], reporters: dict[bytes, ReporterRow],
-         policy: ReputationPolicy, ordered: Sequence[str] | None = None) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
+def fold(page: Page, aggregates: dict[str, tuple[bytes, int]], reporters: dict[bytes, ReporterRow],
+         policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
     """The aggregate rows (in number order) and reporter rows (in hash order) after applying the
-    page's reports in order to the stored `aggregates` and `reporters`; None if it needs the loop.
-    `columns`: the page's rows transposed (`zip(*rows)`: numbers, labels, hashes, times, texts).
-    `distinct_numbers` / `distinct_reporters`: how many different numbers / hashes they hold
-    (the caller has the sets already; they prove the integer keys below collision-free).
-    `ordered`: the page's distinct numbers sorted, if the caller has them (saves sorting again)."""
-    numbers, names, hashes, ats = columns[:4]
-    n = len(numbers)
-    joined = b"".join(hashes)
-    if len(joined) != HASH * n:
+    page's reports in order to the stored `aggregates` and `reporters`; None for a name that is
+    not a label (the loop raises for it, as it always did)."""
+    if bool((page.label < 0).any()):
         return None
-    words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(n, 2)
-    by_reporter = Groups(words[:, 0])
-    rep, first = by_reporter.ids, by_reporter.first
-    h0 = words[first, 0]
-    if len(h0) != distinct_reporters:  # two reporters whose hashes share their first 8 bytes
-        return None
-    h1 = words[first, 1]
-    page_hashes = [hashes[i] for i in first.tolist()]  # in bytes order: h0 is the big-endian prefix
-    # numbers: ids by Python's str hash (cached on the str), then renumbered in number order
-    by_num = Groups(np.fromiter(map(hash, numbers), np.int64, n))
-    first = by_num.first
-    if len(first) != distinct_numbers:
-        return None
-    firsts = [numbers[i] for i in first.tolist()]
-    # The groups are distinct numbers (checked above), so each is in the page exactly once.
-    page_numbers = sorted(firsts) if ordered is None else list(ordered)
-    where = {number: i for i, number in enumerate(page_numbers)}
-    rank = np.fromiter(map(where.__getitem__, firsts), np.int64, len(firsts))
-    num = rank[by_num.ids]
-    by_num.renumber(rank)
-    kinds = np.fromiter(map(hash, names), np.int64, n)
-    label = np.full(n, -1, np.int64)
-    for name, index in LABEL_INDEX.items():
-        label[kinds == hash(name)] = index
-    if bool((label < 0).any()):  # not a label: let the loop raise as it always did
-        return None
-    at = np.fromiter(ats, np.float64, n)
-
-    verdict = np.zeros(n, np.int8)
-    aggregate_rows = _numbers(page_numbers, num, by_num, rep, label, at, h0, h1, aggregates, policy, verdict)
-    reporter_rows = _reporters(page_hashes, rep, by_reporter, at, reporters, policy, verdict)
+    by_number = Groups(page.num, len(page.numbers))
+    by_reporter = Groups(page.rep, len(page.hashes))
+    verdict = np.zeros(len(page), np.int8)
+    aggregate_rows = _numbers(page, by_number, by_reporter, aggregates, policy, verdict)
+    reporter_rows = _reporters(page, by_reporter, reporters, policy, verdict)
     return aggregate_rows, reporter_rows
 
 
+def stable_order(keys: np.ndarray, size: int) -> np.ndarray:
+    """`np.argsort(keys, kind="stable")` for keys in [0, size): the key and the position packed in
+    one integer and sorted plainly (numpy's SIMD sort: ~10x faster than a stable argsort at 10 M)."""
+    n = len(keys)
+    bits = max(1, (n - 1).bit_length())
+    if max(1, (size - 1).bit_length()) + bits > 63:
+        return np.argsort(keys, kind="stable")
+    packed = (keys.astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << bits) - 1)
+
+
 class Groups:
-    """The page's reports grouped by a key, each group in log order — one stable sort serves as
-    `np.unique` (ids in key order, first occurrences) and as the schedule of the rounds:
-    round k is `order[base[:active[k]] + k]`, the k-th report of every group with more than k."""
+    """The page's reports grouped by a dense key (every value in [0, size) occurs), each group in
+    log order — the schedule of the rounds: round k is `order[base[:active[k]] + k]`, the k-th
+    report of every group with more than k."""
 
-    def __init__(self, keys: np.ndarray) -> None:
-        n = len(keys)
-        self.order = np.argsort(keys, kind="stable")
-        ordered = keys[self.order]
-        head = np.empty(n, bool)
-        head[0] = True
-        np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
-        self.ids = np.empty(n, np.int64)
-        self.ids[self.order] = np.cumsum(head) - 1
-        self.starts = np.nonzero(head)[0]
+    def __init__(self, keys: np.ndarray, size: int) -> None:
+        self.order = stable_order(keys, size)
+        self.size = np.bincount(keys, minlength=size)
+        self.starts = np.cumsum(self.size) - self.size
         self.first = self.order[self.starts]
-        self.size = np.diff(np.append(self.starts, n))
-
-    def renumber(self, rank: np.ndarray) -> None:
-        """Group g is called rank[g] from now on (`ids` is the caller's to remap)."""
-        starts, size = np.empty_like(self.starts), np.empty_like(self.size)
-        starts[rank], size[rank] = self.starts, self.size
-        self.starts, self.size = starts, size
 
     def rounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(base, active, by_count): groups largest first, so round k's groups are a prefix."""
@@ -125,9 +90,10 @@ class Groups:
         return self.starts[by_count], active, by_count
 
 
-def _numbers(page_numbers: list[str], num: np.ndarray, groups: Groups, rep: np.ndarray, label: np.ndarray, at: np.ndarray,
-             h0: np.ndarray, h1: np.ndarray, aggregates: dict[str, tuple[bytes, int]], policy: ReputationPolicy,
-             verdict: np.ndarray) -> list[AggregateRow]:
+def _numbers(page: Page, groups: Groups, by_reporter: Groups, aggregates: dict[str, tuple[bytes, int]],
+             policy: ReputationPolicy, verdict: np.ndarray) -> list[AggregateRow]:
+    page_numbers, num, rep, label, at = page.numbers, page.num, page.rep, page.label, page.at
+    h0, h1 = page.words[:, 0], page.words[:, 1]
     U, R, L = len(page_numbers), len(h0), len(LABELS)
     # the stored aggregates of the page's numbers, votes parsed into one record array
     stored_idx, heads, bodies, stored_reports = [], [], [], []
@@ -152,7 +118,15 @@ def _numbers(page_numbers: list[str], num: np.ndarray, groups: Groups, rep: np.n
     distinct = stored_n.copy()
 
     # (number, reporter) pairs of the page; a pair's current vote starts as its stored vote, if any
-    pair_keys, pair = np.unique(num * R + rep, return_inverse=True)
+    # (np.unique(num * R + rep, return_inverse=True), by two plain sorts: by reporter, then stably by number)
+    pair_order = by_reporter.order[stable_order(num[by_reporter.order], U)]
+    keys = num[pair_order] * R + rep[pair_order]
+    head = np.empty(len(keys), bool)
+    head[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=head[1:])
+    pair_keys = keys[head]
+    pair = np.empty(len(keys), np.int64)
+    pair[pair_order] = np.cumsum(head) - 1
     P = len(pair_keys)
     of_pair = np.full(P, -1, np.int64)  # index into sv of the pair's stored vote
     if len(sv):
@@ -232,8 +206,9 @@ def _numbers(page_numbers: list[str], num: np.ndarray, groups: Groups, rep: np.n
     return rows
 
 
-def _reporters(page_hashes: list[bytes], rep: np.ndarray, groups: Groups, at: np.ndarray, reporters: dict[bytes, ReporterRow],
-               policy: ReputationPolicy, verdict: np.ndarray) -> list[ReporterRow]:
+def _reporters(page: Page, groups: Groups, reporters: dict[bytes, ReporterRow], policy: ReputationPolicy,
+               verdict: np.ndarray) -> list[ReporterRow]:
+    page_hashes, rep, at = page.hashes, page.rep, page.at
     R = len(page_hashes)
     order, starts, size = groups.order, groups.starts, groups.size
     base, active, by_count = groups.rounds()
