@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import os
 import random
+import resource
 import sqlite3
 import tempfile
 import time
@@ -34,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from _common import machine, median, percentile
 
 from reachguard import reputation
-from reachguard.reputation import bulk as bulk_module, setfold
+from reachguard.reputation import bulk as bulk_module, page as page_module, setfold
 from reachguard.model import REPORT_LABELS, Report
 from reachguard.reputation.bulk import FOLD_EVERY
 from reachguard.reputation.keying import reporter_hash
@@ -118,6 +119,8 @@ class Phases:
 
     def install(self, store: SQLiteStore) -> None:
         self.wrap(bulk_module, "prepare", "prepare")
+        self.wrap(page_module.Columns, "extend", "columns (ids per add)")
+        self.wrap(page_module.Columns, "page", "fold: rank the page")
         self.wrap(store, "report_aggregates", "fold: read aggregates")
         self.wrap(store, "reporters", "fold: read reporters")
         self.wrap(store, "report_log", "fold: read log")
@@ -172,7 +175,7 @@ def main() -> None:
     parser.add_argument("--reporters", type=int, default=None, help="default: reports / 10")
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--fold-every", type=int, default=FOLD_EVERY,
-                        help="reports per fold of the bulk ingest (default: %(default)s)")
+                        help="reports per fold of the bulk ingest (default: %(default)s; 0: one fold, at the end of the load)")
     parser.add_argument("--per-call", action="store_true", help="time record_reports per batch instead of BulkIngest")
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--raw-reports", type=int, default=None, help="rows for the raw insert baseline")
@@ -186,11 +189,12 @@ def main() -> None:
     count = args.numbers or max(100, total // 5)
     reporters = args.reporters or max(10, total // 10)
     raw_total = args.raw_reports or min(total, 2_000_000)
+    fold_every = args.fold_every or total
     print(f"machine: {machine()}")
     print("shared machine (other jobs running): figures are noisy; compare the ratios")
     print(f"{total:,} reports over {count:,} numbers from {reporters:,} reporters, batches of {args.batch:,}, "
           f"SQLite page cache {args.cache_mb} MiB (store and baseline); ingest: "
-          + ("record_reports per batch" if args.per_call else f"BulkIngest, a fold every {args.fold_every:,} reports"))
+          + ("record_reports per batch" if args.per_call else f"BulkIngest, a fold every {fold_every:,} reports"))
     rng = random.Random(args.seed)
     numbers = numbers_pool(count, rng)
     with tempfile.TemporaryDirectory(prefix="rg-bench-rep-", dir=args.dir) as folder:
@@ -205,7 +209,7 @@ def main() -> None:
                 db.execute(f"PRAGMA cache_size = {-1024 * args.cache_mb}")
         spent = cpu = 0.0
         rates = []
-        bulk = None if args.per_call else reputation.BulkIngest(store, fold_every=args.fold_every)
+        bulk = None if args.per_call else reputation.BulkIngest(store, fold_every=fold_every)
         for start in range(0, total, args.batch):
             batch = events(total, start, args.batch, numbers, reporters, rng)
             began, began_cpu = time.perf_counter(), time.process_time()
@@ -227,7 +231,7 @@ def main() -> None:
         size = os.path.getsize(os.path.join(folder, "reputation.db"))
         print(f"ingest: {total / spent:,.0f} reports/s overall (median batch {median(rates):,.0f}/s, "
               f"slowest batch {min(rates):,.0f}/s), {spent:.1f} s, database {size / 1e6:,.0f} MB; "
-              f"CPU time {total / cpu:,.0f} reports/s")
+              f"CPU time {total / cpu:,.0f} reports/s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
         holds.report()
         if phases:
             phases.report(total)

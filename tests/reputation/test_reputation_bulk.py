@@ -312,3 +312,26 @@ def test_a_fold_saves_what_it_computed_when_nothing_moved(tmp_path, monkeypatch)
         assert snapshot(store, reports) == expected
     finally:
         store.close()
+
+
+def test_a_bulk_load_remembers_reporter_hashes_and_forgets_them_past_its_bound(tmp_path, monkeypatch) -> None:
+    """The hashes kept across `add` calls are the keyed hashes, and dropping them (past
+    HASHED_MAX) changes nothing stored."""
+    from reachguard.reputation import bulk as bulk_module
+
+    reports = random_stream(300, seed=23)
+    expected = per_report(tmp_path, reports)
+    for bound in (10**9, 2):
+        monkeypatch.setattr(bulk_module, "HASHED_MAX", bound)
+        store = SQLiteStore(str(tmp_path / f"hashed{bound}.db"))
+        try:
+            with reputation.BulkIngest(store, policy=POLICY, key=KEY, fold_every=10_000) as bulk:
+                for part in chunks(reports, random.Random(23)):
+                    bulk.add(part)
+                kept = dict(bulk._hashed)
+            assert kept and all(h == reporter_hash(KEY, r) for r, h in kept.items())
+            everyone = len({r.reporter for r in reports})
+            assert len(kept) == everyone if bound > everyone else len(kept) <= 150  # at most the last add's (chunks <= 150)
+            assert snapshot(store, reports) == expected
+        finally:
+            store.close()

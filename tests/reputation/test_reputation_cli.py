@@ -89,3 +89,21 @@ def test_report_file_exit_status_is_that_of_classify_and_review(tmp_path) -> Non
     rejected = runner.invoke(app, ["report", "--file", str(bad), "--db", db])
     assert rejected.exit_code == 1, rejected.output
     assert [json.loads(line)["error"]["line"] for line in rejected.stdout.splitlines()] == [1, 2]
+
+
+def test_report_file_fold_every_changes_when_not_what(tmp_path) -> None:
+    """--fold-every 0 folds once, at the end of the load; every size gives the same lookups."""
+    lines = [_report(reporter=f"f{i % 4}", label=("fraud", "collection", "harassment")[i % 3]) for i in range(11)]
+    bulk = tmp_path / "many.jsonl"
+    bulk.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    answers = []
+    for every in ("0", "1", "3", "200000"):
+        db = str(tmp_path / f"fold{every}.db")
+        loaded = runner.invoke(app, ["report", "--file", str(bulk), "--db", db, "--fold-every", every])
+        assert loaded.exit_code == 0, loaded.output
+        looked = runner.invoke(app, ["lookup", "13800138000", "--json", "--db", db, "--at", "2026-11-02T10:00:00+08:00"])
+        answers.append(json.loads(looked.stdout))
+    assert answers[0]["reporters"] == 4 and answers[0]["reports"] == 11
+    assert all(answer == answers[0] for answer in answers)
+    refused = runner.invoke(app, ["report", "--file", str(bulk), "--db", str(tmp_path / "x.db"), "--fold-every", "-1"])
+    assert refused.exit_code == 2 and "--fold-every" in refused.output

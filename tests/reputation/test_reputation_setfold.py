@@ -122,7 +122,7 @@ def test_set_fold_on_every_backend(store, tmp_path, set_fold_always) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_columns_filled_batch_by_batch_give_the_page_of_all_rows(seed: int) -> None:
-    """A bulk ingest fills its columns an `add` at a time (ids in order of first sight); the
+    """A bulk ingest fills its columns an `add` at a time (ids numbered as keys first come); the
     page must be the one of all rows at once: numbers sorted, hashes in bytes order, every
     report's number, hash, label and time in log order."""
     reports = random_stream(900, seed) if seed % 2 else tied_stream(900, seed)

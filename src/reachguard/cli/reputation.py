@@ -119,12 +119,16 @@ def report(
     reporter: Optional[str] = typer.Option(None, "--reporter", help="Opaque reporter id (stored only as a keyed hash)."),
     text: Optional[str] = typer.Option(None, "--text", help="The message or a note (at most 10,000 characters)."),
     file: Optional[str] = typer.Option(None, "--file", help="JSON Lines of `report` events (or - for stdin) instead."),
+    fold_every: int = typer.Option(
+        200_000, "--fold-every", min=0,
+        help="With --file: fold the loaded reports into the lookups every this many (0: once, when the load ends)."),
     at: Optional[str] = AT, db: str = DB, profile: str = PROFILE, policy: Optional[Path] = POLICY,
 ) -> None:
     """Report a number, or load many reports (--file) in batches.
 
     With --file, a bad line gets an error line {"error": {"code","message","line"}} on stdout and
-    the other lines are still stored.
+    the other lines are still stored. Lookups see the loaded reports at each fold; a larger
+    --fold-every loads faster (a 10,000,000-report history: --fold-every 0) and lags longer.
 
     Example: reachguard report --to 13800138000 --label collection --reporter user-42 --text "您已逾期…"
 
@@ -142,7 +146,7 @@ def report(
         if file is not None:
             from reachguard.cli.reputation_run import load_file
 
-            if load_file(store, file, weights):
+            if load_file(store, file, weights, fold_every):
                 raise typer.Exit(1)
             return
         if to is None or label is None or reporter is None:

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from reachguard.store import Store
 
 BATCH = 20_000
-FOLD_EVERY = 200_000  # a fold holds the store's write lock (every writer, decisions too) for a few seconds
 
 
 def show(rep: Reputation) -> None:
@@ -59,9 +58,10 @@ def show(rep: Reputation) -> None:
     console.print(model)
 
 
-def load_file(store: Store, file: str, weights: ReputationPolicy) -> int:
+def load_file(store: Store, file: str, weights: ReputationPolicy, fold_every: int) -> int:
     """Stream report events into the store; bad lines give error lines (like replay) and are skipped.
-    Loaded through BulkIngest: lookups see the reports at each fold (every FOLD_EVERY) and when the load ends.
+    Loaded through BulkIngest: lookups see the reports at each fold (every `fold_every`; 0: none
+    before the end) and when the load ends.
     Returns the number of rejected lines, so the caller can exit 1 as classify and review do."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -81,7 +81,7 @@ def load_file(store: Store, file: str, weights: ReputationPolicy) -> int:
     stored = rejected = 0
     with source, Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=Console(stderr=True), disable=file == "-") as bar, \
-            reputation.BulkIngest(store, policy=weights, fold_every=FOLD_EVERY) as bulk:
+            reputation.BulkIngest(store, policy=weights, fold_every=fold_every or sys.maxsize) as bulk:
         task = bar.add_task("reports", total=None)
         for number, line in iter_lines(source):
             try:

@@ -32,6 +32,9 @@ from reachguard.store.base import Store
 FOLD_EVERY = 1_000_000
 """Default reports per fold: the larger, the fewer page rewrites per report (and the longer lookups lag)."""
 
+HASHED_MAX = 2_000_000
+"""Reporter hashes a bulk ingest remembers across `add` calls (~200 MB at most), then starts over."""
+
 _DEFAULT = ReputationPolicy()
 
 
@@ -53,11 +56,14 @@ class BulkIngest:
         self.pending = 0  # reports this object appended and has not folded
         self._after: int | None = None  # the pending mark this object set; its rows follow it
         self._rows = Columns()  # those rows, in log order, as ids: folded from memory, not read back
+        self._hashed: dict[str, bytes] = {}  # reporter id -> keyed hash, for this load only
 
     def add(self, reports: Iterable[Report]) -> int:
         """Append validated `report` events to the log (all or nothing); returns how many.
         Raises InvalidNumber for the first bad number (nothing stored)."""
-        rows = prepare(reports, self.key)
+        if len(self._hashed) > HASHED_MAX:
+            self._hashed.clear()
+        rows = prepare(reports, self.key, self._hashed)
         if not rows:
             return 0
         store = self.store

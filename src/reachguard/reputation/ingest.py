@@ -59,14 +59,15 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
-    """Normalise and hash; raises InvalidNumber for the first bad number (nothing stored)."""
+def prepare(reports: Iterable[Report], key: bytes, hashed: dict[str, bytes] | None = None) -> list[Row]:
+    """Normalise and hash; raises InvalidNumber for the first bad number (nothing stored).
+    `hashed`: reporter id -> hash under `key`, kept by the caller across calls (a bulk load
+    repeats its reporters; the HMAC is ~1 µs of the ~3 µs a report costs here)."""
     with paused_gc():
-        return _prepare(reports, key)
+        return _prepare(reports, key, {} if hashed is None else hashed)
 
 
-def _prepare(reports: Iterable[Report], key: bytes) -> list[Row]:
-    cache: dict[str, bytes] = {}
+def _prepare(reports: Iterable[Report], key: bytes, cache: dict[str, bytes]) -> list[Row]:
     rows: list[Row] = []
     append = rows.append
     digest = reporter_hasher(key)

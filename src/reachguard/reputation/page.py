@@ -10,6 +10,7 @@ per pending report instead of its row tuples), and `page()` ranks the ids by key
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Sequence
 
 import numpy as np
@@ -44,10 +45,10 @@ class Page:
 
 
 class Columns:
-    """Prepared rows accumulated as ids in order of first sight (numbers, hashes) and codes."""
+    """Prepared rows accumulated as ids (numbers, hashes) and codes (labels), batch by batch."""
 
     def __init__(self) -> None:
-        self.number_ids: dict[str, int] = {}
+        self.number_ids: dict[str, int] = {}  # id: the order of `list(self.number_ids)`
         self.hash_ids: dict[bytes, int] = {}
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.count = 0
@@ -56,16 +57,13 @@ class Columns:
         return self.count
 
     def extend(self, rows: Sequence[tuple]) -> None:
-        n = len(rows)
-        if not n:
+        if not rows:
             return
-        numbers, hashes = self.number_ids, self.hash_ids
-        num = np.fromiter((numbers.setdefault(r[0], len(numbers)) for r in rows), np.int32, n)
-        rep = np.fromiter((hashes.setdefault(r[2], len(hashes)) for r in rows), np.int32, n)
-        get = LABEL_INDEX.get
-        label = np.fromiter((get(r[1], -1) for r in rows), np.int8, n)
-        at = np.fromiter((r[3] for r in rows), np.float64, n)
-        self._parts.append((num, rep, label, at))
+        numbers, labels, hashes, ats = list(zip(*rows))[:4]
+        n = len(rows)
+        self._parts.append((_ids(self.number_ids, numbers), _ids(self.hash_ids, hashes),
+                            np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
+                            np.fromiter(ats, np.float64, n)))
         self.count += n
 
     def page(self) -> Page | None:
@@ -90,3 +88,11 @@ class Columns:
         num, rep, label, at = (np.concatenate(part) for part in zip(*self._parts))
         return Page(ordered, [hashes[i] for i in by_bytes.tolist()], words, number_rank[num], hash_rank[rep],
                     label.astype(np.int64), at)
+
+
+def _ids(table: dict, keys: Sequence) -> np.ndarray:
+    """Each key's id in `table`, new keys numbered from len(table) up (in no particular order:
+    `Columns.page` ranks them). Set and dict operations in C, no Python loop per key."""
+    new = set(keys).difference(table)
+    table.update(zip(new, range(len(table), len(table) + len(new))))
+    return np.fromiter(map(table.__getitem__, keys), np.int32, len(keys))
