@@ -1,10 +1,11 @@
 """A page of reports as the set fold reads it: integer columns over sorted key lists.
 
 Why: at millions of reports every pass of Python over the rows costs ~0.2–0.5 µs per report
-(each row's objects are a cache miss), and the set fold used to make several (transposing,
-two sets, hashing numbers and labels, joining hashes, reading times). `Columns` turns rows into
-ids once, batch by batch while each batch is still in the cache (a bulk ingest holds ~17 bytes
-per pending report instead of its row tuples), and `page()` ranks the ids by key, once per fold.
+(each row's objects are a cache miss), and so does every lookup in a dict of millions of keys.
+The set fold used to make several such passes (transposing, two sets, hashing numbers and
+labels, joining hashes, reading times). `Columns` turns rows into integers once, batch by batch
+while each batch is still in the cache (a bulk ingest holds 33 bytes per pending report instead
+of its row tuples), and `page()` groups them by key with numpy sorts, once per fold.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
+from reachguard.reputation import numcodes
 from reachguard.reputation.votes import LABEL_INDEX
 
 HASH = 16
+ODD = 2 * numcodes.TOP
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,13 @@ class Page:
 
 
 class Columns:
-    """Prepared rows accumulated as ids (numbers, hashes) and codes (labels), batch by batch."""
+    """Prepared rows accumulated as integer columns, batch by batch: each number as its code
+    (numcodes.py), each reporter hash as two 64-bit words, each label as its index."""
 
     def __init__(self) -> None:
-        self.number_ids: dict[str, int] = {}  # id: the order of `list(self.number_ids)`
-        self.hash_ids: dict[bytes, int] = {}
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._odd: dict[str, int] = {}  # numbers without a code (none in practice), numbered past every code
+        self._exact = True  # every hash 16 bytes
         self.count = 0
 
     def __len__(self) -> int:
@@ -61,38 +65,41 @@ class Columns:
             return
         numbers, labels, hashes, ats = list(zip(*rows))[:4]
         n = len(rows)
-        self._parts.append((_ids(self.number_ids, numbers), _ids(self.hash_ids, hashes),
-                            np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
+        codes = numcodes.encode(numbers)
+        odd = np.nonzero(codes < 0)[0]
+        if len(odd):
+            table = self._odd
+            codes[odd] = [ODD + table.setdefault(numbers[i], len(table)) for i in odd.tolist()]
+        joined = b"".join(hashes)
+        if len(joined) != HASH * n:
+            self._exact, joined = False, bytes(HASH * n)
+        words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(n, 2)
+        self._parts.append((codes, words, np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
                             np.fromiter(ats, np.float64, n)))
         self.count += n
 
     def page(self) -> Page | None:
         """The page, or None when the set fold could not match hashes exactly by integers: a hash
         that is not 16 bytes, or two hashes sharing their first 8 bytes (the caller runs the loop)."""
-        if not self.count:
+        if not self.count or not self._exact:
             return None
-        numbers, hashes = list(self.number_ids), list(self.hash_ids)
-        joined = b"".join(hashes)
-        if len(joined) != HASH * len(hashes):
+        codes, words, label, at = (np.concatenate(part) for part in zip(*self._parts))
+        prefixes, rep = np.unique(words[:, 0], return_inverse=True)  # h0 is big-endian: its order is the bytes' order
+        seconds = np.empty(len(prefixes), np.uint64)
+        seconds[rep] = words[:, 1]
+        if not bool((seconds[rep] == words[:, 1]).all()):  # two hashes share their first 8 bytes
             return None
-        words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(-1, 2)
-        by_bytes = np.argsort(words[:, 0])  # h0 is the big-endian prefix: its order is the bytes' order
-        words = words[by_bytes]
-        if len(words) > 1 and not bool((words[1:, 0] > words[:-1, 0]).all()):
-            return None
-        hash_rank = np.empty(len(hashes), np.int64)
-        hash_rank[by_bytes] = np.arange(len(hashes))
-        ordered = sorted(numbers)
-        where = dict(zip(ordered, range(len(ordered))))
-        number_rank = np.fromiter(map(where.__getitem__, numbers), np.int64, len(numbers))
-        num, rep, label, at = (np.concatenate(part) for part in zip(*self._parts))
-        return Page(ordered, [hashes[i] for i in by_bytes.tolist()], words, number_rank[num], hash_rank[rep],
-                    label.astype(np.int64), at)
-
-
-def _ids(table: dict, keys: Sequence) -> np.ndarray:
-    """Each key's id in `table`, new keys numbered from len(table) up (in no particular order:
-    `Columns.page` ranks them). Set and dict operations in C, no Python loop per key."""
-    new = set(keys).difference(table)
-    table.update(zip(new, range(len(table), len(table) + len(new))))
-    return np.fromiter(map(table.__getitem__, keys), np.int32, len(keys))
+        unique_words = np.column_stack((prefixes, seconds))
+        joined = unique_words.astype(">u8").tobytes()
+        hashes = [joined[i:i + HASH] for i in range(0, len(joined), HASH)]
+        coded, num = np.unique(codes, return_inverse=True)  # in the numbers' string order
+        plain = int(np.searchsorted(coded, ODD))
+        numbers = numcodes.decode(coded[:plain])
+        if plain < len(coded):  # numbers without a code: rank every number by its string
+            names = {code: name for name, code in self._odd.items()}
+            numbers += [names[int(code) - ODD] for code in coded[plain:].tolist()]
+            order = sorted(range(len(numbers)), key=numbers.__getitem__)
+            rank = np.empty(len(numbers), np.int64)
+            rank[order] = np.arange(len(numbers))
+            numbers, num = [numbers[i] for i in order], rank[num]
+        return Page(numbers, hashes, unique_words, num.astype(np.int64), rep.astype(np.int64), label.astype(np.int64), at)
