@@ -27,32 +27,36 @@ PLUS, ZERO = ord("+"), ord("0")
 def encode(numbers: Sequence[str]) -> np.ndarray:
     """Each number's code, or -1 for a number that has none."""
     n = len(numbers)
+    shape = f"S{WIDTH + 1}"  # a longer string is cut here, and its length below refuses it
     try:
-        raw = np.array(numbers, dtype="S")
+        raw = np.array(numbers, dtype=shape)
     except UnicodeEncodeError:  # the non-ASCII ones read as "", which their length then refuses
-        raw = np.array([number if number.isascii() else "" for number in numbers], dtype="S")
-    width = raw.dtype.itemsize
-    chars = np.zeros((n, max(width, WIDTH + 1)), np.uint8)
-    if n:
-        chars[:, :width] = raw.view(np.uint8).reshape(n, width)
+        raw = np.array([number if number.isascii() else "" for number in numbers], dtype=shape)
+    chars = raw.view(np.uint8).reshape(n, WIDTH + 1)
     plus = chars[:, 0] == PLUS
-    digits = np.where(plus[:, None], chars[:, 1:WIDTH + 1], chars[:, :WIDTH]).astype(np.int64)
-    value = np.where(digits > 0, digits - (ZERO - 1), 0)
-    fits = ((value >= 0) & (value <= 10)).all(axis=1)  # digits (a '+' past the first place is not)
-    # every character counted as a digit: none past the 17 read, and no NUL (numpy drops trailing ones);
-    # and not empty ("" sorts before "+", its code would not)
+    digits = np.where(plus[:, None], chars[:, 1:], chars[:, :WIDTH])
+    value = digits - np.uint8(ZERO - 1)  # '0'…'9' → 1…10; anything else wraps past 10
+    value[digits == 0] = 0
     lengths = np.fromiter(map(len, numbers), np.int64, n)
-    fits &= (lengths == plus + (value > 0).sum(axis=1)) & (lengths > 0)
-    return np.where(fits, (~plus).astype(np.int64) * TOP + (value * fits[:, None]) @ POWERS, -1)
+    # digits only, every character counted (none past the 17 read; no NUL, which numpy would drop
+    # at the end); and not empty ("" sorts before "+", its code would not)
+    fits = (value <= 10).all(axis=1) & (lengths == plus + np.count_nonzero(value, axis=1)) & (lengths > 0)
+    code = (~plus).astype(np.int64)
+    for place in range(WIDTH):
+        code = code * 11 + value[:, place]
+    return np.where(fits, code, -1)
 
 
 def decode(codes: np.ndarray) -> list[str]:
     """The numbers of valid codes (the inverse of `encode`)."""
     plus = codes < TOP
-    value = (codes % TOP)[:, None] // POWERS % 11
-    chars = np.zeros((len(codes), WIDTH + 1), np.uint8)
+    rest = codes % TOP
+    chars = np.zeros((len(codes), WIDTH + 1), np.uint8)  # digits in places 1…17, then moved for the '+'-less
+    for place in range(WIDTH, 0, -1):
+        rest, digit = np.divmod(rest, 11)
+        chars[:, place] = np.where(digit > 0, digit + (ZERO - 1), 0)
     chars[plus, 0] = PLUS
-    digits = np.where(value > 0, value + (ZERO - 1), 0).astype(np.uint8)
-    chars[plus, 1:] = digits[plus]
-    chars[~plus, :WIDTH] = digits[~plus]
-    return chars.view(f"S{WIDTH + 1}").ravel().astype(f"U{WIDTH + 1}").tolist()
+    bare = ~plus
+    chars[bare, :WIDTH] = chars[bare, 1:]
+    chars[bare, WIDTH] = 0
+    return list(map(bytes.decode, chars.view(f"S{WIDTH + 1}").ravel().tolist()))  # "S" drops the trailing NULs

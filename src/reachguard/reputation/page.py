@@ -52,7 +52,7 @@ class Columns:
     (numcodes.py), each reporter hash as two 64-bit words, each label as its index."""
 
     def __init__(self) -> None:
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._parts: list[tuple[np.ndarray, ...]] = []  # per batch: codes, hash words (2), labels, times
         self._odd: dict[str, int] = {}  # numbers without a code (none in practice), numbered past every code
         self._exact = True  # every hash 16 bytes
         self.count = 0
@@ -74,7 +74,7 @@ class Columns:
         if len(joined) != HASH * n:
             self._exact, joined = False, bytes(HASH * n)
         words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(n, 2)
-        self._parts.append((codes, words, np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
+        self._parts.append((codes, words[:, 0].copy(), words[:, 1].copy(), np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
                             np.fromiter(ats, np.float64, n)))
         self.count += n
 
@@ -83,11 +83,11 @@ class Columns:
         that is not 16 bytes, or two hashes sharing their first 8 bytes (the caller runs the loop)."""
         if not self.count or not self._exact:
             return None
-        codes, words, label, at = (np.concatenate(part) for part in zip(*self._parts))
-        prefixes, rep = np.unique(words[:, 0], return_inverse=True)  # h0 is big-endian: its order is the bytes' order
+        codes, first, second, label, at = (np.concatenate(part) for part in zip(*self._parts))
+        prefixes, rep = np.unique(first, return_inverse=True)  # big-endian words: their order is the bytes' order
         seconds = np.empty(len(prefixes), np.uint64)
-        seconds[rep] = words[:, 1]
-        if not bool((seconds[rep] == words[:, 1]).all()):  # two hashes share their first 8 bytes
+        seconds[rep] = second
+        if not bool((seconds[rep] == second).all()):  # two hashes share their first 8 bytes
             return None
         unique_words = np.column_stack((prefixes, seconds))
         joined = unique_words.astype(">u8").tobytes()
