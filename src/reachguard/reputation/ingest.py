@@ -189,8 +189,6 @@ def folded_page(store: Store, page: Page, policy: ReputationPolicy) -> tuple[lis
     Read in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
     ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
     the tables outgrow the page cache and a fold's reads were a third of its time)."""
-    if bool((page.label < 0).any()):
-        return None
     return setfold.fold(page, store.report_aggregates(page.numbers), store.reporters(page.hashes), policy)
 
 

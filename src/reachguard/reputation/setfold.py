@@ -79,7 +79,6 @@ class Groups:
         self.order = stable_order(keys, size)
         self.size = np.bincount(keys, minlength=size)
         self.starts = np.cumsum(self.size) - self.size
-        self.first = self.order[self.starts]
 
     def rounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(base, active, by_count): groups largest first, so round k's groups are a prefix."""
