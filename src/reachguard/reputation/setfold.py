@@ -27,11 +27,13 @@ in both cases the caller runs the loop instead.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from reachguard.policy.schema import ReputationPolicy
 from reachguard.reputation import votes
-from reachguard.reputation.page import Page
+from reachguard.reputation.page import HASH, Page
 from reachguard.reputation.votes import LABELS
 from reachguard.reputation.weights import HOUR
 from reachguard.store.base import AggregateRow, ReporterRow
@@ -94,25 +96,24 @@ def _numbers(page: Page, groups: Groups, by_reporter: Groups, aggregates: dict[s
     page_numbers, num, rep, label, at = page.numbers, page.num, page.rep, page.label, page.at
     h0, h1 = page.words[:, 0], page.words[:, 1]
     U, R, L = len(page_numbers), len(h0), len(LABELS)
-    # the stored aggregates of the page's numbers, votes parsed into one record array
-    stored_idx, heads, bodies, stored_reports = [], [], [], []
-    get = aggregates.get
-    for i, number in enumerate(page_numbers):
-        got = get(number)
-        if got is not None:
-            stored_idx.append(i)
-            heads.append(got[0][:votes.START])
-            bodies.append(got[0][votes.START:])
-            stored_reports.append(got[1])
+    # the stored aggregates of the page's numbers: headers into counts, votes into one record array
     counts = np.zeros((U, L), np.int64)
     reports = np.bincount(num, minlength=U)
     stored_n = np.zeros(U, np.int64)
-    held = np.array(stored_idx, np.int64)
-    if stored_idx:
-        counts[held] = np.frombuffer(b"".join(heads), "<u4").reshape(-1, L)
+    found = list(map(aggregates.get, page_numbers))
+    held = np.array([i for i, got in enumerate(found) if got is not None], np.int64)
+    sv = np.zeros(0, VOTE)
+    if len(held):
+        blobs, stored_reports = zip(*(got for got in found if got is not None))
+        lengths = np.fromiter(map(len, blobs), np.int64, len(blobs))
+        raw = np.frombuffer(b"".join(blobs), np.uint8)
+        head_at = ((np.cumsum(lengths) - lengths)[:, None] + np.arange(votes.START)).ravel()
+        counts[held] = raw[head_at].view("<u4").reshape(-1, L)
         reports[held] += np.array(stored_reports, np.int64)
-        stored_n[held] = np.fromiter(map(len, bodies), np.int64, len(bodies)) // votes.SIZE
-    sv = np.frombuffer(b"".join(bodies), VOTE).copy()
+        stored_n[held] = (lengths - votes.START) // votes.SIZE
+        body = np.ones(len(raw), bool)
+        body[head_at] = False
+        sv = raw[body].view(VOTE)
     sv_num = np.repeat(np.arange(U), stored_n)
     distinct = stored_n.copy()
 
@@ -215,10 +216,13 @@ def _reporters(page: Page, groups: Groups, reporters: dict[bytes, ReporterRow], 
     first, last, burst_at = first_at.copy(), first_at.copy(), first_at.copy()
     count, agree, disagree = np.zeros(R, np.int64), np.zeros(R, np.int64), np.zeros(R, np.int64)
     burst, peak = np.zeros(R), np.zeros(R)
-    known = [(i, reporters[h]) for i, h in enumerate(page_hashes) if h in reporters]
-    if known:
-        idx = np.array([i for i, _ in known], np.int64)
-        _, f, la, c, b, bat, p, ag, dis = zip(*(row for _, row in known))
+    if reporters:
+        hashes, f, la, c, b, bat, p, ag, dis = zip(*reporters.values())
+        idx = _positions(page.words, hashes)
+        if idx is None:  # a stored row that is not the page's, or not 16 bytes: look each one up
+            known = [(i, reporters[h]) for i, h in enumerate(page_hashes) if h in reporters]
+            idx = np.array([i for i, _ in known], np.int64)
+            _, f, la, c, b, bat, p, ag, dis = zip(*(row for _, row in known)) if known else ((),) * 9
         first[idx], last[idx], count[idx] = f, la, c
         burst[idx], burst_at[idx], peak[idx] = b, bat, p
         agree[idx], disagree[idx] = ag, dis
@@ -242,3 +246,17 @@ def _reporters(page: Page, groups: Groups, reporters: dict[bytes, ReporterRow], 
         peak[g] = np.maximum(peak[g], b)
     return list(zip(page_hashes, first.tolist(), last.tolist(), count.tolist(), burst.tolist(), burst_at.tolist(),
                     peak.tolist(), agree.tolist(), disagree.tolist()))
+
+
+def _positions(words: np.ndarray, hashes: Sequence[bytes]) -> np.ndarray | None:
+    """Where each of `hashes` is among the page's hash words (sorted); None if one is not there."""
+    joined = b"".join(hashes)
+    if len(joined) != HASH * len(hashes):
+        return None
+    asked = np.frombuffer(joined, ">u8").astype(np.uint64).reshape(-1, 2)
+    order = np.argsort(asked[:, 0])  # the searches in key order: each stays in the cache
+    at = np.empty(len(asked), np.int64)
+    at[order] = np.searchsorted(words[:, 0], asked[order, 0])
+    clipped = np.minimum(at, len(words) - 1)
+    there = (at < len(words)) & (words[clipped, 0] == asked[:, 0]) & (words[clipped, 1] == asked[:, 1])
+    return at if bool(there.all()) else None
