@@ -130,7 +130,10 @@ def _numbers(page: Page, groups: Groups, by_reporter: Groups, aggregates: dict[s
     P = len(pair_keys)
     of_pair = np.full(P, -1, np.int64)  # index into sv of the pair's stored vote
     if len(sv):
-        at_rep = np.searchsorted(h0, sv["h0"])
+        stored_h0 = sv["h0"].astype(np.uint64)
+        by_hash = np.argsort(stored_h0)  # the searches in key order: each stays in the cache
+        at_rep = np.empty(len(sv), np.int64)
+        at_rep[by_hash] = np.searchsorted(h0, stored_h0[by_hash])
         clipped = np.minimum(at_rep, R - 1)
         hit = np.nonzero((at_rep < R) & (h0[clipped] == sv["h0"]) & (h1[clipped] == sv["h1"]))[0]
         key = sv_num[hit] * R + clipped[hit]
