@@ -176,3 +176,22 @@ def test_page_hashes_are_in_bytes_order() -> None:
     page = Page.of_rows([("+8613800138000", "fraud", h, at, None) for h in hashes])
     assert page is not None and page.hashes == sorted(hashes)
     assert [page.hashes[i] for i in page.rep.tolist()] == hashes
+
+
+def test_stored_rows_of_other_reporters_are_ignored_as_the_loop_ignores_them() -> None:
+    """The stored reporter rows are placed among the page's hashes by a sorted search; a row of a
+    hash the page does not hold (or not 16 bytes) takes the lookup per hash, with the same rows."""
+    rows = prepare(random_stream(400, 5), KEY)
+    first, second = rows[:200], rows[200:]
+    page = Page.of_rows(first)
+    _, reporters = setfold.fold(page, {}, {}, POLICY)
+    stored = {row[0]: row for row in reporters}
+    later = Page.of_rows(second)
+    mine = {h: stored[h] for h in later.hashes if h in stored}
+    assert mine, "the stream repeats reporters across the two halves"
+    expected = setfold.fold(later, {}, mine, POLICY)
+    stranger = (b"\xff" * 16, 1.0, 2.0, 3, 1.0, 2.0, 1.0, 0, 0)
+    odd = (b"\x00" * 5, 1.0, 2.0, 3, 1.0, 2.0, 1.0, 0, 0)
+    assert setfold.fold(later, {}, {**mine, stranger[0]: stranger}, POLICY) == expected
+    assert setfold.fold(later, {}, {odd[0]: odd, **mine}, POLICY) == expected
+    assert expected == ingest._loop(second, {}, mine, POLICY)

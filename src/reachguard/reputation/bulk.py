@@ -55,7 +55,7 @@ class BulkIngest:
         self.key = reporter_key(store, key)
         self.pending = 0  # reports this object appended and has not folded
         self._after: int | None = None  # the pending mark this object set; its rows follow it
-        self._rows = Columns()  # those rows, in log order, as ids: folded from memory, not read back
+        self._held = Columns()  # those rows, in log order, as columns: folded from memory, not read back
         self._hashed: dict[str, bytes] = {}  # reporter id -> keyed hash, for this load only
 
     def add(self, reports: Iterable[Report]) -> int:
@@ -73,12 +73,12 @@ class BulkIngest:
             if mark is None:  # everything before is folded: the pending part starts with these rows
                 mark = store.last_report_seq()
                 store.set_meta(PENDING, str(mark))
-                self._after, self._rows = mark, Columns()
+                self._after, self._held = mark, Columns()
             elif mark != self._after:  # someone else's reports are pending too: fold from the log
-                self._after, self._rows = None, Columns()
+                self._after, self._held = None, Columns()
             store.save_reports(rows, (), ())
         if self._after is not None:
-            self._rows.extend(rows)
+            self._held.extend(rows)
         self.pending += len(rows)
         if self.pending >= self.fold_every:
             self.fold()
@@ -93,27 +93,27 @@ class BulkIngest:
         lock). Under the lock the mark and the log's end are checked again: any other fold,
         rebuild or report in between moves one of them, and then the log is folded under the
         lock as before, so a fold never saves rows computed from aggregates that changed."""
-        after, rows = self._after, self._rows
-        self.pending, self._after, self._rows = 0, None, Columns()
+        after, held = self._after, self._held
+        self.pending, self._after, self._held = 0, None, Columns()
         store = self.store
         computed = None
-        if self._holds_pending(after, rows):
+        if self._holds_pending(after, held):
             with paused_gc():
-                page = rows.page()
+                page = held.page()
                 computed = folded_page(store, page, self.policy) if page is not None else None
         with store.transaction(LOCK_ORG, LOCK_KEY):
             lock_reports(store)
-            if computed is None or not self._holds_pending(after, rows):  # (the mark, once moved, is never ours again)
+            if computed is None or not self._holds_pending(after, held):  # (the mark, once moved, is never ours again)
                 return fold(store, self.policy)
             store.save_reports((), *computed)
             store.set_meta(PENDING, "")
-            return len(rows)
+            return len(held)
 
-    def _holds_pending(self, after: int | None, rows: Columns) -> bool:
-        """Whether the log after the mark is exactly `rows` (seq has no gaps on SQLite; a gap or
-        anyone else's row makes the count larger, a fold moves the mark)."""
+    def _holds_pending(self, after: int | None, held: Columns) -> bool:
+        """Whether the log after the mark is exactly the `held` rows (seq has no gaps on SQLite; a
+        gap or anyone else's row makes the count larger, a fold moves the mark)."""
         store = self.store
-        return after is not None and len(rows) > 0 and pending_after(store) == after and store.last_report_seq() - after == len(rows)
+        return after is not None and len(held) > 0 and pending_after(store) == after and store.last_report_seq() - after == len(held)
 
     def close(self) -> None:
         self.fold()

@@ -175,7 +175,7 @@ def _ingest(store: Store, rows: Sequence[Row], policy: ReputationPolicy, append:
 
 def folded_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]]:
     """The aggregate and reporter rows after applying `rows` to what the store holds now (reads
-    only: the caller saves them, under the reports lock, or checks nothing moved meanwhile)."""
+    only: the caller saves them under the reports lock)."""
     page = Page.of_rows(rows) if len(rows) >= SET_FOLD_MIN else None
     folded = folded_page(store, page, policy) if page is not None else None
     if folded is not None:
@@ -186,7 +186,7 @@ def folded_rows(store: Store, rows: Sequence[Row], policy: ReputationPolicy) -> 
 
 def folded_page(store: Store, page: Page, policy: ReputationPolicy) -> tuple[list[AggregateRow], list[ReporterRow]] | None:
     """`folded_rows` for a page, set-based; None if only the loop can fold it (see setfold.py).
-    Read in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
+    Reads only, so a bulk ingest runs it outside the write lock (bulk.py). Read in key order: the store reads an IN list in chunks, and sorted chunks are disjoint key
     ranges, so each B-tree page is read about once instead of once per chunk (at 10 M reports
     the tables outgrow the page cache and a fold's reads were a third of its time)."""
     return setfold.fold(page, store.report_aggregates(page.numbers), store.reporters(page.hashes), policy)
