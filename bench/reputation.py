@@ -1,6 +1,7 @@
 """Reputation: ingest rate and lookup latency on the embedded SQLite store, beside raw SQLite.
 
     .venv/bin/python bench/reputation.py                   # 10,000,000 reports over 2,000,000 numbers
+    .venv/bin/python bench/reputation.py --fold-every 0    # the same as one bulk load, folded at its end
     .venv/bin/python bench/reputation.py --reports 1000000 # a quicker run
 
 Ingest (default) goes through `reputation.BulkIngest`: each batch is appended to the reports log
