@@ -130,10 +130,7 @@ def _numbers(page: Page, groups: Groups, by_reporter: Groups, aggregates: dict[s
     P = len(pair_keys)
     of_pair = np.full(P, -1, np.int64)  # index into sv of the pair's stored vote
     if len(sv):
-        stored_h0 = sv["h0"].astype(np.uint64)
-        by_hash = np.argsort(stored_h0)  # the searches in key order: each stays in the cache
-        at_rep = np.empty(len(sv), np.int64)
-        at_rep[by_hash] = np.searchsorted(h0, stored_h0[by_hash])
+        at_rep = _search(h0, sv["h0"].astype(np.uint64))
         clipped = np.minimum(at_rep, R - 1)
         hit = np.nonzero((at_rep < R) & (h0[clipped] == sv["h0"]) & (h1[clipped] == sv["h1"]))[0]
         key = sv_num[hit] * R + clipped[hit]
@@ -257,9 +254,16 @@ def _positions(words: np.ndarray, hashes: Sequence[bytes]) -> np.ndarray | None:
     if len(joined) != HASH * len(hashes):
         return None
     asked = np.frombuffer(joined, ">u8").astype(np.uint64).reshape(-1, 2)
-    order = np.argsort(asked[:, 0])  # the searches in key order: each stays in the cache
-    at = np.empty(len(asked), np.int64)
-    at[order] = np.searchsorted(words[:, 0], asked[order, 0])
+    at = _search(words[:, 0], asked[:, 0])
     clipped = np.minimum(at, len(words) - 1)
     there = (at < len(words)) & (words[clipped, 0] == asked[:, 0]) & (words[clipped, 1] == asked[:, 1])
     return at if bool(there.all()) else None
+
+
+def _search(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """`np.searchsorted(keys, queries)`, the queries taken in key order: consecutive searches then
+    share their path through `keys` (in random order each one missed the cache: seconds at millions)."""
+    order = np.argsort(queries)
+    at = np.empty(len(queries), np.int64)
+    at[order] = np.searchsorted(keys, queries[order])
+    return at
