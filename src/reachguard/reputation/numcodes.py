@@ -20,7 +20,6 @@ import numpy as np
 WIDTH = 17
 """Digits a code holds (after a leading '+'): E.164 has at most 15, SMS ports up to 20."""
 TOP = 11 ** WIDTH
-POWERS = 11 ** np.arange(WIDTH - 1, -1, -1, dtype=np.int64)
 PLUS, ZERO = ord("+"), ord("0")
 
 
