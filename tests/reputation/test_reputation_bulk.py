@@ -335,3 +335,25 @@ def test_a_bulk_load_remembers_reporter_hashes_and_forgets_them_past_its_bound(t
             assert snapshot(store, reports) == expected
         finally:
             store.close()
+
+
+def test_a_report_built_in_code_with_no_such_label_is_refused_before_the_log(tmp_path) -> None:
+    """msgspec does not validate a Report built in code: a bad label used to reach the log through
+    a bulk load, and then every later fold raised on it (found by a review). Now nothing is stored."""
+    from reachguard.events import EventError
+
+    store = SQLiteStore(str(tmp_path / "label.db"))
+    try:
+        good = Report(to="13800138000", label="fraud", reporter="u1", at=T0)
+        bad = Report(to="13800138000", label="bogus", reporter="u2", at=T0)
+        with pytest.raises(EventError) as refused:
+            with reputation.BulkIngest(store, key=KEY) as bulk:
+                bulk.add([good, bad])
+        assert refused.value.code == "INVALID_FIELD" and "bogus" in refused.value.message
+        with pytest.raises(EventError):
+            reputation.record_reports(store, [bad], key=KEY)
+        assert store.last_report_seq() == 0 and pending_after(store) is None
+        reputation.record_reports(store, [good], key=KEY)  # later ingest is not blocked
+        assert reputation.lookup(store, "13800138000", T0).reports == 1
+    finally:
+        store.close()

@@ -195,3 +195,10 @@ def test_stored_rows_of_other_reporters_are_ignored_as_the_loop_ignores_them() -
     assert setfold.fold(later, {}, {**mine, stranger[0]: stranger}, POLICY) == expected
     assert setfold.fold(later, {}, {odd[0]: odd, **mine}, POLICY) == expected
     assert expected == ingest._loop(second, {}, mine, POLICY)
+
+
+def test_hashes_of_other_lengths_decline_the_page_even_when_they_add_up() -> None:
+    """15 + 17 bytes join to 32: the words would be cut across two hashes (found by a review)."""
+    rows = [("+8613800138000", "fraud", b"A" * 15, 1.0, None), ("+8613800138000", "fraud", b"B" * 17, 2.0, None)]
+    assert Page.of_rows(rows) is None
+    assert [r[0] for r in ingest._loop(rows, {}, {}, POLICY)[1]] == [b"A" * 15, b"B" * 17]

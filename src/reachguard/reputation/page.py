@@ -71,7 +71,7 @@ class Columns:
             table = self._odd
             codes[odd] = [ODD + table.setdefault(numbers[i], len(table)) for i in odd.tolist()]
         joined = b"".join(hashes)
-        if len(joined) != HASH * n:
+        if set(map(len, hashes)) != {HASH}:  # (15 + 17 bytes would join to 32 and cut the words wrongly)
             self._exact, joined = False, bytes(HASH * n)
         words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(n, 2)
         self._parts.append((codes, words[:, 0].copy(), words[:, 1].copy(), np.fromiter(map(LABEL_INDEX.get, labels, repeat(-1, n)), np.int8, n),
