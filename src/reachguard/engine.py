@@ -8,7 +8,6 @@ the state current), so concurrent deciders never exceed a cap.
 
 from __future__ import annotations
 
-import gc
 import os
 
 import msgspec
@@ -17,6 +16,7 @@ from typing import Iterable, Sequence
 
 from reachguard import inbound, rules
 from reachguard.attempt_review import NO_REVIEW, Review, review_attempt
+from reachguard.core.memory import paused_gc
 from reachguard.model import (
     Account,
     Attempt,
@@ -169,13 +169,8 @@ class Gateway:
         (~15 % of a batch of 10,000). Nothing here makes cycles; the next collection after
         the batch sees whatever another thread made.
         """
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             return self._decide_many(attempts)
-        finally:
-            if paused:
-                gc.enable()
 
     def _kernel(self, policy: Policy, attempt: Attempt) -> Kernel | None:
         return kernel_for(policy, attempt.purpose, attempt.channel) if self.kernels else None

@@ -23,8 +23,9 @@ from typing import Iterable
 
 from reachguard.model import Report
 from reachguard.policy.schema import ReputationPolicy
-from reachguard.reputation.ingest import (LOCK_KEY, LOCK_ORG, PENDING, fold, folded_page, lock_reports, paused_gc,
-                                         pending_after, prepare)
+from reachguard.core.memory import paused_gc
+from reachguard.reputation.ingest import (LOCK_KEY, LOCK_ORG, PENDING, fold, folded_page, lock_reports, pending_after,
+                                         prepare)
 from reachguard.reputation.page import Columns
 from reachguard.reputation.keying import reporter_key
 from reachguard.store.base import Store

@@ -11,13 +11,12 @@ meta key PENDING; every ingest folds them first (`fold`), so the log is applied 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import msgspec
 
+from reachguard.core.memory import paused_gc
 from reachguard.events import EventError, validation_code
 from reachguard.model import Report
 from reachguard.numbers import is_cn_e164
@@ -44,19 +43,6 @@ Row = tuple[str, str, bytes, float, "str | None"]
 """(E.164 number, label, reporter hash, at, text): a report ready to store (as the log keeps it)."""
 
 _DEFAULT = ReputationPolicy()
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """The garbage collector off meanwhile: ingest allocates a few objects per report and frees
-    none, so a collection would only rescan them (seconds at millions of reports)."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def prepare(reports: Iterable[Report], key: bytes, hashed: dict[str, bytes] | None = None) -> list[Row]:

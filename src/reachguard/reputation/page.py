@@ -17,9 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from reachguard.reputation import numcodes
+from reachguard.reputation.keying import HASH_BYTES as HASH
 from reachguard.reputation.votes import LABEL_INDEX
 
-HASH = 16
 ODD = 2 * numcodes.TOP
 
 
