@@ -34,3 +34,26 @@ def test_too_late_once_numpy_is_imported(monkeypatch) -> None:
 
     monkeypatch.delenv(memory.NUMPY_HUGE_PAGES, raising=False)
     assert memory.small_pages_for_numpy() is False
+
+
+def test_paused_gc_restores_the_collector_as_it_found_it() -> None:
+    import gc
+
+    import pytest
+
+    from reachguard.core.memory import paused_gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with pytest.raises(RuntimeError):
+            with paused_gc():
+                assert not gc.isenabled()
+                raise RuntimeError("inside")
+        assert gc.isenabled()
+        gc.disable()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        (gc.enable if was else gc.disable)()
