@@ -10,8 +10,9 @@ Two modes. "direct": workers are PROCESSES (no shared GIL), each with its own st
 connection and Gateway, deciding one attempt at a time (Gateway.decide: lock, load, judge,
 record, ledger entry, commit). "grouped" (what `reachguard serve` does): workers are client
 threads over min(workers, --replicas) processes; each process runs the store's
-`writer_threads` writer threads (2 on PostgreSQL, 1 on SQLite; --writers overrides), each
-deciding whatever is queued together in one transaction (Gateway.decide_many). Printed for 1, 4 and 16 workers:
+`writer_threads` writer threads (1 unless the URL says writers=N; --writers overrides), each
+deciding whatever is queued together in one transaction (Gateway.decide_many), after waiting
+up to --group-wait-ms for company as `serve` does (api/group_queue.py). Printed for 1, 4 and 16 workers:
 decisions/s (all workers together, over the wall time from a common start) and p50/p99 of
 single decisions; beside, in the same run: the SQLite figure (Gateway.decide on the same
 population, one process, its WAL file) and the raw `SELECT 1` round-trip rate on the same
@@ -39,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, percentile  # noqa: E402
 from decide import attempts, populate  # noqa: E402
 
+from reachguard.api.group_queue import GroupQueue  # noqa: E402
+from reachguard.core.config import Settings  # noqa: E402
 from reachguard.engine import Gateway  # noqa: E402
 from reachguard.store import SQLiteStore  # noqa: E402
 
@@ -103,17 +106,16 @@ class _Events:
 
 
 class _GroupWriter:
-    """What `reachguard serve` does: a writer thread (store.writer_threads of them) decides
-    whatever is queued together (Gateway.decide_many, one transaction), each caller waits for
-    its own answer."""
+    """What `reachguard serve` does: writer threads (store.writer_threads of them) take what is
+    queued together from the service's own queue (api/group_queue.py, waiting up to
+    `group_wait` seconds for company as serve's `group_wait_ms` does) and decide it in one
+    transaction (Gateway.decide_many); each caller waits for its own answer."""
 
-    def __init__(self, gateway: Gateway, writers: int = 1):
+    def __init__(self, gateway: Gateway, writers: int = 1, group_wait: float = 0.0):
         import threading
 
         self.gateway = gateway
-        self.cv = threading.Condition()
-        self.queue: list = []
-        self.stop = False
+        self.queue: GroupQueue[list] = GroupQueue(group_wait)
         self.sizes: list[int] = []
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(writers)]
         for thread in self.threads:
@@ -124,20 +126,15 @@ class _GroupWriter:
 
         done = threading.Event()
         slot: list = [attempt, done, None]
-        with self.cv:
-            self.queue.append(slot)
-            self.cv.notify()
+        self.queue.put(slot)
         done.wait()
         return slot[2]
 
     def _run(self) -> None:
         while True:
-            with self.cv:
-                while not self.queue and not self.stop:
-                    self.cv.wait()
-                if self.stop and not self.queue:
-                    return
-                group, self.queue = self.queue, []
+            group = self.queue.take()
+            if group is None:
+                return
             decisions = self.gateway.decide_many([slot[0] for slot in group])
             self.sizes.append(len(group))
             for slot, decision in zip(group, decisions):
@@ -145,22 +142,20 @@ class _GroupWriter:
                 slot[1].set()
 
     def close(self) -> None:
-        with self.cv:
-            self.stop = True
-            self.cv.notify_all()
+        self.queue.close()
         for thread in self.threads:
             thread.join()
 
 
 def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: int, threads: int, seconds: float,
-                   population: int, accounts: list[int], writers: int, barrier, results) -> None:
+                   population: int, accounts: list[int], writers: int, group_wait: float, barrier, results) -> None:
     """One process: `threads` clients; threads == 0 means one client calling Gateway.decide
     directly, else the clients go through a group-commit writer (as `reachguard serve`)."""
     import threading
 
     store = open_backend(backend, url, redis_url, prefix)
     gateway = Gateway(store, secret=b"bench")
-    writer = _GroupWriter(gateway, writers or getattr(store, "writer_threads", 1)) if threads else None
+    writer = _GroupWriter(gateway, writers or getattr(store, "writer_threads", 1), group_wait) if threads else None
     decide = writer.decide if writer else gateway.decide
     clients = max(threads, 1)
     per_client = int(12_000 * seconds / clients) + 100  # more than this machine can decide in `seconds`
@@ -352,7 +347,10 @@ def main() -> None:
                         help="grouped mode: at most this many replica processes (default: one per CPU)")
     parser.add_argument("--writers", type=int, default=0,
                         help="grouped mode: writer threads per replica process (default: the store's writer_threads, "
-                             "as `reachguard serve`: 2 on PostgreSQL, 1 on SQLite)")
+                             "as `reachguard serve`: 1 unless the database URL says writers=N)")
+    parser.add_argument("--group-wait-ms", type=float, default=Settings.model_fields["group_wait_ms"].default,
+                        help="grouped mode: how long a writer waits for company when fewer are queued than its recent "
+                             "groups held (default: serve's group_wait_ms; 0: take what is queued at once)")
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
@@ -388,7 +386,8 @@ def main() -> None:
             print(f"each figure: {args.seconds:g} s measured after a common start; workers: "
                   "direct = that many processes, each calling Gateway.decide one at a time; "
                   f"grouped = that many client threads over min(workers, {args.replicas}) replica processes, each with a "
-                  "group-commit writer (Gateway.decide_many of whatever is queued)\n", flush=True)
+                  f"group-commit writer (Gateway.decide_many of whatever is queued; group_wait_ms {args.group_wait_ms:g})\n",
+                  flush=True)
 
             def measure(name: str, backend: str, target_url: str, mode: str) -> None:
                 figures = {}
@@ -401,7 +400,8 @@ def main() -> None:
                     figures[w] = run_workers(
                         procs, _decide_worker,
                         lambda i, w=w, threads=threads: (backend, target_url, args.redis, prefix, 1000 * w + i, threads,
-                                                         args.seconds, args.numbers, accounts, args.writers),
+                                                         args.seconds, args.numbers, accounts, args.writers,
+                                                         args.group_wait_ms / 1000),
                     )
                 rows.append((name, figures))
                 _print_row(name, figures, counts)

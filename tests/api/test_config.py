@@ -33,6 +33,9 @@ def test_defaults_env_file_and_flags(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ({"workers": 2, "db_url": ":memory:"}, "private to one process"),
         ({"ssl_certfile": "/x.pem"}, "both"),
         ({"bogus": 1}, "bogus"),
+        ({"group_wait_ms": -1}, "group_wait_ms"),
+        ({"group_wait_ms": 1000}, "group_wait_ms"),
+        ({"group_wait_ms": "soon"}, "group_wait_ms"),
     ],
 )
 def test_unsafe_or_wrong_settings_are_refused(values: dict, words: str) -> None:
@@ -67,3 +70,22 @@ def test_bad_config_file(tmp_path: Path) -> None:
     config.write_text("prot = 1\n")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(config)
+
+
+def test_group_wait_reaches_the_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve's group_wait_ms (default 0.5 ms, env REACHGUARD_GROUP_WAIT_MS) is the writer's wait, in seconds,
+    also after a restart of the service."""
+    from reachguard.api.service import Service
+
+    assert load_settings().group_wait_ms == 0.5
+    monkeypatch.setenv("REACHGUARD_GROUP_WAIT_MS", "2")
+    service = Service(load_settings(db_url=str(tmp_path / "rg.db")))
+    try:
+        assert service.writer.group_wait == pytest.approx(0.002)
+        service.start()
+        service.stop()
+        service.start()
+        assert service.writer.group_wait == pytest.approx(0.002)
+    finally:
+        service.stop()
+        service.store.close()

@@ -42,7 +42,7 @@ class Service:
         self.gateway = Gateway(self.store, self.policies, secret=settings.verification_secret())
         self.metrics = Metrics()
         self.writer = Writer(self.gateway, self.metrics, max_group=max(settings.max_batch, 1),
-                             threads=getattr(self.store, "writer_threads", 1))
+                             threads=getattr(self.store, "writer_threads", 1), group_wait=settings.group_wait_ms / 1000)
         self.keys = KeyRing(self.store, settings.key_cache_seconds)
         self.signer = Signer.open(self.store, settings.signing_key_path())
         # Ledger verification trusts only keys pinned outside the database (never the store's meta table).
@@ -60,7 +60,8 @@ class Service:
         if self.started:
             return
         if self.writer.used:
-            self.writer = Writer(self.gateway, self.metrics, max_group=self.writer.max_group, threads=self.writer.threads)
+            self.writer = Writer(self.gateway, self.metrics, max_group=self.writer.max_group, threads=self.writer.threads,
+                                 group_wait=self.writer.group_wait)
         self._stop = threading.Event()
         self.writer.start()
         self._wal = _WalCheckpointer.maybe(self.store, self._stop)

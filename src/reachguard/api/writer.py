@@ -4,12 +4,12 @@ grouped into one store transaction (group commit). Apart from service.py, which 
 from __future__ import annotations
 
 import asyncio
-import collections
 import threading
 import time
 from typing import Any, Callable, Sequence
 
 from reachguard.api.failures import Unavailable
+from reachguard.api.group_queue import GroupQueue
 from reachguard.api.metrics import Metrics
 from reachguard.engine import Gateway
 from reachguard.model import Attempt, Decision
@@ -26,6 +26,14 @@ class _Job:
         self.args = args
 
 
+def _is_decision(job: _Job) -> bool:
+    return job.kind == _DECIDE
+
+
+def _attempts(job: _Job) -> int:
+    return len(job.payload)
+
+
 def _resolve(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
     for future, ok, value in items:
         if future.cancelled():
@@ -39,16 +47,18 @@ def _resolve(items: list[tuple[asyncio.Future, bool, Any]]) -> None:
 class Writer:
     """One thread applies every write; concurrent decisions share one transaction. A store whose
     transactions lock across processes anyway (PostgreSQL: advisory or Redis locks) may ask for
-    more (`writer_threads`, the URL's `writers=N`), so one group is judged while another commits."""
+    more (`writer_threads`, the URL's `writers=N`), so one group is judged while another commits.
+    `group_wait`: seconds the writer waits for concurrent decisions to join a group
+    (group_queue.py says when)."""
 
-    def __init__(self, gateway: Gateway, metrics: Metrics, max_group: int = 10_000, threads: int = 1):
+    def __init__(self, gateway: Gateway, metrics: Metrics, max_group: int = 10_000, threads: int = 1,
+                 group_wait: float = 0.0):
         self.gateway = gateway
         self.metrics = metrics
         self.max_group = max_group
         self.threads = max(1, threads)
-        self._jobs: collections.deque[_Job] = collections.deque()
-        self._cv = threading.Condition()
-        self._stopping = False
+        self.group_wait = group_wait
+        self._queue: GroupQueue[_Job] = GroupQueue(group_wait)
         self.used = False
         self._threads = [threading.Thread(target=self._run, name=f"reachguard-writer-{i}", daemon=True)
                          for i in range(self.threads)]
@@ -59,26 +69,21 @@ class Writer:
             thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        with self._cv:
-            self._stopping = True
-            self._cv.notify_all()
+        self._queue.close()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout)
 
     @property
     def alive(self) -> bool:
-        return all(thread.is_alive() for thread in self._threads) and not self._stopping
+        return all(thread.is_alive() for thread in self._threads) and not self._queue.closed
 
     def _submit(self, job: _Job) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         job.loop = loop
         job.future = loop.create_future()
-        with self._cv:
-            if self._stopping:
-                raise Unavailable("the service is shutting down")
-            self._jobs.append(job)
-            self._cv.notify()
+        if not self._queue.put(job):
+            raise Unavailable("the service is shutting down")
         return job.future
 
     async def decide(self, attempt: Attempt) -> Decision:
@@ -92,20 +97,8 @@ class Writer:
         return await self._submit(_Job(_CALL, fn, args))
 
     def _take(self) -> list[_Job] | None:
-        with self._cv:
-            while not self._jobs:
-                if self._stopping:
-                    return None
-                self._cv.wait()
-            first = self._jobs.popleft()
-            group = [first]
-            if first.kind == _DECIDE:
-                size = len(first.payload)
-                while self._jobs and self._jobs[0].kind == _DECIDE and size + len(self._jobs[0].payload) <= self.max_group:
-                    job = self._jobs.popleft()
-                    group.append(job)
-                    size += len(job.payload)
-            return group
+        """The next job, or the next decisions together (at most max_group attempts)."""
+        return self._queue.take(_is_decision, _attempts, self.max_group)
 
     def _run(self) -> None:
         while True:

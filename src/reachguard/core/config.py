@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     max_batch: int = Field(10_000, ge=1, le=100_000, description="most attempts in one batch")
     max_import_bytes: int = Field(1024 * MiB, description="largest bulk import (streamed)")
 
+    # --- group commit ---
+    group_wait_ms: float = Field(
+        0.5, ge=0, le=100,
+        description="how long the writer waits for concurrent decisions to join a group when fewer are queued than its "
+                    "recent groups held (0: never; a lone caller never waits); docs/deploy.md, Sizing",
+    )
+
     # --- secrets and keys ---
     verification_secret_file: Path | None = Field(
         None, description="file holding the HMAC secret of verification codes (else generated and kept in the store)"
