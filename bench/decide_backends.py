@@ -34,6 +34,7 @@ import secrets
 import sys
 import tempfile
 import time
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -112,8 +113,6 @@ class _GroupWriter:
     transaction (Gateway.decide_many); each caller waits for its own answer."""
 
     def __init__(self, gateway: Gateway, writers: int = 1, group_wait: float = 0.0):
-        import threading
-
         self.gateway = gateway
         self.queue: GroupQueue[list] = GroupQueue(group_wait)
         self.sizes: list[int] = []
@@ -122,12 +121,14 @@ class _GroupWriter:
             thread.start()
 
     def decide(self, attempt):
-        import threading
-
-        done = threading.Event()
+        # The caller waits on a lock the writer releases: the lightest one-waiter hand-off, so the
+        # bench's own clients take less of the machine (a threading.Event cost 53-56 µs of CPU per
+        # decision in this loop, a lock 36-40 µs: a one-off /tmp script, fake gateway).
+        done = threading.Lock()
+        done.acquire()
         slot: list = [attempt, done, None]
         self.queue.put(slot)
-        done.wait()
+        done.acquire()
         return slot[2]
 
     def _run(self) -> None:
@@ -139,7 +140,7 @@ class _GroupWriter:
             self.sizes.append(len(group))
             for slot, decision in zip(group, decisions):
                 slot[2] = decision
-                slot[1].set()
+                slot[1].release()
 
     def close(self) -> None:
         self.queue.close()
@@ -151,8 +152,6 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
                    population: int, accounts: list[int], writers: int, group_wait: float, barrier, results) -> None:
     """One process: `threads` clients; threads == 0 means one client calling Gateway.decide
     directly, else the clients go through a group-commit writer (as `reachguard serve`)."""
-    import threading
-
     store = open_backend(backend, url, redis_url, prefix)
     gateway = Gateway(store, secret=b"bench")
     writer = _GroupWriter(gateway, writers or getattr(store, "writer_threads", 1), group_wait) if threads else None
