@@ -33,8 +33,8 @@ import random
 import secrets
 import sys
 import tempfile
-import time
 import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
