@@ -353,6 +353,8 @@ def main() -> None:
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
+    if not (0 <= args.group_wait_ms <= 100):  # serve's own range; also refuses nan and inf
+        parser.error(f"--group-wait-ms must be between 0 and 100, not {args.group_wait_ms}")
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     for backend in backends:
         if backend not in ("sqlite", "postgres", "postgres+redis"):

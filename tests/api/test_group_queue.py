@@ -140,12 +140,106 @@ def test_two_takers_share_the_jobs_and_neither_gets_an_empty_group() -> None:
     queue.close()
     for thread in takers:
         thread.join(30)
+    assert not any(thread.is_alive() for thread in takers), "a taker did not end on close()"
     assert errors == []
     assert all(groups), "an empty group was handed out"
     assert sorted(job for group in groups for job in group) == list(range(100, 400))
     assert all(group == sorted(group) for group in groups)
 
 
-def test_a_negative_wait_is_refused() -> None:
-    with pytest.raises(ValueError):
-        GroupQueue(wait=-1)
+@pytest.mark.parametrize("wait", [-1, float("inf"), float("nan")])
+def test_a_wait_that_is_not_a_finite_positive_number_is_refused(wait: float) -> None:
+    with pytest.raises(ValueError, match="wait"):
+        GroupQueue(wait=wait)
+
+
+def test_the_limit_is_inclusive() -> None:
+    queue: GroupQueue[int] = GroupQueue()
+    for job in (3, 5, 1):
+        queue.put(job)
+    assert queue.take(size=lambda job: job, limit=8) == [3, 5]
+
+
+def test_the_target_is_the_largest_recent_group() -> None:
+    queue: GroupQueue[int] = GroupQueue(wait=0.01)
+    for job in range(5):
+        queue.put(job)
+    queue.take()
+    queue.put(9)
+    queue.take()
+    assert queue.target() == 5
+
+
+def test_groups_older_than_the_horizon_do_not_count() -> None:
+    """After a burst, a caller alone waits only while the burst is recent."""
+    queue: GroupQueue[int] = GroupQueue(wait=30.0, horizon=0.05)
+    for job in range(6):
+        queue.put(job)
+    queue.take()
+    assert queue.target() == 6
+    time.sleep(0.1)
+    assert queue.target() == 1
+    queue.put(7)
+    started = time.monotonic()
+    assert queue.take() == [7]
+    assert time.monotonic() - started < 10  # not the 30 s wait
+    assert GroupQueue(wait=0.0005).horizon == pytest.approx(0.025)  # default: 50 waits
+
+
+def _queue_with_target(target: int, wait: float = 30.0, **kwargs) -> GroupQueue:
+    queue: GroupQueue = GroupQueue(wait=wait, **kwargs)
+    for job in range(target):
+        queue.put(("d", 1))
+    queue.take(lambda job: job[0] == "d")
+    assert queue.target() == target
+    return queue
+
+
+def test_a_job_that_cannot_be_grouped_never_waits() -> None:
+    queue = _queue_with_target(4)
+    queue.put(("call", 0))
+    started = time.monotonic()
+    assert queue.take(lambda job: job[0] == "d") == [("call", 0)]
+    assert time.monotonic() - started < 10
+
+
+def test_no_wait_when_a_job_that_cannot_join_comes_next() -> None:
+    """Nothing arriving later could join the first group: it is taken at once."""
+    queue = _queue_with_target(4)
+    queue.put(("d", 1))
+    queue.put(("call", 0))
+    started = time.monotonic()
+    assert queue.take(lambda job: job[0] == "d") == [("d", 1)]
+    assert time.monotonic() - started < 10
+
+
+def test_no_wait_when_the_group_is_already_full() -> None:
+    queue = _queue_with_target(4)
+    queue.put(("d", 10))
+    started = time.monotonic()
+    assert queue.take(lambda job: job[0] == "d", size=lambda job: job[1], limit=10) == [("d", 10)]
+    assert time.monotonic() - started < 10
+
+
+def test_the_wait_ends_at_a_fixed_deadline_while_jobs_trickle_in() -> None:
+    """Arrivals do not restart the wait: with a 0.2 s wait and a job every 20 ms, the group
+    closes long before the target of 50 is reached."""
+    queue: GroupQueue[int] = GroupQueue(wait=0.2)
+    for job in range(50):
+        queue.put(job)
+    queue.take()
+    queue.put(0)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.02):
+            queue.put(1)
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    try:
+        group = queue.take()
+    finally:
+        stop.set()
+        feeder.join()
+    assert group is not None and 1 <= len(group) < 50

@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     group_wait_ms: float = Field(
         0.5, ge=0, le=100,
         description="how long the writer waits for concurrent decisions to join a group when fewer are queued than its "
-                    "recent groups held (0: never; a lone caller never waits); docs/deploy.md, Sizing",
+                    "recent groups held (0: never; a lone caller waits only right after a burst); docs/deploy.md, Sizing",
     )
 
     # --- secrets and keys ---
