@@ -122,8 +122,7 @@ class _GroupWriter:
 
     def decide(self, attempt):
         # The caller waits on a lock the writer releases: the lightest one-waiter hand-off, so the
-        # bench's own clients take less of the machine (a threading.Event cost 53-56 µs of CPU per
-        # decision in this loop, a lock 36-40 µs: a one-off /tmp script, fake gateway).
+        # bench's own clients take less of the machine (bench/group_handoff.py measures both).
         done = threading.Lock()
         done.acquire()
         slot: list = [attempt, done, None]
