@@ -20,6 +20,18 @@ def _later(seconds: float, fn, *args) -> threading.Thread:
     return thread
 
 
+def _taken_at_once(queue: GroupQueue, *args, **kwargs) -> list | None:
+    """queue.take(...), checking it did not start the tests' 30 s wait for company."""
+    started = time.monotonic()
+    group = queue.take(*args, **kwargs)
+    assert time.monotonic() - started < 10
+    return group
+
+
+def _is_decision(job: tuple) -> bool:
+    return job[0] == "d"
+
+
 def test_takes_everything_queued_in_order_up_to_the_limit() -> None:
     queue: GroupQueue[int] = GroupQueue()
     for job in (3, 4, 5, 6):
@@ -45,9 +57,7 @@ def test_a_lone_caller_never_waits() -> None:
     queue: GroupQueue[int] = GroupQueue(wait=30.0)
     for job in range(5):
         queue.put(job)
-        started = time.monotonic()
-        assert queue.take() == [job]
-        assert time.monotonic() - started < 10  # not the 30 s wait
+        assert _taken_at_once(queue) == [job]
     assert queue.target() == 1
 
 
@@ -180,9 +190,7 @@ def test_groups_older_than_the_horizon_do_not_count() -> None:
     time.sleep(0.1)
     assert queue.target() == 1
     queue.put(7)
-    started = time.monotonic()
-    assert queue.take() == [7]
-    assert time.monotonic() - started < 10  # not the 30 s wait
+    assert _taken_at_once(queue) == [7]
     assert GroupQueue(wait=0.0005).horizon == pytest.approx(0.025)  # default: 50 waits
 
 
@@ -190,7 +198,7 @@ def _queue_with_target(target: int, wait: float = 30.0, **kwargs) -> GroupQueue:
     queue: GroupQueue = GroupQueue(wait=wait, **kwargs)
     for job in range(target):
         queue.put(("d", 1))
-    queue.take(lambda job: job[0] == "d")
+    queue.take(_is_decision)
     assert queue.target() == target
     return queue
 
@@ -198,9 +206,7 @@ def _queue_with_target(target: int, wait: float = 30.0, **kwargs) -> GroupQueue:
 def test_a_job_that_cannot_be_grouped_never_waits() -> None:
     queue = _queue_with_target(4)
     queue.put(("call", 0))
-    started = time.monotonic()
-    assert queue.take(lambda job: job[0] == "d") == [("call", 0)]
-    assert time.monotonic() - started < 10
+    assert _taken_at_once(queue, _is_decision) == [("call", 0)]
 
 
 def test_no_wait_when_a_job_that_cannot_join_comes_next() -> None:
@@ -208,17 +214,13 @@ def test_no_wait_when_a_job_that_cannot_join_comes_next() -> None:
     queue = _queue_with_target(4)
     queue.put(("d", 1))
     queue.put(("call", 0))
-    started = time.monotonic()
-    assert queue.take(lambda job: job[0] == "d") == [("d", 1)]
-    assert time.monotonic() - started < 10
+    assert _taken_at_once(queue, _is_decision) == [("d", 1)]
 
 
 def test_no_wait_when_the_group_is_already_full() -> None:
     queue = _queue_with_target(4)
     queue.put(("d", 10))
-    started = time.monotonic()
-    assert queue.take(lambda job: job[0] == "d", size=lambda job: job[1], limit=10) == [("d", 10)]
-    assert time.monotonic() - started < 10
+    assert _taken_at_once(queue, _is_decision, size=lambda job: job[1], limit=10) == [("d", 10)]
 
 
 def test_the_wait_ends_at_a_fixed_deadline_while_jobs_trickle_in() -> None:
