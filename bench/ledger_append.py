@@ -4,7 +4,10 @@ this process and of its PostgreSQL backend, the WAL written and the tables' size
 Decisions append their entries in groups (one statement per group, as `decide_many` does);
 here each group is its own transaction, and the ledger is chained every 50 groups on the same
 connection, as in bench/decide_cpu.py — so the figures are the ledger's share of a decision
-without the rest of it. Run it on the checkout to measure (PYTHONPATH=<checkout>/src),
+without the rest of it. Every `--vacuum-every` chained entries the queue is vacuumed on the
+same connection, as the background chainer does (0: never, as before that existed; its CPU
+counts in the chunk it falls in). Each chunk line also gives `ledger_pending`'s size: the
+chaining's cost per entry grows with it while its dead rows are not vacuumed. Run it on the checkout to measure (PYTHONPATH=<checkout>/src),
 alternating checkouts:
 
     PYTHONPATH=src .venv/bin/python bench/ledger_append.py --entries 40000
@@ -36,9 +39,17 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=3)
     parser.add_argument("--body-bytes", type=int, default=600, help="about the size of a decision's entry")
     parser.add_argument("--chunks", type=int, default=5)
+    parser.add_argument("--vacuum-every", type=int, default=None,
+                        help="VACUUM ledger_pending every N chained entries (default: the background chainer's "
+                             "setting; 0: never)")
     args = parser.parse_args()
     import reachguard
+    from reachguard.store import pg_ledger
     from reachguard.store.postgres import PostgresStore
+
+    vacuum_every = getattr(pg_ledger, "_VACUUM_EVERY", 0) if args.vacuum_every is None else args.vacuum_every
+    if vacuum_every < 0:
+        parser.error("--vacuum-every must be >= 0")
 
     schema = f"rg_bench_ledger_{os.getpid()}_{secrets.token_hex(2)}"
     url = args.db + ("&" if "?" in args.db else "?") + f"schema={schema}&synchronous_commit=off"
@@ -47,7 +58,17 @@ def main() -> None:
     entries = [(f"org{i % args.orgs}", "decision", 1_763_900_000.0 + i, f"+86139{i % 100000:08d}", "allow",
                 f'{{"decision":{{"verdict":"allow","reasons":[],"id":"e{i}"}},"pad":"{pad}"}}'.encode())
                for i in range(args.entries)]
-    print(f"code: {Path(reachguard.__file__).resolve().parent}; load average {open('/proc/loadavg').read().split()[0]}")
+    vacuum = f"VACUUM ledger_pending every {vacuum_every:,} chained entries" if vacuum_every else "ledger_pending never VACUUMed"
+    print(f"code: {Path(reachguard.__file__).resolve().parent}; load average {open('/proc/loadavg').read().split()[0]}; "
+          f"{vacuum}")
+    chained = 0
+
+    def chain() -> None:
+        nonlocal chained
+        chained += store.chain_ledger()
+        if vacuum_every and chained >= vacuum_every:
+            chained = 0
+            store.vacuum_pending()
     try:
         with store.read() as conn:
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -61,16 +82,17 @@ def main() -> None:
             for g, k in enumerate(range(0, len(part), args.group)):
                 store.ledger_append(part[k:k + args.group])
                 if g % 50 == 49:
-                    store.chain_ledger()
-            store.chain_ledger()
+                    chain()
+            chain()
             p1, b1 = time.process_time(), proc_cpu(backend)
             with store.read() as conn:
                 wal = conn.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (lsn0,)).fetchone()[0]
+                pending = conn.execute("SELECT pg_total_relation_size('ledger_pending')").fetchone()[0]
             chunks.append({"replica": (p1 - p0) / len(part) * 1e6, "postgres": (b1 - b0) / len(part) * 1e6,
                            "wal": float(wal) / len(part)})
             r = chunks[-1]
             print(f"chunk {c + 1}: replica {r['replica']:6.1f} µs  postgres {r['postgres']:6.1f} µs  "
-                  f"WAL {r['wal']:7.0f} B per entry", flush=True)
+                  f"WAL {r['wal']:7.0f} B per entry; ledger_pending {pending / 2**20:6.1f} MiB", flush=True)
         with store.read() as conn:
             sizes = {t: conn.execute("SELECT pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n "
                                      "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = %s "

@@ -26,12 +26,16 @@ from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
 
 _CHAIN_BATCH = 5000
+_VACUUM_EVERY = 10_000  # chained entries (dead rows left in ledger_pending) between VACUUMs
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
 # The chainer's two statements: pending entries in id order with their bodies' SHA-256 (or the
 # body itself where the server cannot hash it), then one move from ledger_pending into ledger.
 _PENDING_HASHED = ("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8')), 'hex') FROM ledger_pending "
                    "WHERE org = %s ORDER BY id LIMIT %s")
 _PENDING_BODIES = "SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s"
+_PENDING_ORGS = ("WITH RECURSIVE o(org) AS ((SELECT org FROM ledger_pending ORDER BY org LIMIT 1) UNION ALL "
+                 "SELECT (SELECT p.org FROM ledger_pending p WHERE p.org > o.org ORDER BY p.org LIMIT 1) FROM o "
+                 "WHERE o.org IS NOT NULL) SELECT org FROM o WHERE org IS NOT NULL")
 _MOVE_PENDING = (
     "WITH h AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
     "AS t(id, seq, body_hash, prev_hash, entry_hash)), "
@@ -48,6 +52,7 @@ class PgLedger(PgSessions):
     _chain_interval: float
     _chainer: "_Chainer | None"
     _hashes_on_server: bool | None
+    _version_num: int | None = None
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -75,7 +80,7 @@ class PgLedger(PgSessions):
         if org is not None:
             orgs = [org]
         else:
-            orgs = [row[0] for row in self._fetch("SELECT org FROM ledger_pending GROUP BY org", None)]
+            orgs = [row[0] for row in self._fetch(_PENDING_ORGS, None)]
         return sum(self._chain_org(o, wait) for o in orgs)
 
     def _chain_org(self, org: str, wait: bool) -> int:
@@ -139,6 +144,25 @@ class PgLedger(PgSessions):
             finally:
                 s.release()
         return done
+
+    def vacuum_pending(self) -> None:
+        """VACUUM the pending queue, skipped if another session is vacuuming it.
+
+        Every chained entry leaves a dead row in `ledger_pending`. Autovacuum looks at a table
+        once a minute at best (and not at all where it is off), so a queue fed thousands of
+        entries a second would grow by a gigabyte an hour between passes, and the chainer's
+        reads would wade through it. The background chainer calls this every
+        `_VACUUM_EVERY` entries it moved. A role that does not own the table gets a warning
+        from the server, not an error. VACUUM cannot run inside a transaction block."""
+        if self._session().depth:
+            raise RuntimeError("vacuum_pending runs outside a transaction")
+        if self._server_version() >= 120000:
+            self._fetch("VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending", None)
+
+    def _server_version(self) -> int:
+        if self._version_num is None:
+            self._version_num = int(self._fetch("SELECT current_setting('server_version_num')::int", None)[0][0])
+        return self._version_num
 
     def _server_hashes(self) -> bool:
         """Whether the server can hash ledger bodies byte for byte as we do (UTF-8, sha256())."""
@@ -253,12 +277,16 @@ class _Chainer(threading.Thread):
         self._stopped.set()
 
     def run(self) -> None:
+        moved = 0  # entries chained since this thread last vacuumed the queue
         while not self._stopped.wait(self._interval):
             store = self._store()
             if store is None or store._closed:
                 return
             try:
-                store.chain_ledger(wait=False)
+                moved += store.chain_ledger(wait=False)
+                if moved >= _VACUUM_EVERY:
+                    moved = 0
+                    store.vacuum_pending()
             except Exception:  # noqa: BLE001 - retried at the next tick; readers chain anyway
                 pass
             finally:
