@@ -27,6 +27,20 @@ def _heap_bytes(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT pg_relation_size('ledger_pending')").fetchone()[0]
 
 
+def _vacuums(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                        "AND relname = 'ledger_pending'").fetchone()[0]
+
+
+def _vacuums_after(conn: psycopg.Connection, before: int) -> int:
+    """The queue's VACUUM count once it moved past `before` (the statistics can lag a little), or
+    as it is after 30 s (a bound for a loaded machine)."""
+    deadline = time.monotonic() + 30
+    while _vacuums(conn) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _vacuums(conn)
+
+
 def test_chaining_every_org_finds_each_org_with_pending_entries_once(pg_url: str, new_store) -> None:
     store = new_store("postgres")
     store.ledger_append(_entries(ORGS, 3))
@@ -80,17 +94,12 @@ def test_background_chainer_vacuums_the_queue_every_so_many_entries(pg_url: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pg_ledger, "_VACUUM_EVERY", 50)
     store = new_store("postgres")
-    stats = ("SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-             "AND relname = 'ledger_pending'")
     with _conn(pg_url, store) as conn:
-        before = conn.execute(stats).fetchone()[0]
+        before = _vacuums(conn)
         store.ledger_append(_entries(["acme"], 60))
         store._chain_interval = 0.05
         store._start_chainer()
-        deadline = time.monotonic() + 30  # a bound for a loaded machine
-        while conn.execute(stats).fetchone()[0] == before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert conn.execute(stats).fetchone()[0] > before
+        assert _vacuums_after(conn, before) > before
         assert conn.execute("SELECT count(*) FROM ledger_pending").fetchone()[0] == 0
     assert verify_chain(store.ledger_entries("acme")) == (60, None)
 
@@ -100,3 +109,20 @@ def test_vacuum_in_an_open_transaction_is_refused_before_reaching_the_server(new
     with store.transaction():
         with pytest.raises(RuntimeError, match="outside a transaction"):
             store.vacuum_pending()
+
+
+def test_db_chain_chains_then_vacuums_the_queue(pg_url: str, new_store) -> None:
+    from typer.testing import CliRunner
+
+    from reachguard.cli import app
+
+    store = new_store("postgres")
+    store.ledger_append(_entries(["acme", "beta"], 400))
+    with _conn(pg_url, store) as conn:
+        before = _vacuums(conn)
+        out = CliRunner().invoke(app, ["db", "chain", "--db", pg_url])
+        assert out.exit_code == 0, out.output
+        assert out.stdout.strip() == "chained 800 pending ledger entries; the queue vacuumed"
+        assert _vacuums_after(conn, before) == before + 1
+        assert conn.execute("SELECT count(*) FROM ledger_pending").fetchone()[0] == 0
+    assert verify_chain(store.ledger_entries("beta")) == (400, None)

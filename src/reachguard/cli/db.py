@@ -143,7 +143,8 @@ def chain(
     db: Optional[str] = typer.Option(None, "--db", help=_DB_HELP),
     org: Optional[str] = typer.Option(None, "--org", help="Only this org's chain."),
 ) -> None:
-    """Chain the ledger entries still pending (PostgreSQL; replicas also do it every second).
+    """Chain the ledger entries still pending, then VACUUM the pending queue (PostgreSQL;
+    replicas also chain every second, and vacuum every 10,000 entries they chained).
 
     Example: reachguard db chain --db postgresql://postgres@127.0.0.1:5432/test
     """
@@ -156,6 +157,9 @@ def chain(
     try:
         chain_ledger = getattr(store, "chain_ledger", None)
         done = chain_ledger(org) if chain_ledger else 0
+        vacuum_pending = getattr(store, "vacuum_pending", None)
+        if vacuum_pending:
+            vacuum_pending()
     finally:
         store.close()
-    typer.echo(f"chained {done} pending ledger entries")
+    typer.echo(f"chained {done} pending ledger entries" + ("; the queue vacuumed" if vacuum_pending else ""))
