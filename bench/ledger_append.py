@@ -44,10 +44,10 @@ def main() -> None:
                              "setting; 0: never)")
     args = parser.parse_args()
     import reachguard
-    from reachguard.store import pg_ledger
+    from reachguard.store import pg_chainer
     from reachguard.store.postgres import PostgresStore
 
-    vacuum_every = getattr(pg_ledger, "_VACUUM_EVERY", 0) if args.vacuum_every is None else args.vacuum_every
+    vacuum_every = getattr(pg_chainer, "VACUUM_EVERY", 0) if args.vacuum_every is None else args.vacuum_every
     if vacuum_every < 0:
         parser.error("--vacuum-every must be >= 0")
 

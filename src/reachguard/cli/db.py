@@ -156,10 +156,22 @@ def chain(
         _fail(str(exc))
     try:
         chain_ledger = getattr(store, "chain_ledger", None)
-        done = chain_ledger(org) if chain_ledger else 0
+        try:
+            done = chain_ledger(org) if chain_ledger else 0
+        except StoreUnavailable as exc:
+            _fail(str(exc))
         vacuum_pending = getattr(store, "vacuum_pending", None)
-        if vacuum_pending:
-            vacuum_pending()
+        if vacuum_pending is None:  # SQLite: no queue
+            typer.echo(f"chained {done} pending ledger entries")
+            return
+        try:
+            skipped = vacuum_pending()
+        except StoreUnavailable as exc:  # the chaining is committed: say so, then why the VACUUM failed
+            typer.echo(f"chained {done} pending ledger entries")
+            _fail(f"the queue (ledger_pending) was not vacuumed: {exc}")
     finally:
         store.close()
-    typer.echo(f"chained {done} pending ledger entries" + ("; the queue vacuumed" if vacuum_pending else ""))
+    if skipped is None:
+        typer.echo(f"chained {done} pending ledger entries; the queue vacuumed")
+    else:
+        typer.echo(f"chained {done} pending ledger entries; the queue not vacuumed: {skipped.reason}")

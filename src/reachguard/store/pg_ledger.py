@@ -14,9 +14,9 @@ chaining). For one writer the chain is identical, hash for hash, to the SQLite s
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence
+
+import psycopg
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
 from reachguard.store.base import (LEDGER_PAGE, Checkpoint, PendingEntry, StoreUnavailable, and_where, decision_filters,
@@ -25,8 +25,11 @@ from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
 
+if TYPE_CHECKING:
+    from reachguard.store.pg_chainer import Chainer
+
 _CHAIN_BATCH = 5000
-_VACUUM_EVERY = 10_000  # chained entries (dead rows left in ledger_pending) between VACUUMs
+_VACUUM_PENDING = "VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending"  # why: pg_chainer.py
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
 # The chainer's two statements: pending entries in id order with their bodies' SHA-256 (or the
 # body itself where the server cannot hash it), then one move from ledger_pending into ledger.
@@ -46,13 +49,19 @@ _MOVE_PENDING = (
 )
 
 
+class VacuumSkipped(NamedTuple):
+    """Why a VACUUM of the queue did not happen."""
+
+    reason: str
+    lasting: bool  # no use trying again (the role may not vacuum it, the server is too old)
+
+
 class PgLedger(PgSessions):
     """Ledger appends, chaining and reads (mixed into PostgresStore)."""
 
     _chain_interval: float
-    _chainer: "_Chainer | None"
-    _hashes_on_server: bool | None
-    _version_num: int | None = None
+    _chainer: "Chainer | None"
+    _server: tuple[str, int] | None = None
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -145,36 +154,54 @@ class PgLedger(PgSessions):
                 s.release()
         return done
 
-    def vacuum_pending(self) -> None:
-        """VACUUM the pending queue, skipped if another session is vacuuming it.
-
-        Every chained entry leaves a dead row in `ledger_pending`. Autovacuum looks at a table
-        once a minute at best (and not at all where it is off), so a queue fed thousands of
-        entries a second would grow by a gigabyte an hour between passes, and the chainer's
-        reads would wade through it. The background chainer calls this every
-        `_VACUUM_EVERY` entries it moved. A role that does not own the table gets a warning
-        from the server, not an error. VACUUM cannot run inside a transaction block."""
-        if self._session().depth:
+    def vacuum_pending(self) -> VacuumSkipped | None:
+        """VACUUM the pending queue: None once done, else why it was not (pg_chainer.py says when
+        and why the chainer calls this). VACUUM cannot run inside a transaction block."""
+        s = self._session()
+        if s.depth:
             raise RuntimeError("vacuum_pending runs outside a transaction")
-        if self._server_version() >= 120000:
-            self._fetch("VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending", None)
+        if self._server_info()[1] < 120000:
+            return VacuumSkipped("PostgreSQL before 12 cannot skip a locked table; left to autovacuum", lasting=True)
+        warnings: list[tuple[str | None, str]] = []  # (sqlstate, message): a Diagnostic is valid only in the call
 
-    def _server_version(self) -> int:
-        if self._version_num is None:
-            self._version_num = int(self._fetch("SELECT current_setting('server_version_num')::int", None)[0][0])
-        return self._version_num
+        def keep(diag: psycopg.errors.Diagnostic) -> None:
+            if (diag.severity_nonlocalized or diag.severity) == "WARNING":
+                warnings.append((diag.sqlstate, diag.message_primary or "skipped"))
+
+        conn = s.attach()
+        s.pinned += 1  # the statement below runs on this very connection (its warnings, our handler)
+        conn.add_notice_handler(keep)
+        try:
+            self._fetch(_VACUUM_PENDING, None)
+        finally:
+            conn.remove_notice_handler(keep)
+            s.pinned -= 1
+            s.release()
+        if not warnings:
+            return None
+        # 42501: the role may not vacuum the table (not its owner's); 55P03: another session
+        # holds it (another replica's VACUUM), try again next time.
+        sqlstate, message = warnings[0]
+        return VacuumSkipped(message, lasting=sqlstate != "55P03")
+
+    def _server_info(self) -> tuple[str, int]:
+        """The server's encoding and version number (asked once per store)."""
+        if self._server is None:
+            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int", None)[0]
+            self._server = (row[0], int(row[1]))
+        return self._server
 
     def _server_hashes(self) -> bool:
         """Whether the server can hash ledger bodies byte for byte as we do (UTF-8, sha256())."""
-        if self._hashes_on_server is None:
-            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int", None)[0]
-            self._hashes_on_server = row[0] == "UTF8" and row[1] >= 110000
-        return self._hashes_on_server
+        encoding, version = self._server_info()
+        return encoding == "UTF8" and version >= 110000
 
     def _start_chainer(self) -> None:
         with _ENGINES_LOCK:
             if self._chainer is None and not self._closed:
-                self._chainer = _Chainer(self, self._chain_interval)
+                from reachguard.store.pg_chainer import Chainer
+
+                self._chainer = Chainer(self, self._chain_interval)
                 self._chainer.start()
 
     def ledger_entries(self, org: str, at_from: float | None = None, at_to: float | None = None) -> Iterator[LedgerEntry]:
@@ -262,32 +289,3 @@ class PgLedger(PgSessions):
         )
         sql = f"SELECT {_LEDGER_COLUMNS} FROM ledger" + tail
         return [LedgerEntry(*row) for row in self._fetch(sql, tuple(params))]
-
-
-class _Chainer(threading.Thread):
-    """Chains pending ledger entries every few seconds (skips orgs another replica holds)."""
-
-    def __init__(self, store: PgLedger, interval: float):
-        super().__init__(name="reachguard-ledger-chainer", daemon=True)
-        self._store = weakref.ref(store)
-        self._interval = interval
-        self._stopped = threading.Event()
-
-    def stop(self) -> None:
-        self._stopped.set()
-
-    def run(self) -> None:
-        moved = 0  # entries chained since this thread last vacuumed the queue
-        while not self._stopped.wait(self._interval):
-            store = self._store()
-            if store is None or store._closed:
-                return
-            try:
-                moved += store.chain_ledger(wait=False)
-                if moved >= _VACUUM_EVERY:
-                    moved = 0
-                    store.vacuum_pending()
-            except Exception:  # noqa: BLE001 - retried at the next tick; readers chain anyway
-                pass
-            finally:
-                del store

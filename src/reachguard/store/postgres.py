@@ -23,7 +23,8 @@ correct but aborts and retries under contention instead of queueing.)
   lists, contacts, outcomes, and for collection the account, the borrower's outcomes and
   the debt's contacts), prepared server-side.
 
-The ledger (pending entries chained per org, off the decision's path): pg_ledger.py.
+The ledger (pending entries chained per org, off the decision's path): pg_ledger.py; the
+background chainer and the upkeep of its queue: pg_chainer.py.
 Statements and transactions: pg_session.py (a thread's connection: pg_conn.py); keys, templates, cases, reputation:
 pg_records.py.
 
@@ -58,7 +59,8 @@ from reachguard.store.pg_engine import (  # noqa: F401  (re-exported: tools and 
     parse_url,
     upgrade,
 )
-from reachguard.store.pg_ledger import PgLedger, _Chainer  # noqa: F401
+from reachguard.store.pg_chainer import Chainer
+from reachguard.store.pg_ledger import PgLedger
 from reachguard.store.pg_params import float_array, text_array
 from reachguard.store.pg_records import PgRecords
 from reachguard.store.pg_session import _RANK, _Idle, _Local, _Session, lock_key  # noqa: F401  (re-exported)
@@ -99,8 +101,7 @@ class PostgresStore(PgLedger, PgRecords, Store):
         self._idle = _Idle(min(4, self.engine.pool.size()))  # type: ignore[attr-defined]
         self._sessions: "weakref.WeakSet[_Session]" = weakref.WeakSet()
         self._chain_interval = chain_interval
-        self._chainer: _Chainer | None = None
-        self._hashes_on_server: bool | None = None
+        self._chainer: Chainer | None = None
         self._closed = False
 
     # --- reads --------------------------------------------------------------------------
