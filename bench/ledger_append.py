@@ -7,8 +7,8 @@ connection, as in bench/decide_cpu.py — so the figures are the ledger's share 
 without the rest of it. Every `--vacuum-every` chained entries the queue is vacuumed on the
 same connection, as the background chainer does (0: never, as before that existed; its CPU
 counts in the chunk it falls in). Each chunk line also gives `ledger_pending`'s size: the
-chaining's cost per entry grows with it while its dead rows are not vacuumed. Run it on the checkout to measure (PYTHONPATH=<checkout>/src),
-alternating checkouts:
+chaining's cost per entry grows with it while its dead rows are not vacuumed. Run it on the
+checkout to measure (PYTHONPATH=<checkout>/src), alternating checkouts:
 
     PYTHONPATH=src .venv/bin/python bench/ledger_append.py --entries 40000
 
@@ -44,12 +44,17 @@ def main() -> None:
                              "setting; 0: never)")
     args = parser.parse_args()
     import reachguard
-    from reachguard.store import pg_chainer
     from reachguard.store.postgres import PostgresStore
 
-    vacuum_every = getattr(pg_chainer, "VACUUM_EVERY", 0) if args.vacuum_every is None else args.vacuum_every
+    try:
+        from reachguard.store.pg_chainer import VACUUM_EVERY  # the background chainer's setting
+    except ImportError:  # a checkout from before the chainer vacuumed the queue (A/B runs)
+        VACUUM_EVERY = 0
+    vacuum_every = VACUUM_EVERY if args.vacuum_every is None else args.vacuum_every
     if vacuum_every < 0:
         parser.error("--vacuum-every must be >= 0")
+    if vacuum_every and not hasattr(PostgresStore, "vacuum_pending"):
+        parser.error("this checkout cannot VACUUM the queue: --vacuum-every 0")
 
     schema = f"rg_bench_ledger_{os.getpid()}_{secrets.token_hex(2)}"
     url = args.db + ("&" if "?" in args.db else "?") + f"schema={schema}&synchronous_commit=off"

@@ -14,19 +14,17 @@ chaining). For one writer the chain is identical, hash for hash, to the SQLite s
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import psycopg
 
 from reachguard.ledger.chain import GENESIS, GLOBAL_ORG, LedgerEntry, entry_hash
 from reachguard.store.base import (LEDGER_PAGE, Checkpoint, PendingEntry, StoreUnavailable, and_where, decision_filters,
                                    paged_ledger_range)
+from reachguard.store.pg_chainer import Chainer
 from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, lock_key
-
-if TYPE_CHECKING:
-    from reachguard.store.pg_chainer import Chainer
 
 _CHAIN_BATCH = 5000
 _VACUUM_PENDING = "VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending"  # why: pg_chainer.py
@@ -60,7 +58,7 @@ class PgLedger(PgSessions):
     """Ledger appends, chaining and reads (mixed into PostgresStore)."""
 
     _chain_interval: float
-    _chainer: "Chainer | None"
+    _chainer: Chainer | None
     _server: tuple[str, int] | None = None
 
     # --- ledger -------------------------------------------------------------------------
@@ -199,8 +197,6 @@ class PgLedger(PgSessions):
     def _start_chainer(self) -> None:
         with _ENGINES_LOCK:
             if self._chainer is None and not self._closed:
-                from reachguard.store.pg_chainer import Chainer
-
                 self._chainer = Chainer(self, self._chain_interval)
                 self._chainer.start()
 
