@@ -22,6 +22,9 @@ Run: .venv/bin/python bench/decide.py --backend postgres+redis     (or this file
      [--db postgresql://…] [--redis redis://…] [--numbers N] [--decisions N] [--workers 1,4,16]
 `--synchronous-commit off` measures without waiting for the WAL flush (it replaces a
 synchronous_commit given in --db).
+
+Sustained load: `--seconds 300 --every 30 --no-sqlite --mode grouped --workers 16` prints the
+rate of each 30-second interval too (the raw round trips are measured for at most 10 s).
 """
 
 from __future__ import annotations
@@ -162,6 +165,7 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
         for _ in range(10):  # warm the connection and the prepared statements
             decide(source.next())
     latencies: list[float] = []
+    ends: list[float] = []  # when each decision was answered (perf_counter: one clock for every process)
     lock = threading.Lock()
     clock = time.perf_counter
     barrier.wait()
@@ -170,17 +174,19 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
     deadline = start + seconds
 
     def client(source: _Events) -> None:
-        mine = []
+        mine, answered = [], []
         while True:
             event = source.next()
             t0 = clock()
             decide(event)
             t1 = clock()
             mine.append(t1 - t0)
+            answered.append(t1)
             if t1 >= deadline:
                 break
         with lock:
             latencies.extend(mine)
+            ends.extend(answered)
 
     pool = [threading.Thread(target=client, args=(source,)) for source in sources]
     for thread in pool:
@@ -196,7 +202,7 @@ def _decide_worker(backend: str, url: str, redis_url: str, prefix: str, seed: in
     sizes = writer.sizes if writer else []
     if writer:
         writer.close()
-    results.put((start, end, latencies, sizes, (cpu, servers)))
+    results.put((start, end, latencies, sizes, (cpu, servers), ends))
     store.close()
 
 
@@ -275,7 +281,7 @@ def _evalsha_worker(redis_url: str, seconds: float, barrier, results) -> None:
 
 def run_workers(workers: int, target, args_for) -> tuple:
     """(rate over the common wall time, p50 ms, p99 ms, mean group, CPU µs per decision by
-    process kind or None) of `workers` processes."""
+    process kind or None, (common start, every answer's time) or None) of `workers` processes."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers)
     results = context.Queue()
@@ -298,7 +304,21 @@ def run_workers(workers: int, target, args_for) -> tuple:
         count = len(latencies)
         cpu = {"replica": sum(o[4][0] for o in outs) / count * 1e6, "postgres": servers["postgres"] / count * 1e6,
                "redis": servers["redis-server"] / count * 1e6}
-    return len(latencies) / (end - start), percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3, group, cpu
+    answered = (start, sorted(x for o in outs for x in o[5])) if all(len(o) > 5 for o in outs) else None
+    return (len(latencies) / (end - start), percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3, group, cpu,
+            answered)
+
+
+def interval_rates(answered: tuple[float, list[float]], every: float) -> list[float]:
+    """Decisions per second in each `every`-second interval after the common start (a sustained
+    run: does the rate hold, or fall as tables, indexes and queues grow, at checkpoints…)."""
+    start, times = answered
+    counts: dict[int, int] = {}
+    for t in times:
+        k = int((t - start) // every)
+        counts[k] = counts.get(k, 0) + 1
+    last = int((times[-1] - start) // every) if times else -1
+    return [counts.get(k, 0) / every for k in range(last)]  # the last interval is cut short: left out
 
 
 def server_info(url: str, redis_url: str, backends: list[str]) -> str:
@@ -349,9 +369,15 @@ def main() -> None:
     parser.add_argument("--group-wait-ms", type=float, default=Settings.model_fields["group_wait_ms"].default,
                         help="grouped mode: how long a writer waits for company when fewer are queued than its recent "
                              "groups held (default: serve's group_wait_ms; 0: take what is queued at once)")
+    parser.add_argument("--every", type=float, default=0.0,
+                        help="also print the rate of each interval of this many seconds (for long --seconds runs)")
+    parser.add_argument("--no-sqlite", action="store_true",
+                        help="leave out the SQLite figure (long runs on the production backends)")
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
+    if not (args.every >= 0):
+        parser.error(f"--every must be >= 0 seconds, not {args.every}")
     if not (0 <= args.group_wait_ms <= 100):  # serve's own range; also refuses nan and inf
         parser.error(f"--group-wait-ms must be between 0 and 100, not {args.group_wait_ms}")
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
@@ -383,7 +409,8 @@ def main() -> None:
                 print(f"server: {server_info(url, args.redis, backends)}")
             print(f"population: {args.numbers:,} numbers, 30% with history (bench/decide.py); generated in "
                   f"{t1 - t0:.1f} s, copied to PostgreSQL in {time.perf_counter() - t1:.1f} s")
-            print(f"each figure: {args.seconds:g} s measured after a common start; workers: "
+            print(f"each figure: {args.seconds:g} s measured after a common start (the raw round trips: "
+                  f"{min(args.seconds, 10.0):g} s); workers: "
                   "direct = that many processes, each calling Gateway.decide one at a time; "
                   f"grouped = that many client threads over min(workers, {args.replicas}) replica processes, each with a "
                   f"group-commit writer (Gateway.decide_many of whatever is queued; group_wait_ms {args.group_wait_ms:g})\n",
@@ -405,17 +432,22 @@ def main() -> None:
                     )
                 rows.append((name, figures))
                 _print_row(name, figures, counts)
+                for w in counts:
+                    if args.every and figures[w][5]:
+                        rates = interval_rates(figures[w][5], args.every)
+                        print(f"  {w} workers, per {args.every:g} s: " + " ".join(f"{r:,.0f}" for r in rates), flush=True)
 
+            baseline_seconds = min(args.seconds, 10.0)  # a round trip's rate needs no long run
             print(f"{'':44}" + "".join(f"{f'{w} worker' + ('s' if w > 1 else ''):>34}" for w in counts))
             if backends:
-                select1 = {w: run_workers(w, _select1_worker, lambda i: (url, args.seconds)) for w in counts}
+                select1 = {w: run_workers(w, _select1_worker, lambda i: (url, baseline_seconds)) for w in counts}
                 rows.append(("raw SELECT 1 round trips (processes)", select1))
                 _print_row(rows[-1][0], select1, counts)
             if "postgres+redis" in backends:
-                evalsha = {w: run_workers(w, _evalsha_worker, lambda i: (args.redis, args.seconds)) for w in counts}
+                evalsha = {w: run_workers(w, _evalsha_worker, lambda i: (args.redis, baseline_seconds)) for w in counts}
                 rows.append(("raw Redis EVALSHA round trips (processes)", evalsha))
                 _print_row(rows[-1][0], evalsha, counts)
-            for mode in modes:
+            for mode in modes if not args.no_sqlite else ():
                 measure(f"SQLite file, {mode}", "sqlite:" + path, "", mode)
             for backend in backends:
                 for sync in syncs:
