@@ -24,7 +24,9 @@ Run: .venv/bin/python bench/decide.py --backend postgres+redis     (or this file
 synchronous_commit given in --db).
 
 Sustained load: `--seconds 300 --every 30 --no-sqlite --mode grouped --workers 16` prints the
-rate of each 30-second interval too (the raw round trips are measured for at most 10 s).
+rate of each 30-second interval too, and on PostgreSQL what the server did in it per decision
+(bench/pg_sampler.py: WAL, blocks read, buffers written by backends, checkpoints). The raw
+round trips are measured for at most 10 s.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, percentile  # noqa: E402
 from decide import attempts, populate  # noqa: E402
+from pg_sampler import PgSampler, format_interval  # noqa: E402
 
 from reachguard.api.group_queue import GroupQueue  # noqa: E402
 from reachguard.core.config import Settings  # noqa: E402
@@ -419,6 +422,9 @@ def main() -> None:
             def measure(name: str, backend: str, target_url: str, mode: str) -> None:
                 figures = {}
                 for w in counts:
+                    sampler = PgSampler(args.db, args.every) if args.every and backend != "sqlite:" + path else None
+                    if sampler:
+                        sampler.start()
                     if mode == "direct":
                         procs, threads = w, 0
                     else:
@@ -430,6 +436,11 @@ def main() -> None:
                                                          args.seconds, args.numbers, accounts, args.writers,
                                                          args.group_wait_ms / 1000),
                     )
+                    if sampler:
+                        sampler.stop()
+                        start, answered = figures[w][5] if figures[w][5] else (0.0, [])
+                        for row in sampler.intervals(start, answered):
+                            print(f"    {w} workers, PostgreSQL: {format_interval(row)}", flush=True)
                 rows.append((name, figures))
                 _print_row(name, figures, counts)
                 for w in counts:
