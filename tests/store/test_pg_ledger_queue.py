@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 import time
 from typing import Iterator
@@ -254,3 +255,25 @@ def test_db_chain_reports_what_it_chained_when_the_vacuum_fails(pg_url: str, new
     assert out.stdout.strip() == "chained 4 pending ledger entries"
     assert "the queue (ledger_pending) was not vacuumed: canceling statement" in out.stderr
     assert verify_chain(store.ledger_entries("acme")) == (4, None)  # the chaining was committed
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+def test_the_chainer_plans_its_statements_afresh_instead_of_keeping_a_plan_made_on_an_empty_ledger(new_store) -> None:
+    """A prepared statement keeps its first generic plan until an ANALYZE: on a new deployment's
+    empty ledger that plan was a scan of the whole table (checked by hand with EXPLAIN EXECUTE on
+    PostgreSQL 15: it stayed a Seq Scan after 200,000 rows), and where autovacuum is off it never
+    changed, so every chaining pass read the whole ledger once per org."""
+    store = new_store("postgres")
+    for _ in range(8):  # more than psycopg's and the server's thresholds for a generic plan
+        store.ledger_append(_entries(["acme", "beta"], 2))
+        store.chain_ledger()
+    with store.read() as conn:  # the same session connection the chaining used
+        prepared = [row[0] for row in conn.execute("SELECT statement FROM pg_prepared_statements")]
+    assert any("INSERT INTO ledger_pending" in sql for sql in prepared)  # the decisions' path stays prepared
+    for sql in (pg_ledger._CHAIN_HEAD, pg_ledger._PENDING_HASHED, pg_ledger._MOVE_PENDING):
+        numbers = iter(range(1, 100))
+        as_sent = re.sub("%s", lambda _: f"${next(numbers)}", sql)  # as psycopg sends it
+        assert as_sent not in prepared, sql
+    assert verify_chain(store.ledger_entries("beta")) == (16, None)

@@ -24,20 +24,24 @@ from reachguard.store.base import (LEDGER_PAGE, Checkpoint, PendingEntry, StoreU
 from reachguard.store.pg_chainer import Chainer
 from reachguard.store.pg_engine import _ENGINES_LOCK
 from reachguard.store.pg_params import float_array, int_array, text_array
-from reachguard.store.pg_session import _RANK, PgSessions, lock_key
+from reachguard.store.pg_session import _RANK, PgSessions, Unprepared, lock_key
 
 _CHAIN_BATCH = 5000
+# The chainer's statements are planned at every pass (Unprepared): prepared on a new, empty
+# ledger, the head's plan stayed a scan of the whole table as it grew (where no ANALYZE came),
+# and the queue's could do the same to a backlog. An org's last chained entry:
+_CHAIN_HEAD = Unprepared("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1")
 _VACUUM_PENDING = "VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending"  # why: pg_chainer.py
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
 # The chainer's two statements: pending entries in id order with their bodies' SHA-256 (or the
 # body itself where the server cannot hash it), then one move from ledger_pending into ledger.
-_PENDING_HASHED = ("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8')), 'hex') FROM ledger_pending "
-                   "WHERE org = %s ORDER BY id LIMIT %s")
-_PENDING_BODIES = "SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s"
+_PENDING_HASHED = Unprepared("SELECT id, kind, at, encode(sha256(convert_to(body, 'UTF8')), 'hex') FROM ledger_pending "
+                             "WHERE org = %s ORDER BY id LIMIT %s")
+_PENDING_BODIES = Unprepared("SELECT id, kind, at, body FROM ledger_pending WHERE org = %s ORDER BY id LIMIT %s")
 _PENDING_ORGS = ("WITH RECURSIVE o(org) AS ((SELECT org FROM ledger_pending ORDER BY org LIMIT 1) UNION ALL "
                  "SELECT (SELECT p.org FROM ledger_pending p WHERE p.org > o.org ORDER BY p.org LIMIT 1) FROM o "
                  "WHERE o.org IS NOT NULL) SELECT org FROM o WHERE org IS NOT NULL")
-_MOVE_PENDING = (
+_MOVE_PENDING = Unprepared(
     "WITH h AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
     "AS t(id, seq, body_hash, prev_hash, entry_hash)), "
     "moved AS (DELETE FROM ledger_pending p USING h WHERE p.id = h.id "
@@ -109,7 +113,7 @@ class PgLedger(PgSessions):
                         if not got[0][0]:
                             break  # another replica is chaining this org: end our transaction below
                     s.held.add((_RANK["l"], key))
-                head_rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+                head_rows = self._fetch(_CHAIN_HEAD, (org,))
                 seq, prev = (head_rows[0][0], head_rows[0][1]) if head_rows else (0, GENESIS)
                 # The body's SHA-256 is computed by the server (the same bytes: the database is
                 # UTF-8, checked once), so bodies never travel to the chainer and back.

@@ -92,6 +92,19 @@ _MERGED: dict[tuple[str, ...], str] = {}
 _ENCODED: dict[str, bytes] = {}
 
 
+class Unprepared(str):
+    """A statement planned afresh at every execution instead of prepared once.
+
+    A prepared statement keeps the plan it got when first used: one that looked at an empty
+    table (a new deployment's ledger) keeps scanning it whole however big it grows, until an
+    ANALYZE replans it, and where autovacuum is off nothing ever does. For statements that run
+    rarely (once per chaining pass) planning costs less than that risk."""
+
+
+def _prepare(sql: str, params: Any) -> bool:
+    return params is not None and not isinstance(sql, Unprepared)
+
+
 def _encoded(sql: str) -> bytes:
     """A statement as UTF-8 bytes, encoded once. psycopg encodes a str query on every execute
     and then hashes the new bytes for its query and prepared-statement caches (a state
@@ -147,7 +160,7 @@ class PgSessions:
                 cur = s.cur
                 if cur is None:
                     cur = s.cur = conn.cursor()
-                cur.execute(_encoded(sql), params, prepare=params is not None)
+                cur.execute(_encoded(sql), params, prepare=_prepare(sql, params))
             else:
                 with conn.pipeline():
                     for sql, params, many in stmts:
@@ -155,7 +168,7 @@ class PgSessions:
                             cur = conn.cursor()
                             cur.executemany(_encoded(sql), many)
                         else:
-                            cur = conn.execute(_encoded(sql), params, prepare=params is not None)
+                            cur = conn.execute(_encoded(sql), params, prepare=_prepare(sql, params))
             return cur.fetchall() if cur.pgresult is not None and cur.pgresult.status == pq.ExecStatus.TUPLES_OK else []
         except psycopg.OperationalError as exc:
             if conn.closed or conn.broken:
