@@ -379,8 +379,8 @@ def main() -> None:
     parser.add_argument("--synchronous-commit", default="on",
                         help="PostgreSQL synchronous_commit for the deciders: on, off, or both (on,off)")
     args = parser.parse_args()
-    if not (args.every >= 0):
-        parser.error(f"--every must be >= 0 seconds, not {args.every}")
+    if not (0 <= args.every < 86400):  # also refuses nan and inf
+        parser.error(f"--every must be between 0 and 86400 seconds, not {args.every}")
     if not (0 <= args.group_wait_ms <= 100):  # serve's own range; also refuses nan and inf
         parser.error(f"--group-wait-ms must be between 0 and 100, not {args.group_wait_ms}")
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
@@ -439,6 +439,8 @@ def main() -> None:
                     if sampler:
                         sampler.stop()
                         start, answered = figures[w][5] if figures[w][5] else (0.0, [])
+                        if sampler.error:
+                            print(f"    {w} workers, PostgreSQL: counters not read ({sampler.error})", flush=True)
                         for row in sampler.intervals(start, answered):
                             print(f"    {w} workers, PostgreSQL: {format_interval(row)}", flush=True)
                 rows.append((name, figures))

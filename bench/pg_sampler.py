@@ -6,6 +6,10 @@ server's counters every S seconds, and each interval's deltas are divided by the
 answered in that same interval (the workers' answer times are on the same perf_counter clock).
 The counters are the whole server's (other clients' work counts too) and are flushed by the
 backends about once a second, so read them per interval of tens of seconds, not per second.
+The sampler's intervals start when it does (before the workers' common start), so they are
+not the rate lines' intervals; those that reach outside the measured run are left out.
+PostgreSQL 12–16 (17 moved the checkpoint and backend-write counters out of pg_stat_bgwriter:
+the bench then says the counters could not be read).
 """
 
 from __future__ import annotations
@@ -28,17 +32,25 @@ class PgSampler(threading.Thread):
         super().__init__(name="pg-sampler", daemon=True)
         self.url, self.every = url, every
         self.samples: list[tuple[float, tuple]] = []
+        self.error: str | None = None  # why no counters could be read
         self._stopped = threading.Event()
 
     def run(self) -> None:
         import psycopg
 
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            while True:
-                self.samples.append((time.perf_counter(), conn.execute(_COUNTERS).fetchone()))
-                if self._stopped.wait(self.every):
+        from reachguard.store.postgres import parse_url
+
+        sa_url, _ = parse_url(self.url)  # our URL parameters (schema=, synchronous_commit=…) out
+        try:
+            with psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False),
+                                 autocommit=True) as conn:
+                while True:
                     self.samples.append((time.perf_counter(), conn.execute(_COUNTERS).fetchone()))
-                    return
+                    if self._stopped.wait(self.every):
+                        self.samples.append((time.perf_counter(), conn.execute(_COUNTERS).fetchone()))
+                        return
+        except psycopg.Error as exc:  # e.g. PostgreSQL 17 moved these counters out of pg_stat_bgwriter
+            self.error = str(exc).strip().splitlines()[0]
 
     def stop(self) -> None:
         self._stopped.set()

@@ -277,3 +277,22 @@ def test_the_chainer_plans_its_statements_afresh_instead_of_keeping_a_plan_made_
         as_sent = re.sub("%s", lambda _: f"${next(numbers)}", sql)  # as psycopg sends it
         assert as_sent not in prepared, sql
     assert verify_chain(store.ledger_entries("beta")) == (16, None)
+
+
+def test_background_chainer_warns_once_when_the_servers_autovacuum_is_off(pg_url: str, new_store,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    store = new_store("postgres")
+    with _conn(pg_url, store) as conn:
+        off = conn.execute("SELECT current_setting('autovacuum') = 'off'").fetchone()[0]
+    def warned() -> int:
+        return sum("autovacuum is off" in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.WARNING, logger="reachguard.store"):
+        store._chain_interval = 0.02
+        store._start_chainer()
+        deadline = time.monotonic() + (30 if off else 0.3)  # a bound for a loaded machine
+        while not warned() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # more ticks: still one warning
+        store.close()
+    assert warned() == (1 if off else 0)  # this machine's server has it off; a default one on

@@ -11,6 +11,10 @@ thread runs `VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending`: SKIP_LOCKED s
 never queues behind another's VACUUM, no truncation because that takes a lock every decision's
 insert would wait for. A VACUUM the role may not run (it owns neither the table nor the
 database) or the server cannot (before PostgreSQL 12) is logged once and not tried again.
+
+The thread also says once, at its first tick, when the server's autovacuum is off: the other
+tables then grow dead rows and, worse, keep stale statistics, and a prepared statement keeps
+the plan it got on a new deployment's empty tables (a full scan) for good.
 """
 
 from __future__ import annotations
@@ -45,11 +49,17 @@ class Chainer(threading.Thread):
 
     def run(self) -> None:
         moved = 0  # entries chained since this thread last vacuumed the queue
+        checked = False  # the server's autovacuum setting
         while not self._stopped.wait(self._interval):
             store = self._store()
             if store is None or store._closed:
                 return
             try:
+                if not checked:
+                    checked = True
+                    if not store._server_info()[2]:
+                        log.warning("PostgreSQL's autovacuum is off: run VACUUM ANALYZE regularly, or prepared "
+                                    "statements keep the plans they got on empty tables (docs/deploy.md, Sizing)")
                 moved += store.chain_ledger(wait=False)
                 if self.vacuums and moved >= VACUUM_EVERY:
                     moved = 0

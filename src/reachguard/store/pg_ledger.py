@@ -27,9 +27,10 @@ from reachguard.store.pg_params import float_array, int_array, text_array
 from reachguard.store.pg_session import _RANK, PgSessions, Unprepared, lock_key
 
 _CHAIN_BATCH = 5000
-# The chainer's statements are planned at every pass (Unprepared): prepared on a new, empty
-# ledger, the head's plan stayed a scan of the whole table as it grew (where no ANALYZE came),
-# and the queue's could do the same to a backlog. An org's last chained entry:
+# The chainer's statements are planned at every execution (Unprepared). Prepared once on a
+# ledger ANALYZEd while empty, the head's plan stayed a scan of the whole table as it grew,
+# until the next ANALYZE (never, with autovacuum off); the queue's could do the same to a
+# backlog. An org's last chained entry (also ledger_head's):
 _CHAIN_HEAD = Unprepared("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1")
 _VACUUM_PENDING = "VACUUM (SKIP_LOCKED, TRUNCATE false) ledger_pending"  # why: pg_chainer.py
 _LEDGER_COLUMNS = "org, seq, kind, at, number, tag, body, body_hash, prev_hash, entry_hash"
@@ -63,7 +64,7 @@ class PgLedger(PgSessions):
 
     _chain_interval: float
     _chainer: Chainer | None
-    _server: tuple[str, int] | None = None
+    _server: tuple[str, int, bool] | None = None
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -186,16 +187,17 @@ class PgLedger(PgSessions):
         sqlstate, message = warnings[0]
         return VacuumSkipped(message, lasting=sqlstate != "55P03")
 
-    def _server_info(self) -> tuple[str, int]:
-        """The server's encoding and version number (asked once per store)."""
+    def _server_info(self) -> tuple[str, int, bool]:
+        """The server's encoding, version number and whether autovacuum is on (asked once per store)."""
         if self._server is None:
-            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int", None)[0]
-            self._server = (row[0], int(row[1]))
+            row = self._fetch("SELECT current_setting('server_encoding'), current_setting('server_version_num')::int, "
+                              "current_setting('autovacuum') = 'on'", None)[0]
+            self._server = (row[0], int(row[1]), bool(row[2]))
         return self._server
 
     def _server_hashes(self) -> bool:
         """Whether the server can hash ledger bodies byte for byte as we do (UTF-8, sha256())."""
-        encoding, version = self._server_info()
+        encoding, version, _ = self._server_info()
         return encoding == "UTF8" and version >= 110000
 
     def _start_chainer(self) -> None:
@@ -233,7 +235,7 @@ class PgLedger(PgSessions):
 
     def ledger_head(self, org: str) -> tuple[int, str] | None:
         self.chain_ledger(org)
-        rows = self._fetch("SELECT seq, entry_hash FROM ledger WHERE org = %s ORDER BY seq DESC LIMIT 1", (org,))
+        rows = self._fetch(_CHAIN_HEAD, (org,))
         return (rows[0][0], rows[0][1]) if rows else None
 
     def ledger_range(self, org: str, seq_from: int, seq_to: int) -> Iterator[LedgerEntry]:

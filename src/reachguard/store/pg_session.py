@@ -95,10 +95,11 @@ _ENCODED: dict[str, bytes] = {}
 class Unprepared(str):
     """A statement planned afresh at every execution instead of prepared once.
 
-    A prepared statement keeps the plan it got when first used: one that looked at an empty
-    table (a new deployment's ledger) keeps scanning it whole however big it grows, until an
-    ANALYZE replans it, and where autovacuum is off nothing ever does. For statements that run
-    rarely (once per chaining pass) planning costs less than that risk."""
+    A prepared statement keeps its plan until an ANALYZE replans it. A plan made on a table
+    ANALYZEd while empty (a new deployment's ledger) scans it whole, and keeps doing so however
+    big it grows where autovacuum is off. For statements that run rarely (a few per chaining
+    pass) planning costs less than that risk. The decisions' statements stay prepared: keep
+    autovacuum on (docs/deploy.md, Sizing)."""
 
 
 def _prepare(sql: str, params: Any) -> bool:
