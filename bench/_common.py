@@ -23,6 +23,15 @@ def machine() -> str:
             f"Python {sys.version.split()[0]}")
 
 
+def libpq_url(url: str) -> str:
+    """A ReachGuard PostgreSQL URL as psycopg takes it: our own parameters (schema=,
+    synchronous_commit=, writers=…) and the SQLAlchemy driver name taken out."""
+    from reachguard.store.postgres import parse_url
+
+    sa_url, _ = parse_url(url)
+    return sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))

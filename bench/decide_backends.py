@@ -40,10 +40,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, percentile  # noqa: E402
+from _common import libpq_url, machine, percentile  # noqa: E402
 from decide import attempts, populate  # noqa: E402
 from pg_sampler import PgSampler, format_interval  # noqa: E402
 
@@ -230,12 +231,9 @@ def server_cpu() -> dict[str, float]:
 
 
 def _select1_worker(url: str, seconds: float, barrier, results) -> None:
-    from reachguard.store.postgres import parse_url
-
     import psycopg
 
-    sa_url, _ = parse_url(url)
-    conn = psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True)
+    conn = psycopg.connect(libpq_url(url), autocommit=True)
     for _ in range(20):
         conn.execute("SELECT 1", prepare=True).fetchone()
     clock = time.perf_counter
@@ -316,10 +314,7 @@ def interval_rates(answered: tuple[float, list[float]], every: float) -> list[fl
     """Decisions per second in each `every`-second interval after the common start (a sustained
     run: does the rate hold, or fall as tables, indexes and queues grow, at checkpoints…)."""
     start, times = answered
-    counts: dict[int, int] = {}
-    for t in times:
-        k = int((t - start) // every)
-        counts[k] = counts.get(k, 0) + 1
+    counts = Counter(int((t - start) // every) for t in times)
     last = int((times[-1] - start) // every) if times else -1
     return [counts.get(k, 0) / every for k in range(last)]  # the last interval is cut short: left out
 
@@ -496,10 +491,7 @@ def _print_row(name: str, figures: dict, counts: list[int]) -> None:
 def cleanup(db: str, schema: str, redis_url: str, prefix: str) -> None:
     import psycopg
 
-    from reachguard.store.postgres import parse_url
-
-    sa_url, _ = parse_url(db)
-    with psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(db), autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     try:
         from reachguard.store.redis_counters import RedisCounters

@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 import time
 
+from _common import libpq_url
+
 _COUNTERS = (
     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8, "
     "(SELECT blks_read FROM pg_stat_database WHERE datname = current_database()), "
@@ -38,12 +40,8 @@ class PgSampler(threading.Thread):
     def run(self) -> None:
         import psycopg
 
-        from reachguard.store.postgres import parse_url
-
-        sa_url, _ = parse_url(self.url)  # our URL parameters (schema=, synchronous_commit=…) out
         try:
-            with psycopg.connect(sa_url.set(drivername="postgresql").render_as_string(hide_password=False),
-                                 autocommit=True) as conn:
+            with psycopg.connect(libpq_url(self.url), autocommit=True) as conn:
                 while True:
                     self.samples.append((time.perf_counter(), conn.execute(_COUNTERS).fetchone()))
                     if self._stopped.wait(self.every):

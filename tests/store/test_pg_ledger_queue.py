@@ -263,7 +263,7 @@ def test_db_chain_reports_what_it_chained_when_the_vacuum_fails(pg_url: str, new
 def test_the_chainer_plans_its_statements_afresh_instead_of_keeping_a_plan_made_on_an_empty_ledger(new_store) -> None:
     """A prepared statement keeps its first generic plan until an ANALYZE: on a new deployment's
     empty ledger that plan was a scan of the whole table (checked by hand with EXPLAIN EXECUTE on
-    PostgreSQL 15: it stayed a Seq Scan after 200,000 rows), and where autovacuum is off it never
+    PostgreSQL 15: it stayed a Seq Scan after the table filled), and where autovacuum is off it never
     changed, so every chaining pass read the whole ledger once per org."""
     store = new_store("postgres")
     for _ in range(8):  # more than psycopg's and the server's thresholds for a generic plan

@@ -171,15 +171,12 @@ class PgLedger(PgSessions):
             if (diag.severity_nonlocalized or diag.severity) == "WARNING":
                 warnings.append((diag.sqlstate, diag.message_primary or "skipped"))
 
-        conn = s.attach()
-        s.pinned += 1  # the statement below runs on this very connection (its warnings, our handler)
-        conn.add_notice_handler(keep)
-        try:
-            self._fetch(_VACUUM_PENDING, None)
-        finally:
-            conn.remove_notice_handler(keep)
-            s.pinned -= 1
-            s.release()
+        with self._pinned(s) as conn:  # the VACUUM runs on this very connection: its warnings, our handler
+            conn.add_notice_handler(keep)
+            try:
+                self._fetch(_VACUUM_PENDING, None)
+            finally:
+                conn.remove_notice_handler(keep)
         if not warnings:
             return None
         # 42501: the role may not vacuum the table (not its owner's); 55P03: another session

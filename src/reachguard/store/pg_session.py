@@ -309,8 +309,14 @@ class PgSessions:
         if s.outbox:
             self._send(s, s.outbox)
             s.outbox = []
+        with self._pinned(s) as conn:
+            yield conn
+
+    @contextmanager
+    def _pinned(self, s: _Session) -> Iterator[psycopg.Connection]:
+        """The session's connection, kept (not given back to the pool) while the caller works on it."""
         conn = s.attach()
-        s.pinned += 1  # held while the caller works with it
+        s.pinned += 1
         try:
             yield conn
         finally:
